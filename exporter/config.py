@@ -1,0 +1,296 @@
+"""Configuration: YAML in, validated targets and their expanded probe series out.
+
+Defaults are applied first, then everything is validated; unknown keys are errors. Every error
+names the key path and, where the YAML has one, the file line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from exporter.dialects import DIALECTS
+from exporter.durations import parse_duration
+from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for a person (key path, line, what is wrong)."""
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Resolution = Literal[RESOLUTIONS]  # type: ignore[valid-type]
+ThinkingLevel = Literal[THINKING_LEVELS]  # type: ignore[valid-type]
+AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
+Api = Literal[tuple(DIALECTS)]  # type: ignore[valid-type]
+
+DEFAULT_TIMEOUTS = {"1K": 45.0, "2K": 90.0, "4K": 180.0}
+DEFAULT_PROMPT = "A simple red circle on a white background"
+
+
+def _timeouts(value: Any) -> Any:
+    """A single duration for every resolution, or a mapping per resolution."""
+    if isinstance(value, str):
+        seconds = parse_duration(value)
+        return {resolution: seconds for resolution in RESOLUTIONS}
+    return value
+
+
+Timeouts = Annotated[dict[Resolution, Duration], BeforeValidator(_timeouts)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Settings(_Strict):
+    """Settings a target may take from `defaults:` or set itself."""
+
+    interval: Duration | None = None
+    prompt: str | None = Field(default=None, min_length=1)
+    aspect_ratio: AspectRatio | None = None
+    timeout: Timeouts | None = None
+    resolutions: list[Resolution] | None = Field(default=None, min_length=1)
+    thinking_levels: list[ThinkingLevel] | None = Field(default=None, min_length=1)
+    max_concurrency: int | None = Field(default=None, ge=1, le=64)
+    max_response_bytes: int | None = Field(default=None, ge=1024)
+
+
+class TargetModel(Settings):
+    name: str = Field(pattern=r"^[a-z0-9_-]+$", max_length=64)
+    api: Api
+    model: str = Field(min_length=1)
+    base_url: str | None = Field(default=None, pattern=r"^https?://")
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("resolutions", "thinking_levels")
+    @classmethod
+    def _no_repeats(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("lists a value twice")
+        return value
+
+
+class ConfigModel(_Strict):
+    defaults: Settings = Field(default_factory=Settings)
+    targets: list[TargetModel] = Field(min_length=1)
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_names(cls, targets: list[TargetModel]) -> list[TargetModel]:
+        seen: set[str] = set()
+        for target in targets:
+            if target.name in seen:
+                raise ValueError(f"target name {target.name!r} is used twice")
+            seen.add(target.name)
+        return targets
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved target: defaults applied, key read."""
+
+    name: str
+    api: str
+    model: str
+    base_url: str
+    api_key: str | None = field(repr=False)
+    interval: float
+    prompt: str
+    aspect_ratio: str
+    timeouts: dict[str, float]
+    resolutions: tuple[str, ...]
+    thinking_levels: tuple[str, ...]
+    max_concurrency: int
+    max_response_bytes: int
+    extra_body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One probe series: a target at one resolution and one thinking level."""
+
+    target: Target
+    resolution: str
+    thinking_level: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        t = self.target
+        return (t.name, t.api, t.model, self.resolution, self.thinking_level)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(zip(SERIES_LABELS, self.key))
+
+    @property
+    def interval(self) -> float:
+        return self.target.interval
+
+    @property
+    def timeout(self) -> float:
+        return self.target.timeouts[self.resolution]
+
+
+SERIES_LABELS = ("target", "api", "model", "resolution", "thinking_level")
+
+
+@dataclass(frozen=True)
+class Config:
+    targets: tuple[Target, ...]
+    source: str = "<built-in>"
+
+    @property
+    def series(self) -> list[Series]:
+        return [
+            Series(target, resolution, level)
+            for target in self.targets
+            for resolution in target.resolutions
+            for level in target.thinking_levels
+        ]
+
+    @property
+    def secrets(self) -> list[str]:
+        return [t.api_key for t in self.targets if t.api_key]
+
+
+def load_file(path: str | Path, environ: dict[str, str] | None = None) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config file: {err.strerror or err}") from None
+    return load_text(text, str(path), environ)
+
+
+def load_text(text: str, source: str = "<config>", environ: dict[str, str] | None = None) -> Config:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the config must be a mapping with a 'targets:' list")
+    try:
+        model = ConfigModel.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, text, source)) from None
+    return resolve(model, source, os.environ if environ is None else environ)
+
+
+def resolve(model: ConfigModel, source: str, environ: Any) -> Config:
+    targets = []
+    defaults = model.defaults
+    for index, t in enumerate(model.targets):
+
+        def pick(key: str, fallback: Any) -> Any:
+            own = getattr(t, key)
+            if own is not None:
+                return own
+            inherited = getattr(defaults, key)
+            return fallback if inherited is None else inherited
+
+        dialect = DIALECTS[t.api]
+        base_url = t.base_url or dialect.default_base_url
+        if not base_url:
+            raise ConfigError(f"{source}: targets[{index}].base_url: required for api {t.api}")
+        timeouts = {**DEFAULT_TIMEOUTS, **(defaults.timeout or {}), **(t.timeout or {})}
+        targets.append(
+            Target(
+                name=t.name,
+                api=t.api,
+                model=t.model,
+                base_url=base_url.rstrip("/"),
+                api_key=_read_key(t, index, source, environ),
+                interval=pick("interval", 300.0),
+                prompt=pick("prompt", DEFAULT_PROMPT),
+                aspect_ratio=pick("aspect_ratio", "1:1"),
+                timeouts=timeouts,
+                resolutions=tuple(pick("resolutions", ["1K"])),
+                thinking_levels=tuple(pick("thinking_levels", ["default"])),
+                max_concurrency=pick("max_concurrency", 2),
+                max_response_bytes=pick("max_response_bytes", 64 * 1024 * 1024),
+                extra_body=dict(t.extra_body),
+            )
+        )
+    return Config(targets=tuple(targets), source=source)
+
+
+def _read_key(t: TargetModel, index: int, source: str, environ: Any) -> str | None:
+    where = f"{source}: targets[{index}]"
+    if t.api_key_env and t.api_key_file:
+        raise ConfigError(f"{where}: set api_key_env or api_key_file, not both")
+    if t.api_key_env:
+        key = environ.get(t.api_key_env, "").strip()
+        if not key:
+            raise ConfigError(f"{where}.api_key_env: environment variable {t.api_key_env} is not set")
+        return key
+    if t.api_key_file:
+        try:
+            key = Path(t.api_key_file).read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise ConfigError(f"{where}.api_key_file: cannot read {t.api_key_file}: {err.strerror or err}") from None
+        if not key:
+            raise ConfigError(f"{where}.api_key_file: {t.api_key_file} is empty")
+        return key
+    return None
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "missing required key",
+}
+
+
+def _describe(err: ValidationError, text: str, source: str) -> str:
+    lines = []
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        root = None
+    for problem in err.errors():
+        loc = [part for part in problem["loc"] if not _is_type_tag(part)]
+        path = _format_path(loc)
+        line = _line_of(root, loc)
+        message = _MESSAGES.get(problem["type"]) or problem["msg"].removeprefix("Value error, ")
+        where = f"{source}:{line}" if line else source
+        lines.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _is_type_tag(part: Any) -> bool:
+    # pydantic adds validator names (for example "function-before[...]") to locations
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _format_path(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(node: Any, loc: list[Any]) -> int | None:
+    """The 1-based YAML line of the deepest node on the path that exists."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

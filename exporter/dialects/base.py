@@ -1,0 +1,162 @@
+"""The shape every API dialect shares: build the request, read the answer.
+
+A dialect turns a probe series into an HTTP request and turns the upstream's answer into an
+`Answer` (an image, or the URL of one, plus token usage) or raises `ProbeFailure` with the outcome
+that classifies it. Dialects never do I/O: the probe runs the request, times it and checks the image.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from exporter.outcomes import Outcome
+
+if TYPE_CHECKING:
+    from exporter.config import Series
+
+
+class ProbeFailure(Exception):
+    """An attempt that ended in a classified outcome other than success."""
+
+    def __init__(self, outcome: Outcome, message: str):
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+
+
+@dataclass
+class Request:
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class Answer:
+    image: bytes | None = None  # decoded image bytes
+    image_url: str | None = None  # an https URL to download instead
+    usage: dict[str, int] = field(default_factory=dict)  # input, output, thinking tokens
+
+
+class Dialect:
+    name: ClassVar[str]
+    default_base_url: ClassVar[str | None] = None
+
+    def build(self, series: Series, api_key: str | None) -> Request:
+        raise NotImplementedError
+
+    def parse(self, payload: Any) -> Answer:
+        """Read a 2xx JSON payload."""
+        raise NotImplementedError
+
+
+# Finish and block reasons that mean a safety or policy filter stopped the image.
+BLOCK_REASONS = frozenset(
+    {
+        "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "CONTENT_FILTER", "content_filter",
+    }
+)
+_POLICY_WORDS = ("content_policy", "content policy", "safety", "moderation", "content_filter")
+
+
+def classify_error(status: int, payload: Any) -> ProbeFailure:
+    """A non-2xx answer, in any dialect's error format, as a classified failure."""
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, str):
+        error = {"message": error}
+    error = error if isinstance(error, dict) else {}
+    message = str(error.get("message") or "").strip()[:300]
+    code = str(error.get("code") or error.get("type") or "")
+    grpc_status = str(error.get("status") or "")
+    reasons = {
+        str(d.get("reason")) for d in error.get("details") or [] if isinstance(d, dict) and d.get("reason")
+    }
+    text = f"HTTP {status}" + (f" {grpc_status}" if grpc_status else "") + (f": {message}" if message else "")
+    if status == 429 or grpc_status == "RESOURCE_EXHAUSTED":
+        return ProbeFailure(Outcome.RATE_LIMITED, text)
+    if status in (401, 403) or "API_KEY_INVALID" in reasons or grpc_status in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        return ProbeFailure(Outcome.AUTH_ERROR, text)
+    if 400 <= status < 500 and any(w in f"{code} {message}".lower() for w in _POLICY_WORDS):
+        return ProbeFailure(Outcome.CONTENT_BLOCKED, text)
+    if status >= 500:
+        return ProbeFailure(Outcome.SERVER_ERROR, text)
+    return ProbeFailure(Outcome.CLIENT_ERROR, text)
+
+
+_DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,([A-Za-z0-9+/=\s]+)")
+_HTTP_URL = re.compile(r"https?://[^\s)\"'>]+")
+
+
+def decode_base64(data: Any, where: str) -> bytes:
+    if not isinstance(data, str) or not data:
+        raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is not a base64 string")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is not valid base64") from None
+
+
+def image_from_url(url: str, where: str) -> Answer:
+    """A data URL becomes image bytes; an http(s) URL is left for the probe to download."""
+    if url.startswith("data:"):
+        match = _DATA_URL.match(url)
+        if not match:
+            raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is a data URL without base64 image data")
+        return Answer(image=decode_base64(match.group(1).replace("\n", ""), where))
+    if url.startswith(("https://", "http://")):
+        return Answer(image_url=url)
+    raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is neither a data URL nor an http(s) URL")
+
+
+def image_in_text(text: str, where: str) -> Answer | None:
+    """The first image in free text (markdown ![](...) or a bare URL), or None."""
+    match = _DATA_URL.search(text)
+    if match:
+        return Answer(image=decode_base64(re.sub(r"\s", "", match.group(1)), where))
+    match = _HTTP_URL.search(text)
+    return Answer(image_url=match.group(0)) if match else None
+
+
+def openai_chat_usage(usage: Any) -> dict[str, int]:
+    if not isinstance(usage, dict):
+        return {}
+    details = usage.get("completion_tokens_details") or {}
+    return _ints(
+        input=usage.get("prompt_tokens"),
+        output=usage.get("completion_tokens"),
+        thinking=details.get("reasoning_tokens") if isinstance(details, dict) else None,
+    )
+
+
+def _ints(**values: Any) -> dict[str, int]:
+    return {k: int(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def dig(payload: Any, *path: Any) -> Any:
+    """payload[path...] or raise bad_response naming the missing field."""
+    node = payload
+    for i, part in enumerate(path):
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            shown = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[: i + 1])
+            raise ProbeFailure(Outcome.BAD_RESPONSE, f"answer has no {shown.lstrip('.')}") from None
+    return node
+
+
+def merge_body(body: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """extra_body merged into the request, nested mappings merged key by key; a null removes a key."""
+    out = dict(body)
+    for key, value in extra.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_body(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,54 @@
+"""Gemini API, native generateContent."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from exporter.dialects.base import BLOCK_REASONS, Answer, Dialect, ProbeFailure, Request, _ints, decode_base64, dig, merge_body
+from exporter.outcomes import Outcome
+
+
+class Gemini(Dialect):
+    name = "gemini"
+    default_base_url = "https://generativelanguage.googleapis.com"
+
+    def build(self, series, api_key):
+        t = series.target
+        config: dict[str, Any] = {
+            "responseModalities": ["TEXT", "IMAGE"],
+            "imageConfig": {"aspectRatio": t.aspect_ratio, "imageSize": series.resolution},
+        }
+        if series.thinking_level != "default":
+            config["thinkingConfig"] = {"thinkingLevel": series.thinking_level.upper()}
+        body = {"contents": [{"parts": [{"text": t.prompt}]}], "generationConfig": config}
+        headers = {"x-goog-api-key": api_key} if api_key else {}
+        url = f"{t.base_url}/v1beta/models/{quote(t.model, safe='')}:generateContent"
+        return Request(url, headers, merge_body(body, t.extra_body))
+
+    def parse(self, payload):
+        usage = payload.get("usageMetadata") if isinstance(payload, dict) else None
+        usage = usage if isinstance(usage, dict) else {}
+        answer_usage = _ints(
+            input=usage.get("promptTokenCount"),
+            output=usage.get("candidatesTokenCount"),
+            thinking=usage.get("thoughtsTokenCount"),
+        )
+        feedback = payload.get("promptFeedback") if isinstance(payload, dict) else None
+        if isinstance(feedback, dict) and feedback.get("blockReason"):
+            raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"prompt blocked: {feedback['blockReason']}")
+        candidate = dig(payload, "candidates", 0)
+        if not isinstance(candidate, dict):
+            raise ProbeFailure(Outcome.BAD_RESPONSE, "candidates[0] is not an object")
+        parts = (candidate.get("content") or {}).get("parts") or []
+        for i, part in enumerate(parts):
+            if isinstance(part, dict) and not part.get("thought"):
+                inline = part.get("inlineData") or part.get("inline_data")
+                if isinstance(inline, dict):
+                    image = decode_base64(inline.get("data"), f"candidates[0].content.parts[{i}].inlineData.data")
+                    return Answer(image=image, usage=answer_usage)
+        reason = str(candidate.get("finishReason") or "")
+        if reason in BLOCK_REASONS:
+            raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"finish reason {reason}")
+        raise ProbeFailure(Outcome.NO_IMAGE, f"answer has no image (finish reason {reason or 'none'})")
+

@@ -1,0 +1,53 @@
+"""OpenAI Images API and compatible gateways: /images/generations."""
+
+from __future__ import annotations
+
+from exporter.dialects.base import Answer, Dialect, ProbeFailure, Request, _ints, decode_base64, dig, image_from_url, merge_body
+from exporter.outcomes import Outcome
+from exporter.sizes import expected_size
+
+
+def bearer(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+class OpenAIImages(Dialect):
+    name = "openai_images"
+
+    def build(self, series, api_key):
+        t = series.target
+        width, height = expected_size(series.resolution, t.aspect_ratio)
+        body = {
+            "model": t.model,
+            "prompt": t.prompt,
+            "n": 1,
+            "size": f"{width}x{height}",
+            "response_format": "b64_json",
+        }
+        if series.thinking_level != "default":
+            body["thinking_level"] = series.thinking_level
+        return Request(f"{t.base_url}/images/generations", bearer(api_key), merge_body(body, t.extra_body))
+
+    def parse(self, payload):
+        usage = payload.get("usage") if isinstance(payload, dict) else None
+        usage = usage if isinstance(usage, dict) else {}
+        details = usage.get("output_tokens_details") or {}
+        answer_usage = _ints(
+            input=usage.get("input_tokens"),
+            output=usage.get("output_tokens"),
+            thinking=details.get("reasoning_tokens") if isinstance(details, dict) else None,
+        )
+        data = dig(payload, "data")
+        if not isinstance(data, list):
+            raise ProbeFailure(Outcome.BAD_RESPONSE, "data is not a list")
+        if not data:
+            raise ProbeFailure(Outcome.NO_IMAGE, "answer has an empty data list")
+        item = data[0] if isinstance(data[0], dict) else {}
+        if item.get("b64_json"):
+            answer = Answer(image=decode_base64(item["b64_json"], "data[0].b64_json"))
+        elif item.get("url"):
+            answer = image_from_url(item["url"], "data[0].url")
+        else:
+            raise ProbeFailure(Outcome.NO_IMAGE, "data[0] has neither b64_json nor url")
+        answer.usage = answer_usage
+        return answer

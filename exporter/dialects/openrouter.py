@@ -1,0 +1,38 @@
+"""OpenRouter chat completions with image output: images in message.images[]."""
+
+from __future__ import annotations
+
+from exporter.dialects.base import Dialect, ProbeFailure, Request, dig, image_from_url, merge_body, openai_chat_usage
+from exporter.dialects.openai_chat import finish_check
+from exporter.dialects.openai_images import bearer
+from exporter.outcomes import Outcome
+
+
+class OpenRouter(Dialect):
+    name = "openrouter"
+    default_base_url = "https://openrouter.ai/api/v1"
+
+    def build(self, series, api_key):
+        t = series.target
+        body = {
+            "model": t.model,
+            "messages": [{"role": "user", "content": t.prompt}],
+            "modalities": ["image", "text"],
+            "image_config": {"aspect_ratio": t.aspect_ratio, "image_size": series.resolution},
+            "stream": False,
+        }
+        if series.thinking_level != "default":
+            body["reasoning"] = {"effort": series.thinking_level}
+        return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
+
+    def parse(self, payload):
+        choice = dig(payload, "choices", 0)
+        message = dig(choice, "message")
+        finish_check(choice)
+        images = message.get("images") or []
+        if not isinstance(images, list) or not images:
+            raise ProbeFailure(Outcome.NO_IMAGE, "message has no images")
+        url = dig(images, 0, "image_url", "url")
+        answer = image_from_url(str(url), "choices[0].message.images[0].image_url.url")
+        answer.usage = openai_chat_usage(payload.get("usage"))
+        return answer

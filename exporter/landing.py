@@ -1,0 +1,73 @@
+"""The landing page: every series, its last outcome and why, and its recent attempts."""
+
+from __future__ import annotations
+
+import time
+from html import escape
+
+from exporter import __version__
+from exporter.outcomes import DESCRIPTIONS, Outcome
+from exporter.state import Attempt, Store
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+.success{color:#1a7f37}.rate_limited{color:#9a6700}.fail{color:#cf222e;font-weight:600}
+details{margin:.3em 0}summary{cursor:pointer}code{font-size:.9em}small{color:#666}
+"""
+
+
+def _when(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "never"
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(ts))} ({now - ts:.0f}s ago)"
+
+
+def _outcome(outcome: Outcome) -> str:
+    css = outcome.value if not outcome.is_failure else "fail"
+    return f'<span class="{css}" title="{escape(DESCRIPTIONS[outcome])}">{outcome.value}</span>'
+
+
+def _attempt_row(a: Attempt, now: float) -> str:
+    phases = " ".join(f"{k} {v:.3f}s" for k, v in a.phases.items() if v)
+    return (
+        f"<tr><td>{_when(a.started, now)}</td><td>{_outcome(a.outcome)}</td><td>{a.duration:.3f}s</td>"
+        f"<td><small>{escape(phases)}</small></td><td>{escape(a.image_size)}</td><td>{escape(a.message)}</td></tr>"
+    )
+
+
+def render(store: Store, ready: bool, config_source: str) -> str:
+    now = time.time()
+    rows, details = [], []
+    for state in store:
+        labels = state.series.labels
+        name = " / ".join(escape(v) for v in labels.values())
+        last = state.last
+        rows.append(
+            "<tr>"
+            + "".join(f"<td>{escape(v)}</td>" for v in labels.values())
+            + (f"<td>{_outcome(last.outcome)}</td><td>{last.duration:.3f}s</td><td>{_when(last.started, now)}</td>"
+               f"<td>{escape(last.message)}</td>" if last else '<td colspan="4"><small>not probed yet</small></td>')
+            + f"<td>{state.consecutive_failures}</td></tr>"
+        )
+        history = "".join(_attempt_row(a, now) for a in reversed(state.history))
+        details.append(
+            f"<details><summary>{name}: last {len(state.history)} attempts</summary>"
+            "<table><tr><th>started</th><th>outcome</th><th>duration</th><th>phases</th><th>image</th><th>error</th></tr>"
+            f"{history}</table></details>"
+        )
+    header = "".join(f"<th>{k}</th>" for k in ("target", "api", "model", "resolution", "thinking"))
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>nanobanana-exporter</title><style>{_STYLE}</style></head>
+<body><h1>nanobanana-exporter</h1>
+<p>Version {escape(__version__)} &middot; config <code>{escape(config_source)}</code> &middot;
+{"ready" if ready else "not ready"} &middot; <a href="metrics">Metrics</a> &middot;
+<a href="-/healthy">Health</a> &middot; <a href="-/ready">Readiness</a></p>
+<h2>Series</h2>
+<table><tr>{header}<th>last outcome</th><th>duration</th><th>finished</th><th>last error</th><th>failures in a row</th></tr>
+{"".join(rows)}</table>
+<h2>Recent attempts</h2>
+{"".join(details)}
+<h2>Outcomes</h2>
+<table>{"".join(f"<tr><td>{o.value}</td><td>{escape(d)}</td></tr>" for o, d in DESCRIPTIONS.items())}</table>
+</body></html>"""

@@ -1,0 +1,38 @@
+"""The one list of probe outcomes. Metrics, landing page, docs and tests import it from here."""
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    RATE_LIMITED = "rate_limited"  # 429 / RESOURCE_EXHAUSTED: not a failure of the service
+    TIMEOUT = "timeout"
+    AUTH_ERROR = "auth_error"
+    CLIENT_ERROR = "client_error"
+    SERVER_ERROR = "server_error"
+    NETWORK_ERROR = "network_error"
+    CONTENT_BLOCKED = "content_blocked"
+    NO_IMAGE = "no_image"
+    BAD_RESPONSE = "bad_response"
+    BAD_IMAGE = "bad_image"
+
+    @property
+    def is_failure(self) -> bool:
+        return self not in (Outcome.SUCCESS, Outcome.RATE_LIMITED)
+
+
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
+
+DESCRIPTIONS: dict[Outcome, str] = {
+    Outcome.SUCCESS: "an image came back, decoded, at the requested size",
+    Outcome.RATE_LIMITED: "HTTP 429 or RESOURCE_EXHAUSTED; not counted as a failure of the service",
+    Outcome.TIMEOUT: "no complete answer within the series' timeout (a hard deadline, slow bodies included)",
+    Outcome.AUTH_ERROR: "HTTP 401 or 403, or an invalid API key",
+    Outcome.CLIENT_ERROR: "any other 4xx (bad request, unknown model, ...)",
+    Outcome.SERVER_ERROR: "HTTP 5xx, including HTML error pages",
+    Outcome.NETWORK_ERROR: "connection refused or reset, DNS or TLS failure",
+    Outcome.CONTENT_BLOCKED: "safety finish reason, prompt block reason or content-policy error",
+    Outcome.NO_IMAGE: "a well-formed answer that carries no image",
+    Outcome.BAD_RESPONSE: "not JSON, truncated, missing fields, bad base64, or over the body cap",
+    Outcome.BAD_IMAGE: "the image does not decode, or has the wrong size or type",
+}

@@ -1,0 +1,186 @@
+"""One probe: one HTTP attempt (plus the image download a URL answer needs), timed by phase,
+bounded by a hard deadline, ending in exactly one classified outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import time
+from typing import Any, Callable
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from exporter.config import Series
+from exporter.dialects import DIALECTS
+from exporter.dialects.base import Answer, ProbeFailure, classify_error
+from exporter.outcomes import Outcome
+from exporter.sizes import size_problem
+from exporter.state import PHASES, Attempt
+
+log = logging.getLogger(__name__)
+
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
+
+
+class PhaseTimer:
+    """Collects phase durations from httpx's `trace` extension, summed over every request of a probe.
+
+    connect = connect_tcp (DNS included), tls = start_tls, processing = request headers sent ->
+    response headers received, transfer = response body read. A reused connection has no connect
+    or tls phase.
+    """
+
+    _PHASE_OF = {
+        "connection.connect_tcp": "connect",
+        "connection.start_tls": "tls",
+        "http11.receive_response_body": "transfer",
+        "http2.receive_response_body": "transfer",
+    }
+
+    def __init__(self) -> None:
+        self.phases = dict.fromkeys(PHASES, 0.0)
+        self._started: dict[str, float] = {}
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.phases[phase] += seconds
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        name, _, stage = event.rpartition(".")
+        if name.endswith("send_request_headers") and stage == "started":
+            self._started["processing"] = now
+        elif name.endswith("receive_response_headers") and stage != "started":
+            self._finish("processing", now)
+        elif name in self._PHASE_OF:
+            phase = self._PHASE_OF[name]
+            if stage == "started":
+                self._started[phase] = now
+            else:  # complete or failed
+                self._finish(phase, now)
+
+    def _finish(self, phase: str, now: float) -> None:
+        started = self._started.pop(phase, None)
+        if started is not None:
+            self.phases[phase] += now - started
+
+
+def inspect_image(data: bytes) -> tuple[str, int, int]:
+    """(format, width, height) of a decodable PNG, JPEG or WebP image, else bad_image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt, (width, height) = image.format or "", image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ProbeFailure(Outcome.BAD_IMAGE, f"image does not decode: {err}") from None
+    if fmt not in IMAGE_FORMATS:
+        raise ProbeFailure(Outcome.BAD_IMAGE, f"image is {fmt}, expected PNG, JPEG or WebP")
+    return fmt, width, height
+
+
+class Prober:
+    """Runs probes for one target over one HTTP client (no keep-alive: every probe measures a
+    fresh connection, DNS and TLS included, as a new client of the API would see it)."""
+
+    def __init__(self, redact: Callable[[str], str] = str, transport: httpx.AsyncBaseTransport | None = None):
+        self.redact = redact
+        self.client = httpx.AsyncClient(
+            limits=httpx.Limits(max_keepalive_connections=0),
+            timeout=None,  # the probe's own deadline bounds everything
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def probe(self, series: Series) -> Attempt:
+        started_wall, started = time.time(), time.perf_counter()
+        timer = PhaseTimer()
+        result: dict[str, Any] = {}
+        try:
+            async with asyncio.timeout(series.timeout):
+                await self._attempt(series, timer, result)
+            outcome, message = Outcome.SUCCESS, ""
+        except ProbeFailure as failure:
+            outcome, message = failure.outcome, failure.message
+        except (TimeoutError, httpx.TimeoutException):
+            outcome, message = Outcome.TIMEOUT, f"no complete answer within {series.timeout:g}s"
+        except httpx.DecodingError as err:
+            outcome, message = Outcome.BAD_RESPONSE, f"cannot decode the response body: {err}"
+        except httpx.TooManyRedirects as err:
+            outcome, message = Outcome.CLIENT_ERROR, str(err)
+        except (httpx.TransportError, OSError) as err:
+            outcome, message = Outcome.NETWORK_ERROR, f"{type(err).__name__}: {err}"
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a bug of ours must not kill the series; classify and log it
+            log.error("probe raised unexpectedly: %s", self.redact(repr(err)), exc_info=False)
+            outcome, message = Outcome.BAD_RESPONSE, f"unexpected {type(err).__name__}: {err}"
+        duration = time.perf_counter() - started
+        return Attempt(
+            started=started_wall,
+            outcome=outcome,
+            duration=duration,
+            phases=dict(timer.phases),
+            response_bytes=result.get("response_bytes", 0),
+            image_bytes=result.get("image_bytes", 0),
+            image_size=result.get("image_size", ""),
+            usage=result.get("usage", {}),
+            message=self.redact(message)[:500],
+        )
+
+    async def _attempt(self, series: Series, timer: PhaseTimer, result: dict[str, Any]) -> None:
+        dialect = DIALECTS[series.target.api]
+        request = dialect.build(series, series.target.api_key)
+        cap = series.target.max_response_bytes
+        status, body, content_type = await self._fetch(
+            "POST", request.url, timer, cap, headers=request.headers, json=request.body
+        )
+        result["response_bytes"] = len(body)
+        decode_started = time.perf_counter()
+        payload = _json_or_none(body)
+        del body  # hold at most the parsed payload and the image from here on
+        if not 200 <= status < 300:
+            raise classify_error(status, payload)
+        if payload is None:
+            raise ProbeFailure(Outcome.BAD_RESPONSE, f"answer is not valid JSON ({content_type or 'no content type'})")
+        if not isinstance(payload, dict):
+            raise ProbeFailure(Outcome.BAD_RESPONSE, "answer is JSON but not an object")
+        answer: Answer = dialect.parse(payload)
+        result["usage"] = answer.usage
+        del payload
+        timer.add("decode", time.perf_counter() - decode_started)
+        image = answer.image
+        if image is None and answer.image_url:
+            status, image, _ = await self._fetch("GET", answer.image_url, timer, cap, follow_redirects=True)
+            if not 200 <= status < 300:
+                raise classify_error(status, None)
+        decode_started = time.perf_counter()
+        result["image_bytes"] = len(image or b"")
+        fmt, width, height = inspect_image(image or b"")
+        result["image_size"] = f"{width}x{height} {fmt.lower()}"
+        problem = size_problem(width, height, series.resolution, series.target.aspect_ratio)
+        timer.add("decode", time.perf_counter() - decode_started)
+        if problem:
+            raise ProbeFailure(Outcome.BAD_IMAGE, problem)
+
+    async def _fetch(self, method: str, url: str, timer: PhaseTimer, cap: int, **kwargs: Any) -> tuple[int, bytearray, str]:
+        extensions = {"trace": timer.trace}
+        async with self.client.stream(method, url, extensions=extensions, **kwargs) as response:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > cap:
+                    raise ProbeFailure(Outcome.BAD_RESPONSE, f"response body exceeds the {cap} byte cap")
+            return response.status_code, body, response.headers.get("content-type", "")
+
+
+def _json_or_none(body: bytearray) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None

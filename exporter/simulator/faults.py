@@ -1,0 +1,73 @@
+"""Faults the simulator injects: what can go wrong, for which requests, when, and how often."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, fields
+from typing import Any
+
+from exporter.durations import parse_duration
+
+# kind -> what it does (the outcome each one yields is asserted by the tests, one list here)
+KINDS: dict[str, str] = {
+    "status": "answer with an HTTP error status (`status`, default 503) in the dialect's error format",
+    "html_error": "answer 502 with an HTML error page, as a proxy in front of the API would",
+    "not_json": "answer 200 with an HTML page instead of JSON",
+    "hang": "accept the request and never answer",
+    "slow_drip": "send a 200 and then the body a few bytes at a time, over `seconds` (default 600)",
+    "truncated_json": "answer 200 with the JSON cut in half",
+    "bad_base64": "answer with image data that is not base64",
+    "corrupt_image": "answer with valid base64 of bytes that are not an image",
+    "wrong_size": "answer with an image at half the requested size",
+    "safety_block": "block the request the way the dialect reports safety filters",
+    "text_only": "answer well-formed, with text and no image",
+    "reset": "close the connection without answering",
+    "url_image": "not a fault: answer with an image URL to download instead of inline data",
+}
+
+
+@dataclass
+class Fault:
+    kind: str
+    rate: float = 1.0  # probability per matching request
+    status: int = 503
+    seconds: float = 600.0  # slow_drip: how long the body takes
+    start: float | None = None  # seconds after simulator start (or after the fault was set)
+    end: float | None = None
+    api: str | None = None  # filters; None matches all
+    model: str | None = None
+    resolution: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Fault":
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))}")
+        if raw.get("kind") not in KINDS:
+            raise ValueError(f"fault kind must be one of {', '.join(KINDS)}, got {raw.get('kind')!r}")
+        values = dict(raw)
+        for key in ("start", "end", "seconds"):
+            if isinstance(values.get(key), str):
+                values[key] = parse_duration(values[key])
+        fault = cls(**values)
+        if not 0 <= fault.rate <= 1:
+            raise ValueError("fault rate must be between 0 and 1")
+        return fault
+
+    def applies(self, api: str, model: str, resolution: str, elapsed: float) -> bool:
+        if self.api not in (None, api) or self.model not in (None, model) or self.resolution not in (None, resolution):
+            return False
+        if self.start is not None and elapsed < self.start:
+            return False
+        if self.end is not None and elapsed >= self.end:
+            return False
+        return self.rate >= 1 or random.random() < self.rate
+
+
+def parse_faults(raw: Any) -> list[Fault]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ValueError("faults must be a list")
+    return [Fault.from_dict(item) for item in raw]

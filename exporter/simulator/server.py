@@ -1,0 +1,179 @@
+"""The simulator: an HTTP server that speaks every dialect, with realistic latency, real images
+and faults that can be injected by configuration and changed while it runs.
+
+Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "faults": [...], "keys": [...]};
+GET /_sim/requests (recent requests, keys never recorded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from exporter.simulator import images
+from exporter.simulator.faults import Fault, parse_faults
+from exporter.simulator.latency import draw_seconds
+from exporter.simulator.wire import Ask, Gemini, OpenAIChat, OpenAIImages
+
+log = logging.getLogger(__name__)
+
+ERROR_DELAY = 0.1  # errors come back after this fraction of the generation time
+
+
+class Simulator:
+    def __init__(self, speed: float = 1.0, faults: list[Fault] | None = None, keys: list[str] | None = None):
+        self.speed = speed
+        self.faults = faults or []
+        self.keys = keys or []
+        self.clock_zero = time.monotonic()
+        self.requests: deque[dict[str, Any]] = deque(maxlen=200)
+        self.served_images: dict[str, bytes] = {}
+
+    def configure(self, raw: dict[str, Any]) -> None:
+        unknown = set(raw) - {"speed", "faults", "keys"}
+        if unknown:
+            raise ValueError(f"unknown simulator keys: {', '.join(sorted(unknown))}")
+        faults = parse_faults(raw["faults"]) if "faults" in raw else self.faults
+        speed = float(raw.get("speed", self.speed))
+        if speed < 0:
+            raise ValueError("speed must not be negative")
+        if "faults" in raw:
+            self.clock_zero = time.monotonic()  # scheduled windows count from when they were set
+        self.faults, self.speed = faults, speed
+        self.keys = list(raw.get("keys", self.keys))
+
+    def fault_for(self, ask: Ask) -> Fault | None:
+        elapsed = time.monotonic() - self.clock_zero
+        return next((f for f in self.faults if f.applies(ask.api, ask.model, ask.resolution, elapsed)), None)
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=1024**2)
+        for prefix in ("", "/api"):  # OpenRouter lives under /api/v1
+            app.router.add_post(prefix + "/v1/images/generations", self._handler(OpenAIImages()))
+            app.router.add_post(prefix + "/v1/chat/completions", self._handler(OpenAIChat()))
+        app.router.add_post("/v1beta/models/{model_action}", self._handler(Gemini()))
+        app.router.add_get("/_sim/images/{name}", self._image)
+        app.router.add_get("/_sim/config", self._get_config)
+        app.router.add_put("/_sim/config", self._put_config)
+        app.router.add_get("/_sim/requests", self._get_requests)
+        return app
+
+    def _handler(self, wire: Any):
+        async def handle(request: web.Request) -> web.StreamResponse:
+            try:
+                body = await request.json()
+                ask = wire.read(request, body)
+            except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
+                return web.json_response(wire.error(400, f"Invalid request: {err}"), status=400)
+            fault = self.fault_for(ask)
+            record = {k: v for k, v in asdict(ask).items() if k != "key"} | {
+                "path": request.path, "fault": fault.kind if fault else None, "body": _summary(body),
+                "authenticated": ask.key is not None}
+            self.requests.append(record)
+            if self.keys and ask.key not in self.keys:
+                status, payload = wire.bad_key()
+                return web.json_response(payload, status=status)
+            return await self._answer(request, wire, ask, fault)
+
+        return handle
+
+    async def _answer(self, request: web.Request, wire: Any, ask: Ask, fault: Fault | None) -> web.StreamResponse:
+        latency = draw_seconds(ask.resolution, ask.thinking_level, self.speed)
+        kind = fault.kind if fault else None
+        if kind in ("status", "html_error", "reset", "not_json"):
+            await asyncio.sleep(latency * ERROR_DELAY)
+            if kind == "status":
+                return web.json_response(wire.error(fault.status), status=fault.status)
+            if kind == "html_error":
+                return web.Response(status=502, content_type="text/html",
+                                    text="<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>")
+            if kind == "not_json":
+                return web.Response(status=200, content_type="text/html", text="<html><body>Welcome</body></html>")
+            request.transport.abort()  # reset: the connection goes away mid-request
+            raise asyncio.CancelledError
+        if kind == "hang":
+            await asyncio.sleep(24 * 3600)
+        await asyncio.sleep(latency)
+        if kind == "safety_block":
+            status, payload = wire.blocked(ask)
+            return web.json_response(payload, status=status)
+        if kind == "text_only":
+            return web.json_response(wire.text_only(ask))
+        width, height = (ask.width // 2, ask.height // 2) if kind == "wrong_size" else (ask.width, ask.height)
+        image: bytes | None = images.png(width, height)
+        if kind == "corrupt_image":
+            image = b"\x89PNG\r\n\x1a\n" + random.randbytes(256)
+        if kind == "bad_base64":
+            image = None
+        url = None
+        if kind == "url_image":
+            name = uuid.uuid4().hex + ".png"
+            self.served_images[name] = image or b""
+            url = f"{request.scheme}://{request.host}/_sim/images/{name}"
+        payload = json.dumps(wire.image(ask, image, url)).encode()
+        if kind == "truncated_json":
+            return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
+        if kind == "slow_drip":
+            return await _drip(request, payload, fault.seconds)
+        return web.Response(body=payload, content_type="application/json")
+
+    async def _image(self, request: web.Request) -> web.Response:
+        image = self.served_images.pop(request.match_info["name"], None)
+        if image is None:
+            return web.Response(status=404, text="no such image")
+        return web.Response(body=image, content_type="image/png")
+
+    async def _get_config(self, request: web.Request) -> web.Response:
+        return web.json_response({"speed": self.speed, "faults": [asdict(f) for f in self.faults], "keys": len(self.keys)})
+
+    async def _put_config(self, request: web.Request) -> web.Response:
+        try:
+            self.configure(await request.json())
+        except (ValueError, TypeError) as err:
+            return web.json_response({"error": str(err)}, status=400)
+        return await self._get_config(request)
+
+    async def _get_requests(self, request: web.Request) -> web.Response:
+        return web.json_response(list(self.requests))
+
+
+async def _drip(request: web.Request, payload: bytes, seconds: float) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": str(len(payload))})
+    await response.prepare(request)
+    chunks = 100
+    step = max(1, len(payload) // chunks)
+    for i in range(0, len(payload), step):
+        await response.write(payload[i : i + step])
+        await asyncio.sleep(seconds / chunks)
+    await response.write_eof()
+    return response
+
+
+def _summary(body: Any) -> Any:
+    """The request body with long strings shortened, for /_sim/requests."""
+    if isinstance(body, dict):
+        return {k: _summary(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_summary(v) for v in body]
+    if isinstance(body, str) and len(body) > 200:
+        return body[:200] + "..."
+    return body
+
+
+async def start(simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
+    """Serve the simulator; returns the runner and its base URL."""
+    runner = web.AppRunner(simulator.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0]
+    return runner, f"http://{bound[0]}:{bound[1]}"

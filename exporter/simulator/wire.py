@@ -1,0 +1,191 @@
+"""How each dialect's requests read and answers look on the simulator's side of the wire."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.simulator.latency import IMAGE_TOKENS, THINKING_TOKENS
+from exporter.sizes import RESOLUTIONS, expected_size
+
+_GRPC_STATUS = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+}
+_MESSAGES = {
+    429: "Resource has been exhausted (e.g. check quota).",
+    500: "An internal error has occurred.",
+    503: "The model is overloaded. Please try again later.",
+    504: "Deadline expired before operation could complete.",
+}
+
+
+@dataclass
+class Ask:
+    """What a request asks for, whatever its dialect."""
+
+    api: str
+    model: str
+    resolution: str
+    thinking_level: str
+    width: int
+    height: int
+    key: str | None
+    prompt: str
+
+
+def _resolution_of(width: int, height: int) -> str:
+    area = width * height
+    return min(RESOLUTIONS, key=lambda r: abs(expected_size(r, "1:1")[0] ** 2 - area))
+
+
+def _bearer(headers: Any) -> str | None:
+    value = headers.get("Authorization", "")
+    return value[7:] if value.startswith("Bearer ") else None
+
+
+class Gemini:
+    api = "gemini"
+
+    def read(self, request: Any, body: dict) -> Ask:
+        model = request.match_info["model_action"].rsplit(":", 1)[0]
+        config = body.get("generationConfig") or {}
+        image_config = config.get("imageConfig") or {}
+        resolution = image_config.get("imageSize") or "1K"
+        aspect = image_config.get("aspectRatio") or "1:1"
+        level = ((config.get("thinkingConfig") or {}).get("thinkingLevel") or "default").lower()
+        width, height = expected_size(resolution, aspect)
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        prompt = body["contents"][0]["parts"][0]["text"]
+        return Ask(self.api, model, resolution, level, width, height, key, prompt)
+
+    def image(self, ask: Ask, image: bytes | None, url: str | None) -> dict:
+        part = {"inlineData": {"mimeType": "image/png", "data": _b64(image) if image is not None else "!!not-base64!!"}}
+        return self._answer(ask, [{"text": "Here is your image."}, part], "STOP")
+
+    def text_only(self, ask: Ask) -> dict:
+        return self._answer(ask, [{"text": "I can describe a red circle, but here is no image."}], "STOP")
+
+    def blocked(self, ask: Ask) -> tuple[int, dict]:
+        return 200, {"candidates": [{"finishReason": "IMAGE_SAFETY", "index": 0}], "usageMetadata": _gemini_usage(ask, 0)}
+
+    def error(self, status: int, message: str | None = None, reason: str | None = None) -> dict:
+        error: dict[str, Any] = {
+            "code": status,
+            "message": message or _MESSAGES.get(status, "Request failed."),
+            "status": _GRPC_STATUS.get(status, "UNKNOWN"),
+        }
+        if reason:
+            error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
+        return {"error": error}
+
+    def bad_key(self) -> tuple[int, dict]:
+        return 400, self.error(400, "API key not valid. Please pass a valid API key.", "API_KEY_INVALID")
+
+    def _answer(self, ask: Ask, parts: list, reason: str) -> dict:
+        return {
+            "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": reason, "index": 0}],
+            "usageMetadata": _gemini_usage(ask, IMAGE_TOKENS[ask.resolution]),
+            "modelVersion": ask.model,
+            "responseId": uuid.uuid4().hex[:20],
+        }
+
+
+def _gemini_usage(ask: Ask, image_tokens: int) -> dict:
+    prompt_tokens = len(ask.prompt.split()) + 3
+    thoughts = THINKING_TOKENS.get(ask.thinking_level, 0)
+    usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": image_tokens,
+             "totalTokenCount": prompt_tokens + image_tokens + thoughts}
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    return usage
+
+
+class _OpenAIStyle:
+    def error(self, status: int, message: str | None = None, reason: str | None = None) -> dict:
+        kinds = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+        return {"error": {"message": message or _MESSAGES.get(status, "Request failed."), "type": "api_error",
+                          "code": reason or kinds.get(status)}}
+
+    def bad_key(self) -> tuple[int, dict]:
+        return 401, self.error(401, "Incorrect API key provided.", "invalid_api_key")
+
+    def _usage(self, ask: Ask) -> dict:
+        prompt_tokens = len(ask.prompt.split()) + 3
+        thoughts = THINKING_TOKENS.get(ask.thinking_level, 0)
+        completion = IMAGE_TOKENS[ask.resolution] + thoughts
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
+                "total_tokens": prompt_tokens + completion,
+                "completion_tokens_details": {"reasoning_tokens": thoughts}}
+
+
+class OpenAIImages(_OpenAIStyle):
+    api = "openai_images"
+
+    def read(self, request: Any, body: dict) -> Ask:
+        match = re.fullmatch(r"(\d+)x(\d+)", str(body.get("size") or "1024x1024"))
+        width, height = (int(match.group(1)), int(match.group(2))) if match else (1024, 1024)
+        return Ask(self.api, str(body.get("model")), _resolution_of(width, height),
+                   str(body.get("thinking_level") or "default"), width, height,
+                   _bearer(request.headers), str(body.get("prompt") or ""))
+
+    def image(self, ask: Ask, image: bytes | None, url: str | None) -> dict:
+        item = {"url": url} if url else {"b64_json": _b64(image) if image is not None else "!!not-base64!!"}
+        return self._answer(ask, [item])
+
+    def text_only(self, ask: Ask) -> dict:
+        return self._answer(ask, [{"revised_prompt": ask.prompt}])
+
+    def blocked(self, ask: Ask) -> tuple[int, dict]:
+        return 400, self.error(400, "Your request was rejected by the safety system.", "content_policy_violation")
+
+    def _answer(self, ask: Ask, data: list) -> dict:
+        usage = self._usage(ask)
+        return {"created": int(time.time()), "data": data,
+                "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
+                          "total_tokens": usage["total_tokens"],
+                          "output_tokens_details": {"reasoning_tokens": THINKING_TOKENS.get(ask.thinking_level, 0)}}}
+
+
+class OpenAIChat(_OpenAIStyle):
+    """Chat completions, either dialect: OpenRouter's when the request asks for `modalities`."""
+
+    def read(self, request: Any, body: dict) -> Ask:
+        image_config = body.get("image_config") or {}
+        resolution = image_config.get("image_size") or "1K"
+        aspect = image_config.get("aspect_ratio") or "1:1"
+        width, height = expected_size(resolution, aspect)
+        openrouter = "modalities" in body
+        level = ((body.get("reasoning") or {}).get("effort") if openrouter else body.get("thinking_level")) or "default"
+        messages = body.get("messages") or [{}]
+        return Ask("openrouter" if openrouter else "openai_chat", str(body.get("model")), resolution, str(level),
+                   width, height, _bearer(request.headers), str(messages[-1].get("content") or ""))
+
+    def image(self, ask: Ask, image: bytes | None, url: str | None) -> dict:
+        data = "data:image/png;base64," + (_b64(image) if image is not None else "!!not-base64!!")
+        link = url or data
+        if ask.api == "openrouter":
+            message = {"role": "assistant", "content": "Here is your image.",
+                       "images": [{"type": "image_url", "image_url": {"url": link}}]}
+        else:
+            message = {"role": "assistant", "content": f"Here is your image.\n\n![image]({link})"}
+        return self._answer(ask, message, "stop")
+
+    def text_only(self, ask: Ask) -> dict:
+        return self._answer(ask, {"role": "assistant", "content": "I can describe a red circle instead."}, "stop")
+
+    def blocked(self, ask: Ask) -> tuple[int, dict]:
+        return 200, self._answer(ask, {"role": "assistant", "content": ""}, "content_filter")
+
+    def _answer(self, ask: Ask, message: dict, finish: str) -> dict:
+        return {"id": "gen-" + uuid.uuid4().hex[:16], "object": "chat.completion", "created": int(time.time()),
+                "model": ask.model, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": self._usage(ask)}
+
+
+def _b64(image: bytes) -> str:
+    return base64.b64encode(image).decode("ascii")

@@ -1,0 +1,102 @@
+"""What the prober knows about each series: counters, last values and recent attempts.
+
+The scheduler writes here; the metrics collector and the landing page read. Series that leave
+the config on reload leave the store; series that stay keep their counters.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from exporter.config import Config, Series
+from exporter.outcomes import Outcome
+
+PHASES: tuple[str, ...] = ("connect", "tls", "processing", "transfer", "decode")
+TOKEN_KINDS: tuple[str, ...] = ("input", "output", "thinking")
+SKIP_REASONS: tuple[str, ...] = ("overlap",)
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300,
+)
+HISTORY = 100
+
+
+@dataclass
+class Attempt:
+    """One finished probe attempt, as the landing page shows it."""
+
+    started: float  # wall clock, seconds since the epoch
+    outcome: Outcome
+    duration: float
+    phases: dict[str, float]
+    response_bytes: int = 0
+    image_bytes: int = 0
+    image_size: str = ""  # "2048x2048 png"
+    usage: dict[str, int] = field(default_factory=dict)
+    message: str = ""  # already redacted
+
+
+class SeriesState:
+    def __init__(self, series: Series, history: int = HISTORY):
+        self.series = series
+        self.probes = dict.fromkeys(Outcome, 0)
+        self.bucket_counts = [0] * (len(DURATION_BUCKETS) + 1)
+        self.duration_sum = 0.0
+        self.phase_totals = dict.fromkeys(PHASES, 0.0)
+        self.tokens = dict.fromkeys(TOKEN_KINDS, 0)
+        self.skipped = dict.fromkeys(SKIP_REASONS, 0)
+        self.success: int | None = None
+        self.consecutive_failures = 0
+        self.last_run: float | None = None
+        self.last_success: float | None = None
+        self.last: Attempt | None = None
+        self.history: deque[Attempt] = deque(maxlen=history)
+
+    def record(self, attempt: Attempt) -> None:
+        self.probes[attempt.outcome] += 1
+        self.last_run = attempt.started + attempt.duration
+        self.last = attempt
+        self.history.append(attempt)
+        for phase, seconds in attempt.phases.items():
+            self.phase_totals[phase] += seconds
+        for kind, count in attempt.usage.items():
+            if kind in self.tokens:
+                self.tokens[kind] += count
+        if attempt.outcome is Outcome.RATE_LIMITED:
+            return  # not a verdict on the service: success and the failure streak stay as they are
+        if attempt.outcome is Outcome.SUCCESS:
+            self.success = 1
+            self.consecutive_failures = 0
+            self.last_success = self.last_run
+            self.bucket_counts[bisect.bisect_left(DURATION_BUCKETS, attempt.duration)] += 1
+            self.duration_sum += attempt.duration
+        else:
+            self.success = 0
+            self.consecutive_failures += 1
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+class Store:
+    def __init__(self, history: int = HISTORY):
+        self.history = history
+        self.states: dict[tuple[str, ...], SeriesState] = {}
+        self.started = time.time()
+
+    def sync(self, config: Config) -> None:
+        """Match the store to a (new) config: keep, add and drop series by their labels."""
+        states = {}
+        for series in config.series:
+            state = self.states.get(series.key) or SeriesState(series, self.history)
+            state.series = series
+            states[series.key] = state
+        self.states = states
+
+    def __iter__(self):
+        return iter(list(self.states.values()))
+
+    def __len__(self) -> int:
+        return len(self.states)

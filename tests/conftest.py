@@ -1,0 +1,83 @@
+"""Shared test fixtures: the simulator on loopback, configs, and the exporter as a real process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from exporter.config import load_text
+from exporter.simulator import Simulator, start
+
+ROOT = Path(__file__).resolve().parent.parent
+# Recognisable fake secrets: every test that can leak one checks the output for these.
+FAKE_KEY = "AIzaFAKE-test-key-0123456789abcdefXYZ"
+FAKE_BEARER = "sk-FAKE-bearer-secret-0123456789"
+
+
+@pytest.fixture
+async def simulator():
+    """(Simulator, base_url) on 127.0.0.1, fast enough for tests."""
+    sim = Simulator(speed=0.001)
+    runner, base_url = await start(sim)
+    yield sim, base_url
+    await runner.cleanup()
+
+
+def config_for(base_url: str, api: str = "gemini", **target) -> object:
+    """A one-target config against the simulator, as a loaded Config."""
+    base = {"gemini": base_url, "openrouter": f"{base_url}/api/v1"}.get(api, f"{base_url}/v1")
+    fields = {"name": "t", "api": api, "base_url": base, "model": "gemini-3-pro-image", **target}
+    lines = ["targets:", "  - " + "\n    ".join(f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {v}" for k, v in fields.items())]
+    return load_text("\n".join(lines) + "\n", "<test>", environ={"TEST_KEY": FAKE_KEY})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def exporter_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+@contextlib.contextmanager
+def running_exporter(*args: str, env: dict[str, str] | None = None, ready_timeout: float = 20.0):
+    """Start `python -m exporter ARGS` on a free port; yields (base_url, process). Logs end up in
+    process.logs (str) after exit."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "--web.listen-address", f"127.0.0.1:{port}", *args],
+        env=env or exporter_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"exporter exited with {proc.returncode}: {proc.stdout.read()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/-/ready", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError("exporter did not become ready")
+            time.sleep(0.1)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        proc.logs = proc.stdout.read()
