@@ -36,8 +36,7 @@ DEFAULT_PROMPT = "A simple red circle on a white background"
 def _timeouts(value: Any) -> Any:
     """A single duration for every resolution, or a mapping per resolution."""
     if isinstance(value, str):
-        seconds = parse_duration(value)
-        return {resolution: seconds for resolution in RESOLUTIONS}
+        return {resolution: value for resolution in RESOLUTIONS}
     return value
 
 
@@ -184,10 +183,17 @@ def load_text(text: str, source: str = "<config>", environ: dict[str, str] | Non
         model = ConfigModel.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_describe(err, text, source)) from None
-    return resolve(model, source, os.environ if environ is None else environ)
+    root = yaml.compose(text)
+
+    def where(*loc: Any) -> str:
+        line = _line_of(root, list(loc))
+        return f"{source}:{line}: {_format_path(list(loc))}" if line else f"{source}: {_format_path(list(loc))}"
+
+    return resolve(model, source, os.environ if environ is None else environ, where)
 
 
-def resolve(model: ConfigModel, source: str, environ: Any) -> Config:
+def resolve(model: ConfigModel, source: str, environ: Any, where: Any = None) -> Config:
+    where = where or (lambda *loc: f"{source}: {_format_path(list(loc))}")
     targets = []
     defaults = model.defaults
     for index, t in enumerate(model.targets):
@@ -202,7 +208,7 @@ def resolve(model: ConfigModel, source: str, environ: Any) -> Config:
         dialect = DIALECTS[t.api]
         base_url = t.base_url or dialect.default_base_url
         if not base_url:
-            raise ConfigError(f"{source}: targets[{index}].base_url: required for api {t.api}")
+            raise ConfigError(f"{where('targets', index, 'api')}: api {t.api} needs a base_url")
         timeouts = {**DEFAULT_TIMEOUTS, **(defaults.timeout or {}), **(t.timeout or {})}
         targets.append(
             Target(
@@ -210,7 +216,7 @@ def resolve(model: ConfigModel, source: str, environ: Any) -> Config:
                 api=t.api,
                 model=t.model,
                 base_url=base_url.rstrip("/"),
-                api_key=_read_key(t, index, source, environ),
+                api_key=_read_key(t, index, where, environ),
                 interval=pick("interval", 300.0),
                 prompt=pick("prompt", DEFAULT_PROMPT),
                 aspect_ratio=pick("aspect_ratio", "1:1"),
@@ -225,22 +231,22 @@ def resolve(model: ConfigModel, source: str, environ: Any) -> Config:
     return Config(targets=tuple(targets), source=source)
 
 
-def _read_key(t: TargetModel, index: int, source: str, environ: Any) -> str | None:
-    where = f"{source}: targets[{index}]"
+def _read_key(t: TargetModel, index: int, where: Any, environ: Any) -> str | None:
     if t.api_key_env and t.api_key_file:
-        raise ConfigError(f"{where}: set api_key_env or api_key_file, not both")
+        raise ConfigError(f"{where('targets', index, 'api_key_file')}: set api_key_env or api_key_file, not both")
     if t.api_key_env:
         key = environ.get(t.api_key_env, "").strip()
         if not key:
-            raise ConfigError(f"{where}.api_key_env: environment variable {t.api_key_env} is not set")
+            raise ConfigError(f"{where('targets', index, 'api_key_env')}: environment variable {t.api_key_env} is not set")
         return key
     if t.api_key_file:
+        at = where("targets", index, "api_key_file")
         try:
             key = Path(t.api_key_file).read_text(encoding="utf-8").strip()
         except OSError as err:
-            raise ConfigError(f"{where}.api_key_file: cannot read {t.api_key_file}: {err.strerror or err}") from None
+            raise ConfigError(f"{at}: cannot read {t.api_key_file}: {err.strerror or err}") from None
         if not key:
-            raise ConfigError(f"{where}.api_key_file: {t.api_key_file} is empty")
+            raise ConfigError(f"{at}: {t.api_key_file} is empty")
         return key
     return None
 
@@ -262,6 +268,8 @@ def _describe(err: ValidationError, text: str, source: str) -> str:
         path = _format_path(loc)
         line = _line_of(root, loc)
         message = _MESSAGES.get(problem["type"]) or problem["msg"].removeprefix("Value error, ")
+        if problem["type"] in ("literal_error", "enum", "string_pattern_mismatch", "string_type", "int_parsing"):
+            message += f" (got {problem['input']!r})"
         where = f"{source}:{line}" if line else source
         lines.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
     return "\n".join(dict.fromkeys(lines))

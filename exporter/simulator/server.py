@@ -80,7 +80,7 @@ class Simulator:
                 "authenticated": ask.key is not None}
             self.requests.append(record)
             if self.keys and ask.key not in self.keys:
-                status, payload = wire.bad_key()
+                status, payload = wire.bad_key(ask.key)
                 return web.json_response(payload, status=status)
             return await self._answer(request, wire, ask, fault)
 

@@ -83,7 +83,7 @@ class Gemini:
             error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
         return {"error": error}
 
-    def bad_key(self) -> tuple[int, dict]:
+    def bad_key(self, key: str | None = None) -> tuple[int, dict]:
         return 400, self.error(400, "API key not valid. Please pass a valid API key.", "API_KEY_INVALID")
 
     def _answer(self, ask: Ask, parts: list, reason: str) -> dict:
@@ -111,8 +111,9 @@ class _OpenAIStyle:
         return {"error": {"message": message or _MESSAGES.get(status, "Request failed."), "type": "api_error",
                           "code": reason or kinds.get(status)}}
 
-    def bad_key(self) -> tuple[int, dict]:
-        return 401, self.error(401, "Incorrect API key provided.", "invalid_api_key")
+    def bad_key(self, key: str | None = None) -> tuple[int, dict]:
+        # echoes the key, as some gateways do: the exporter must redact it
+        return 401, self.error(401, f"Incorrect API key provided: {key}.", "invalid_api_key")
 
     def _usage(self, ask: Ask) -> dict:
         prompt_tokens = len(ask.prompt.split()) + 3
