@@ -52,7 +52,7 @@ def make_app(registry: CollectorRegistry, store: Store, ready: Callable[[], bool
 
 async def serve(app: web.Application, address: str) -> web.AppRunner:
     host, port = parse_listen_address(address)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from exporter.config import load_text
 from exporter.simulator import Simulator, start
@@ -35,8 +36,7 @@ def config_for(base_url: str, api: str = "gemini", **target) -> object:
     """A one-target config against the simulator, as a loaded Config."""
     base = {"gemini": base_url, "openrouter": f"{base_url}/api/v1"}.get(api, f"{base_url}/v1")
     fields = {"name": "t", "api": api, "base_url": base, "model": "gemini-3-pro-image", **target}
-    lines = ["targets:", "  - " + "\n    ".join(f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {v}" for k, v in fields.items())]
-    return load_text("\n".join(lines) + "\n", "<test>", environ={"TEST_KEY": FAKE_KEY})
+    return load_text(yaml.safe_dump({"targets": [fields]}), "<test>", environ={"TEST_KEY": FAKE_KEY})
 
 
 def free_port() -> int:

@@ -88,7 +88,7 @@ def classify_error(status: int, payload: Any) -> ProbeFailure:
     return ProbeFailure(Outcome.CLIENT_ERROR, text)
 
 
-_DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,([A-Za-z0-9+/=\s]+)")
+_DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,([^)\"'<>]*)")
 _HTTP_URL = re.compile(r"https?://[^\s)\"'>]+")
 
 
@@ -107,7 +107,7 @@ def image_from_url(url: str, where: str) -> Answer:
         match = _DATA_URL.match(url)
         if not match:
             raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is a data URL without base64 image data")
-        return Answer(image=decode_base64(match.group(1).replace("\n", ""), where))
+        return Answer(image=decode_base64(re.sub(r"\s", "", match.group(1)), where))
     if url.startswith(("https://", "http://")):
         return Answer(image_url=url)
     raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is neither a data URL nor an http(s) URL")

@@ -1,0 +1,138 @@
+"""Every dialect against the simulator over loopback: every outcome from a real injected fault."""
+
+import pytest
+
+from conftest import FAKE_BEARER, FAKE_KEY, config_for, free_port
+from exporter.config import load_text
+from exporter.dialects import DIALECTS
+from exporter.outcomes import OUTCOMES, Outcome
+from exporter.probe import Prober
+from exporter.redact import Redactor
+from exporter.simulator import KINDS
+
+DIALECT_NAMES = sorted(DIALECTS)
+
+# fault -> the outcome it must produce, in every dialect (the README documents this table)
+FAULTS = [
+    ({"kind": "status", "status": 429}, Outcome.RATE_LIMITED),
+    ({"kind": "status", "status": 401}, Outcome.AUTH_ERROR),
+    ({"kind": "status", "status": 403}, Outcome.AUTH_ERROR),
+    ({"kind": "status", "status": 404}, Outcome.CLIENT_ERROR),
+    ({"kind": "status", "status": 500}, Outcome.SERVER_ERROR),
+    ({"kind": "status", "status": 503}, Outcome.SERVER_ERROR),
+    ({"kind": "html_error"}, Outcome.SERVER_ERROR),
+    ({"kind": "not_json"}, Outcome.BAD_RESPONSE),
+    ({"kind": "hang"}, Outcome.TIMEOUT),
+    ({"kind": "slow_drip", "seconds": 30}, Outcome.TIMEOUT),
+    ({"kind": "truncated_json"}, Outcome.BAD_RESPONSE),
+    ({"kind": "bad_base64"}, Outcome.BAD_RESPONSE),
+    ({"kind": "corrupt_image"}, Outcome.BAD_IMAGE),
+    ({"kind": "wrong_size"}, Outcome.BAD_IMAGE),
+    ({"kind": "safety_block"}, Outcome.CONTENT_BLOCKED),
+    ({"kind": "text_only"}, Outcome.NO_IMAGE),
+    ({"kind": "reset"}, Outcome.NETWORK_ERROR),
+    ({"kind": "url_image"}, Outcome.SUCCESS),
+]
+
+
+def test_fault_table_covers_every_fault_kind_and_outcome():
+    assert {f["kind"] for f, _ in FAULTS} == set(KINDS)
+    # every outcome but the two that come from outside the simulator's answers (checked below)
+    covered = {o for _, o in FAULTS}
+    assert covered | {Outcome.NETWORK_ERROR, Outcome.TIMEOUT} == set(OUTCOMES)
+
+
+@pytest.fixture
+async def prober():
+    p = Prober(Redactor([FAKE_KEY, FAKE_BEARER]))
+    yield p
+    await p.aclose()
+
+
+@pytest.mark.parametrize("api", DIALECT_NAMES)
+async def test_success_with_phases_usage_and_image(simulator, prober, api):
+    sim, base = simulator
+    config = config_for(base, api, resolutions=["2K"], thinking_levels=["high"])
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.SUCCESS, attempt.message
+    assert attempt.image_size == "2048x2048 png"
+    assert attempt.image_bytes > 1000 and attempt.response_bytes > attempt.image_bytes
+    phases = attempt.phases
+    assert set(phases) == {"connect", "tls", "processing", "transfer", "decode"}
+    assert phases["connect"] > 0 and phases["processing"] > 0 and phases["decode"] > 0
+    assert phases["tls"] == 0  # plain http to the simulator
+    assert sum(phases.values()) <= attempt.duration
+    assert attempt.usage["output"] >= 1120 and attempt.usage["input"] > 0
+    assert attempt.usage["thinking"] > 0  # asked for high thinking
+    seen = sim.requests[-1]
+    assert (seen["api"], seen["resolution"], seen["thinking_level"]) == (api, "2K", "high")
+
+
+async def test_gemini_sends_thinking_config_only_when_asked(simulator, prober):
+    sim, base = simulator
+    for level in ("default", "low"):
+        config = config_for(base, "gemini", thinking_levels=[level])
+        assert (await prober.probe(config.series[0])).outcome is Outcome.SUCCESS
+        body = sim.requests[-1]["body"]
+        assert ("thinkingConfig" in body["generationConfig"]) == (level != "default")
+        assert body["generationConfig"]["imageConfig"] == {"aspectRatio": "1:1", "imageSize": "1K"}
+
+
+async def test_openai_images_asks_for_pixels_of_the_aspect_ratio(simulator, prober):
+    sim, base = simulator
+    config = config_for(base, "openai_images", resolutions=["4K"], aspect_ratio="16:9")
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.SUCCESS, attempt.message
+    assert sim.requests[-1]["body"]["size"] == "5504x3072"
+    assert attempt.image_size == "5504x3072 png"
+
+
+@pytest.mark.parametrize("api", DIALECT_NAMES)
+@pytest.mark.parametrize("fault,outcome", FAULTS, ids=[f"{f['kind']}{f.get('status', '')}" for f, _ in FAULTS])
+async def test_fault_yields_documented_outcome(simulator, prober, api, fault, outcome):
+    sim, base = simulator
+    sim.configure({"faults": [fault]})
+    config = config_for(base, api, timeout="1s")
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is outcome, attempt.message
+    assert attempt.duration < 3
+    if outcome is not Outcome.SUCCESS:
+        assert attempt.message  # a person sees why
+
+
+async def test_connection_refused_is_network_error(prober):
+    config = config_for(f"http://127.0.0.1:{free_port()}", "gemini")
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.NETWORK_ERROR
+    assert "ConnectError" in attempt.message
+
+
+async def test_rejected_key_is_auth_error_and_redacted(simulator, prober):
+    sim, base = simulator
+    sim.configure({"keys": ["the-only-valid-key"]})
+    for api, var_value in (("gemini", FAKE_KEY), ("openai_images", FAKE_BEARER)):
+        text = (f"targets:\n  - {{name: t, api: {api}, base_url: '{base}{'' if api == 'gemini' else '/v1'}',"
+                f" model: m, api_key_env: K}}\n")
+        config = load_text(text, environ={"K": var_value})
+        attempt = await prober.probe(config.series[0])
+        assert attempt.outcome is Outcome.AUTH_ERROR, attempt.message
+        assert var_value not in attempt.message
+    assert "<redacted>" in attempt.message  # the gateway echoed the key; the exporter masked it
+
+
+async def test_body_over_cap_is_bad_response(simulator, prober):
+    _, base = simulator
+    config = config_for(base, "gemini", max_response_bytes=4096)
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.BAD_RESPONSE
+    assert "exceeds the 4096 byte cap" in attempt.message
+
+
+async def test_downloaded_url_image_counts_in_phases(simulator, prober):
+    sim, base = simulator
+    sim.configure({"faults": [{"kind": "url_image"}]})
+    config = config_for(base, "openai_images")
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.SUCCESS
+    assert attempt.image_bytes > attempt.response_bytes  # the image came from the second request
+    assert sum(attempt.phases.values()) <= attempt.duration
