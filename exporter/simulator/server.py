@@ -37,6 +37,8 @@ class Simulator:
         self.clock_zero = time.monotonic()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200)
         self.served_images: dict[str, bytes] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most generation requests answered at once, for tests
 
     def configure(self, raw: dict[str, Any]) -> None:
         unknown = set(raw) - {"speed", "faults", "keys"}
@@ -82,7 +84,12 @@ class Simulator:
             if self.keys and ask.key not in self.keys:
                 status, payload = wire.bad_key(ask.key)
                 return web.json_response(payload, status=status)
-            return await self._answer(request, wire, ask, fault)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                return await self._answer(request, wire, ask, fault)
+            finally:
+                self.in_flight -= 1
 
         return handle
 
