@@ -323,7 +323,7 @@ def overview(t: dict) -> dict:
                            f" / ignoring (phase) group_left () sum (rate(nanobanana_probe_phase_seconds_total"
                            f"{{{SEL}}}[$__rate_interval]))", "{{phase}}")],
                    "percentunit", w=12, stack=True, min=0, max=1),
-        piechart("Phase shares (range)", "The same shares summed over the whole selected range.",
+        piechart("Time by phase (range)", "Probe seconds per phase summed over the whole selected range; the slices are the shares.",
                  [target(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__range]))",
                          "{{phase}}", instant=True)], "s", w=6),
         bargauge("Phase seconds per probe (range)", "Average seconds per probe in each phase over the range "
