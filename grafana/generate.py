@@ -118,6 +118,8 @@ def timeseries(title, description, targets, unit="short", thresholds=None, w=12,
               "showPoints": "never", "thresholdsStyle": {"mode": threshold_style}}
     options = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
                "tooltip": {"mode": "multi", "sort": "desc"}}
+    # Thresholds show as lines (threshold_style); series keep their own colours to stay apart.
+    kw.setdefault("color", {"mode": "palette-classic"})
     return panel("timeseries", title, description, targets, unit, thresholds, w, h, options, custom, **kw)
 
 
