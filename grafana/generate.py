@@ -74,7 +74,7 @@ def quantile(q: float, by: str, window: str = "$__rate_interval", extra: str = "
 
 # ---------------------------------------------------------------- panels
 
-def target(expr: str, legend: str = "", instant: bool = False, fmt: str = "time_series") -> dict:
+def query(expr: str, legend: str = "", instant: bool = False, fmt: str = "time_series") -> dict:
     return {"datasource": DS, "expr": expr, "legendFormat": legend or "__auto", "instant": instant,
             "range": not instant, "format": fmt, "refId": ""}
 
@@ -147,10 +147,10 @@ def piechart(title, description, targets, unit="short", w=6, h=8) -> dict:
 def state_timeline(title, description, targets, w=24, h=6, **kw) -> dict:
     options = {"showValue": "never", "mergeValues": True, "rowHeight": 0.8,
                "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}}
-    return panel("statetimeline", title, description, targets, "short", steps(GREEN), w, h, options, **kw)
+    return panel("state-timeline", title, description, targets, "short", steps(GREEN), w, h, options, **kw)
 
 
-def text(title: str, content: str, w: int = 24, h: int = 3) -> dict:
+def note(title: str, content: str, w: int = 24, h: int = 3) -> dict:
     return {"type": "text", "title": title, "gridPos": {"w": w, "h": h},
             "options": {"mode": "markdown", "content": content}}
 
@@ -255,47 +255,47 @@ def overview(t: dict) -> dict:
     now_row = [
         row("$target", repeat="target"),
         stat("Current success", "1 (OK) if the last probe that was not rate limited returned a verified image. "
-             + WHEN_RED, [target(f"nanobanana_probe_success{{{SEL}}}", legend)], thresholds=steps(RED, (1, GREEN)),
+             + WHEN_RED, [query(f"nanobanana_probe_success{{{SEL}}}", legend)], thresholds=steps(RED, (1, GREEN)),
              w=4, mappings=OK_FAIL),
         stat("Availability (range)", f"Share of probes over the selected time range that succeeded, rate-limited "
              f"probes left out. Red below {t['availability']:.1%} (the alert), green from the "
              f"{t['slo']['objective']:.1%} objective. " + WHEN_RED,
-             [target(success_ratio("$__range", SERIES), legend, instant=True)], "percentunit",
+             [query(success_ratio("$__range", SERIES), legend, instant=True)], "percentunit",
              steps(RED, (t["availability"], YELLOW), (t["slo"]["objective"], GREEN)), w=5, min=0, max=1, decimals=2),
         stat("p95 latency (range)", "95th percentile duration of successful probes over the selected range. "
              "Red above the per-resolution alert threshold (" + ", ".join(
                  f"{r} {s} s" for r, s in t["latency_p95_seconds"].items()) + "). When red: compare the phase "
              "shares below (processing is upstream, transfer is the network) and the upstream status.",
-             [target(quantile(0.95, SERIES, "$__range"), legend, instant=True)], "s", steps(GREEN),
+             [query(quantile(0.95, SERIES, "$__range"), legend, instant=True)], "s", steps(GREEN),
              w=5, overrides=latency_overrides(t)),
         stat("Consecutive failures", f"Failed probes in a row (rate-limited ones neither reset nor extend it). One "
              f"or two is a blip; red at {t['consecutive_failures']} (the alert). " + WHEN_RED,
-             [target(f"nanobanana_probe_consecutive_failures{{{SEL}}}", legend)], "short",
+             [query(f"nanobanana_probe_consecutive_failures{{{SEL}}}", legend)], "short",
              steps(GREEN, (1, YELLOW), (t["consecutive_failures"], RED)), w=5, decimals=0),
         stat("Last success", "Time since the last successful probe. It should stay below a few probe intervals; "
              "if it keeps growing while failures stay at 0, the exporter is not probing (check its logs and "
              "the skipped-probes panel on the probe detail dashboard).",
-             [target(f"time() - nanobanana_probe_last_success_timestamp_seconds{{{SEL}}}", legend)], "s",
+             [query(f"time() - nanobanana_probe_last_success_timestamp_seconds{{{SEL}}}", legend)], "s",
              w=5, decimals=0),
     ]
     outcomes = [
         row("Outcomes"),
         timeseries("Success ratio", "Share of probes that succeeded per target, rate-limited probes left out. "
                    f"The dashed line is the {t['availability']:.0%} availability alert. " + WHEN_RED,
-                   [target(success_ratio("$__rate_interval", "target, model"), "{{target}} {{model}}")],
+                   [query(success_ratio("$__rate_interval", "target, model"), "{{target}} {{model}}")],
                    "percentunit", steps(RED, (t["availability"], GREEN)), w=8, threshold_style="dashed",
                    min=0, max=1),
         timeseries("Probes per hour by outcome", "Every probe attempt except rate-limited ones, stacked by outcome: "
                    "green is success, red any failure. A failure band points at its cause: timeout (slow upstream "
                    "or network), server_error (upstream outage), auth_error (API key), content_blocked (prompt), "
                    "bad_image / no_image (model answered wrongly). " + WHEN_RED,
-                   [target(f"3600 * {probes(NOT_RATE_LIMITED, by='outcome', fn='rate')}", "{{outcome}}")],
+                   [query(f"3600 * {probes(NOT_RATE_LIMITED, by='outcome', fn='rate')}", "{{outcome}}")],
                    w=8, stack=True, bars=True, overrides=OUTCOME_COLOURS, min=0),
         timeseries("Rate limited per hour", "Probes answered with HTTP 429 / RESOURCE_EXHAUSTED, kept apart "
                    "because they are not a failure of the service: quota is spent. Red above "
                    f"{t['rate_limited_per_hour']} an hour (the info alert). When red: check quota and other "
                    "traffic on the same key, or probe less often.",
-                   [target(f"3600 * sum by (target) (rate(nanobanana_probes_total{{{SEL},outcome=\"rate_limited\"}}"
+                   [query(f"3600 * sum by (target) (rate(nanobanana_probes_total{{{SEL},outcome=\"rate_limited\"}}"
                            "[$__rate_interval]))", "{{target}}")],
                    thresholds=steps(YELLOW, (t["rate_limited_per_hour"], RED)), w=8, threshold_style="dashed",
                    bars=True, min=0, color={"mode": "fixed", "fixedColor": YELLOW}),
@@ -307,13 +307,13 @@ def overview(t: dict) -> dict:
             f"Latency {res}", f"p50, p95 and p99 duration of successful {res} probes (request start to verified "
             f"image) by thinking level. The dashed line is the {limit} s p95 alert. When above it: see where the "
             "time goes below; processing is upstream, connect/tls/transfer are the network.",
-            [target(quantile(q, "thinking_level", extra=f',resolution="{res}"'), f"{{{{thinking_level}}}} p{round(q * 100)}")
+            [query(quantile(q, "thinking_level", extra=f',resolution="{res}"'), f"{{{{thinking_level}}}} p{round(q * 100)}")
              for q in (0.5, 0.95, 0.99)],
             "s", steps(GREEN, (limit, RED)), w=8, threshold_style="dashed", min=0))
     latency.append(heatmap(
         "Duration heatmap", "How many successful probes finished in each duration bucket over time; a second "
         "band appearing higher up means some requests got slow (often one resolution or one target).",
-        [target(f"sum by (le) (increase(nanobanana_probe_duration_seconds_bucket{{{SEL}}}[$__rate_interval]))",
+        [query(f"sum by (le) (increase(nanobanana_probe_duration_seconds_bucket{{{SEL}}}[$__rate_interval]))",
                 "{{le}}", fmt="heatmap")], w=24))
     time_goes = [
         row("Where the time goes"),
@@ -321,16 +321,16 @@ def overview(t: dict) -> dict:
                    "normally 5-10 %), processing (upstream generating, 60-70 %), transfer (downloading the "
                    "image, 20-30 %), decode (verifying it locally). A growing connect/tls share means connections "
                    "are not reused or the network is slow; a growing processing share is upstream.",
-                   [target(f"sum by (phase) (rate(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__rate_interval]))"
+                   [query(f"sum by (phase) (rate(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__rate_interval]))"
                            f" / ignoring (phase) group_left () sum (rate(nanobanana_probe_phase_seconds_total"
                            f"{{{SEL}}}[$__rate_interval]))", "{{phase}}")],
                    "percentunit", w=12, stack=True, min=0, max=1),
         piechart("Time by phase (range)", "Probe seconds per phase summed over the whole selected range; the slices are the shares.",
-                 [target(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__range]))",
+                 [query(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__range]))",
                          "{{phase}}", instant=True)], "s", w=6),
         bargauge("Phase seconds per probe (range)", "Average seconds per probe in each phase over the range "
                  f"({', '.join(PHASES)}).",
-                 [target(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__range])) "
+                 [query(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__range])) "
                          f"/ ignoring (phase) group_left () sum (increase(nanobanana_probes_total{{{SEL}}}[$__range]))",
                          "{{phase}}", instant=True)], "s", w=6),
     ]
@@ -338,14 +338,14 @@ def overview(t: dict) -> dict:
         row("Sizes and tokens"),
         timeseries("Image size", "Size of the last decoded image file per series. A 2K PNG is about 4-6 MB, a 4K "
                    "one 10 MB or more; a sudden drop may mean the provider returns a smaller or compressed image.",
-                   [target(f"nanobanana_probe_image_bytes{{{SEL}}}", "{{resolution}} {{target}}")], "bytes", w=8),
+                   [query(f"nanobanana_probe_image_bytes{{{SEL}}}", "{{resolution}} {{target}}")], "bytes", w=8),
         timeseries("Response size", "Size of the last response body per series (base64 makes it about 4/3 of the "
                    "image). Near the body cap, probes fail as bad_response.",
-                   [target(f"nanobanana_probe_response_bytes{{{SEL}}}", "{{resolution}} {{target}}")], "bytes", w=8),
+                   [query(f"nanobanana_probe_response_bytes{{{SEL}}}", "{{resolution}} {{target}}")], "bytes", w=8),
         timeseries("Tokens per hour by kind", f"Tokens reported by the APIs' usage fields ({', '.join(TOKEN_KINDS)}), "
                    "per hour. Output tokens are what Google bills for images; thinking tokens grow with the "
                    "thinking level.",
-                   [target(f"3600 * sum by (kind) (rate(nanobanana_probe_tokens_total{{{SEL}}}[$__rate_interval]))",
+                   [query(f"3600 * sum by (kind) (rate(nanobanana_probe_tokens_total{{{SEL}}}[$__rate_interval]))",
                            "{{kind}}")], w=8, stack=True, min=0),
     ]
     return dashboard("nanobanana-overview", "Nano Banana / Overview",
@@ -360,78 +360,78 @@ def probe_detail(t: dict) -> dict:
     now = [
         row("Now"),
         stat("Current success", "1 (OK) if the last probe that was not rate limited succeeded. " + WHEN_RED,
-             [target(f"nanobanana_probe_success{{{SEL}}}", legend)], thresholds=steps(RED, (1, GREEN)), w=4,
+             [query(f"nanobanana_probe_success{{{SEL}}}", legend)], thresholds=steps(RED, (1, GREEN)), w=4,
              mappings=OK_FAIL, links=landing),
         stat("Consecutive failures", f"Failed probes in a row; red at {t['consecutive_failures']} (the alert).",
-             [target(f"nanobanana_probe_consecutive_failures{{{SEL}}}", legend)], "short",
+             [query(f"nanobanana_probe_consecutive_failures{{{SEL}}}", legend)], "short",
              steps(GREEN, (1, YELLOW), (t["consecutive_failures"], RED)), w=4, decimals=0, links=landing),
         stat("Last probe", "Time since the last probe finished; much more than the interval means the "
              "prober is stuck or skipping (see skipped probes).",
-             [target(f"time() - nanobanana_probe_last_run_timestamp_seconds{{{SEL}}}", legend)], "s", w=4,
+             [query(f"time() - nanobanana_probe_last_run_timestamp_seconds{{{SEL}}}", legend)], "s", w=4,
              decimals=0, links=landing),
         stat("Last success", "Time since the last successful probe.",
-             [target(f"time() - nanobanana_probe_last_success_timestamp_seconds{{{SEL}}}", legend)], "s", w=4,
+             [query(f"time() - nanobanana_probe_last_success_timestamp_seconds{{{SEL}}}", legend)], "s", w=4,
              decimals=0, links=landing),
         stat("Availability (range)", f"Success ratio over the range, rate limits left out; red below "
-             f"{t['availability']:.1%}.", [target(success_ratio("$__range", SERIES), legend, instant=True)],
+             f"{t['availability']:.1%}.", [query(success_ratio("$__range", SERIES), legend, instant=True)],
              "percentunit", steps(RED, (t["availability"], YELLOW), (t["slo"]["objective"], GREEN)), w=4,
              min=0, max=1, decimals=2),
         stat("p95 latency (range)", "95th percentile duration of successful probes over the range; red above "
              "the per-resolution alert threshold.",
-             [target(quantile(0.95, SERIES, "$__range"), legend, instant=True)], "s", steps(GREEN), w=4,
+             [query(quantile(0.95, SERIES, "$__range"), legend, instant=True)], "s", steps(GREEN), w=4,
              overrides=latency_overrides(t, ".* ")),
         stat("Interval and timeout", "The configured probe interval and timeout of the series.",
-             [target(f"nanobanana_probe_interval_seconds{{{SEL}}}", f"interval {legend}"),
-              target(f"nanobanana_probe_timeout_seconds{{{SEL}}}", f"timeout {legend}")], "s", w=8, h=4),
+             [query(f"nanobanana_probe_interval_seconds{{{SEL}}}", f"interval {legend}"),
+              query(f"nanobanana_probe_timeout_seconds{{{SEL}}}", f"timeout {legend}")], "s", w=8, h=4),
         stat("Last image and response size", "Sizes of the last probe's decoded image and response body.",
-             [target(f"nanobanana_probe_image_bytes{{{SEL}}}", f"image {legend}"),
-              target(f"nanobanana_probe_response_bytes{{{SEL}}}", f"response {legend}")], "bytes", w=8, h=4),
+             [query(f"nanobanana_probe_image_bytes{{{SEL}}}", f"image {legend}"),
+              query(f"nanobanana_probe_response_bytes{{{SEL}}}", f"response {legend}")], "bytes", w=8, h=4),
         stat("Exporter version", "nanobanana_exporter_build_info of the scraped exporter(s); the link opens "
              "its landing page with every series' recent attempts and errors.",
-             [target('nanobanana_exporter_build_info{job=~"$job",instance=~"$instance"}', "{{version}} {{instance}}")],
+             [query('nanobanana_exporter_build_info{job=~"$job",instance=~"$instance"}', "{{version}} {{instance}}")],
              w=8, h=4, links=landing, text_mode="name"),
     ]
     history = [
         row("Outcome history"),
         state_timeline("Success over time", "The current-success gauge over time: each red stretch is an outage "
                        "seen by the prober. Rate-limited probes do not change it.",
-                       [target(f"nanobanana_probe_success{{{SEL}}}", legend)], mappings=OK_FAIL),
+                       [query(f"nanobanana_probe_success{{{SEL}}}", legend)], mappings=OK_FAIL),
         timeseries("Probes by outcome", "Probe attempts in each interval, stacked by outcome; rate_limited "
                    "(yellow) is quota, not a failure.",
-                   [target(probes(by="outcome"), "{{outcome}}")], w=12, stack=True, bars=True, min=0, decimals=0,
+                   [query(probes(by="outcome"), "{{outcome}}")], w=12, stack=True, bars=True, min=0, decimals=0,
                    overrides=OUTCOME_COLOURS + [by_name(f"^{Outcome.RATE_LIMITED}$",
                                                         color={"mode": "fixed", "fixedColor": YELLOW})]),
         timeseries("Skipped probes", "Probes not run when due, by reason: overlap means the previous probe "
                    "was still running, so the interval is shorter than the probes take.",
-                   [target(f"sum by (reason) (increase(nanobanana_probe_skipped_total{{{SEL}}}[$__rate_interval]))",
+                   [query(f"sum by (reason) (increase(nanobanana_probe_skipped_total{{{SEL}}}[$__rate_interval]))",
                            "{{reason}}")], w=12, bars=True, min=0, decimals=0),
     ]
     phases = [
         row("Phases"),
         bargauge("Last probe by phase", f"Seconds the last probe spent in each phase ({', '.join(PHASES)}).",
-                 [target(f"sum by (phase) (nanobanana_probe_phase_duration_seconds{{{SEL}}})", "{{phase}}",
+                 [query(f"sum by (phase) (nanobanana_probe_phase_duration_seconds{{{SEL}}})", "{{phase}}",
                          instant=True)], "s", w=8),
         timeseries("Last probe by phase over time", "The same breakdown over time, stacked: the top of the "
                    "stack is the whole duration of the last probe.",
-                   [target(f"sum by (phase) (nanobanana_probe_phase_duration_seconds{{{SEL}}})", "{{phase}}")],
+                   [query(f"sum by (phase) (nanobanana_probe_phase_duration_seconds{{{SEL}}})", "{{phase}}")],
                    "s", w=16, stack=True, min=0),
     ]
     duration = [
         row("Duration, sizes, tokens"),
         timeseries("Duration", "p50, p95, p99 and mean of successful probes; the red line is the p95 alert for "
                    "the resolution.",
-                   [target(quantile(q, SERIES), f"{{{{resolution}}}} p{round(q * 100)} {{{{target}}}}")
+                   [query(quantile(q, SERIES), f"{{{{resolution}}}} p{round(q * 100)} {{{{target}}}}")
                     for q in (0.5, 0.95, 0.99)]
-                   + [target(f"sum by ({SERIES}) (rate(nanobanana_probe_duration_seconds_sum{{{SEL}}}"
+                   + [query(f"sum by ({SERIES}) (rate(nanobanana_probe_duration_seconds_sum{{{SEL}}}"
                              f"[$__rate_interval])) / sum by ({SERIES}) (rate(nanobanana_probe_duration_seconds_"
                              f"count{{{SEL}}}[$__rate_interval]))", "{{resolution}} mean {{target}}")],
                    "s", w=12, min=0, threshold_style="dashed", overrides=latency_overrides(t)),
         timeseries("Sizes", "Last image and response sizes over time.",
-                   [target(f"nanobanana_probe_image_bytes{{{SEL}}}", f"image {legend}"),
-                    target(f"nanobanana_probe_response_bytes{{{SEL}}}", f"response {legend}")], "bytes", w=6),
+                   [query(f"nanobanana_probe_image_bytes{{{SEL}}}", f"image {legend}"),
+                    query(f"nanobanana_probe_response_bytes{{{SEL}}}", f"response {legend}")], "bytes", w=6),
         timeseries("Tokens per probe", "Tokens by kind per probe attempt (1K/2K images bill about 1120 output "
                    "tokens, 4K about 2000).",
-                   [target(f"sum by (kind) (increase(nanobanana_probe_tokens_total{{{SEL}}}[$__rate_interval])) "
+                   [query(f"sum by (kind) (increase(nanobanana_probe_tokens_total{{{SEL}}}[$__rate_interval])) "
                            f"/ ignoring (kind) group_left () sum (increase(nanobanana_probes_total{{{SEL}}}"
                            "[$__rate_interval]))", "{{kind}}")], w=6, min=0),
     ]
@@ -455,30 +455,30 @@ def slo_cost(t: dict) -> dict:
              f"{objective:.1%} objective (budget {budget:.1%} of probes, rate-limited ones left out). Set the "
              "range to the SLO period (for example 30 days). Red when spent: stop risky changes on our side and "
              "follow up the upstream incidents that spent it.",
-             [target(f"1 - ({error_ratio('$__range', 'target, model')}) / {budget}", "{{target}} {{model}}",
+             [query(f"1 - ({error_ratio('$__range', 'target, model')}) / {budget}", "{{target}} {{model}}",
                      instant=True)], "percentunit", steps(RED, (0, YELLOW), (0.25, GREEN)), w=12, h=6,
              max=1, decimals=1),
         stat("Burn rate by window", "How fast the budget is being spent, in multiples of the rate that would "
              "spend it exactly over the SLO period (1 = on track). Each window is red above its alert factor ("
              + ", ".join(f"{p['long']} {p['factor']}x" for p in pairs) + "); the alerts fire when a long and its "
              "short window are both above. When red: find the failing target and outcome on the overview.",
-             [target(f"({error_ratio(p['long'])}) / {budget}", p["long"], instant=True) for p in pairs],
+             [query(f"({error_ratio(p['long'])}) / {budget}", p["long"], instant=True) for p in pairs],
              "short", steps(GREEN), w=12, h=6, decimals=2,
              overrides=[by_name(f"^{p['long']}$", thresholds=steps(GREEN, (p["factor"], RED))) for p in pairs]),
         timeseries("Burn rate over time", "Burn rate per alerting window pair over time; dashed lines mark the "
                    "factors at which the alerts fire (long and short window both above).",
-                   [target(f"({error_ratio(w)}) / {budget}", w) for w in windows],
+                   [query(f"({error_ratio(w)}) / {budget}", w) for w in windows],
                    "short", steps(GREEN, *[(f, ORANGE) for f in factors[:-1]], (factors[-1], RED)), w=12,
                    threshold_style="dashed", min=0),
         timeseries("Error ratio by target", f"Failed share of probes, rate limits left out. The budget line is "
                    f"{budget:.1%}; the error-rate alert fires above {t['error_rate']:.0%}.",
-                   [target(error_ratio("$__rate_interval", "target"), "{{target}}")], "percentunit",
+                   [query(error_ratio("$__rate_interval", "target"), "{{target}}")], "percentunit",
                    steps(GREEN, (budget, YELLOW), (t["error_rate"], RED)), w=12, threshold_style="dashed", min=0),
     ]
     # Spend, budget and upstream-status panels join here when their metrics exist
     # (nanobanana_probe_cost_usd_total, nanobanana_budget_*, nanobanana_upstream_incidents_active): one
     # panel helper call each; the metric-name test only accepts metrics the exporter already produces.
-    later = [text("Cost and upstream status", "Spend per day and per target, budget state and upstream "
+    later = [note("Cost and upstream status", "Spend per day and per target, budget state and upstream "
                   "incidents appear here once the exporter exports cost and status-feed metrics.")]
     return dashboard("nanobanana-slo-cost", "Nano Banana / SLO and cost",
                      f"Error budget and burn rates for the {objective:.1%} objective, computed from probe "
@@ -500,14 +500,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help="directory for the JSON files")
     args = parser.parse_args(argv)
     stale = []
-    for name, text_ in render().items():
+    for name, text in render().items():
         path = args.out / name
         if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text_:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(str(path))
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text_, encoding="utf-8")
+            path.write_text(text, encoding="utf-8")
     if stale:
         print("out of date, run python grafana/generate.py: " + ", ".join(stale), file=sys.stderr)
         return 1

@@ -26,6 +26,8 @@ DASHBOARDS = {"overview.json": "nanobanana-overview", "probe-detail.json": "nano
 VARIABLES = ("datasource", "job", "instance", "target", "model", "resolution", "thinking_level")
 DS = {"type": "prometheus", "uid": "${datasource}"}
 NO_QUERY = {"row", "text"}  # panel types that show no data of their own
+# Ids of Grafana's built-in panel plugins used here: a typo would import as "panel plugin not found".
+BUILT_IN_PANELS = NO_QUERY | {"stat", "timeseries", "bargauge", "heatmap", "piechart", "state-timeline"}
 
 # Grafana's built-in variables, replaced by plausible values; dashboard variables become `.*`
 # (what "All" sends, since every variable has allValue `.*` and is used in a `=~` matcher).
@@ -121,6 +123,7 @@ def test_dashboard_has_the_structure_grafana_needs(name):
     ids = [p["id"] for p in panels(d)]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     for p in panels(d):
+        assert p["type"] in BUILT_IN_PANELS, p["title"]
         pos = p["gridPos"]
         assert pos["x"] >= 0 and pos["w"] > 0 and pos["h"] > 0 and pos["x"] + pos["w"] <= 24, p["title"]
         if p["type"] in NO_QUERY:
