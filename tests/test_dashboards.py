@@ -1,0 +1,321 @@
+"""The Grafana dashboards: the structure Grafana needs, no drift from the generator, PromQL that a
+real Prometheus parses, only metric names the exporter (or a recording rule) produces, and colours
+from the thresholds the alert rules use."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.sizes import RESOLUTIONS
+from conftest import ROOT, free_port, running_exporter
+
+GRAFANA = ROOT / "grafana"
+DASHBOARDS = {"overview.json": "nanobanana-overview", "probe-detail.json": "nanobanana-probe-detail",
+              "slo-cost.json": "nanobanana-slo-cost"}
+VARIABLES = ("datasource", "job", "instance", "target", "model", "resolution", "thinking_level")
+DS = {"type": "prometheus", "uid": "${datasource}"}
+NO_QUERY = {"row", "text"}  # panel types that show no data of their own
+# Ids of Grafana's built-in panel plugins used here: a typo would import as "panel plugin not found".
+BUILT_IN_PANELS = NO_QUERY | {"stat", "timeseries", "bargauge", "heatmap", "piechart", "state-timeline"}
+
+# Grafana's built-in variables, replaced by plausible values; dashboard variables become `.*`
+# (what "All" sends, since every variable has allValue `.*` and is used in a `=~` matcher).
+BUILT_IN = {"__rate_interval": "1m", "__range": "1h", "__interval": "1m"}
+VARIABLE_REF = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
+LABEL_VALUES = re.compile(r"^label_values\((?:(?P<selector>.+),\s*)?(?P<label>\w+)\)$")
+QUERY_RESULT = re.compile(r"^query_result\((?P<expr>.+)\)$")
+
+
+def load(name: str) -> dict:
+    return json.loads((GRAFANA / "dashboards" / name).read_text(encoding="utf-8"))
+
+
+def panels(dashboard: dict) -> list[dict]:
+    """Every panel, including those nested in collapsed rows."""
+    out = []
+    for p in dashboard["panels"]:
+        out.append(p)
+        out.extend(p.get("panels", []))
+    return out
+
+
+def expressions(dashboard: dict) -> list[tuple[str, str]]:
+    """(where, PromQL) for every panel query and every variable query's selector."""
+    out = [(f"panel {p['title']!r}", t["expr"]) for p in panels(dashboard) for t in p.get("targets", [])]
+    for v in dashboard["templating"]["list"]:
+        if v["type"] != "query":
+            continue
+        query = v["query"]["query"] if isinstance(v["query"], dict) else v["query"]
+        # label_values() and query_result() are Grafana syntax around PromQL: check what is inside.
+        if m := LABEL_VALUES.match(query):
+            if m["selector"]:
+                out.append((f"variable {v['name']}", m["selector"]))
+        elif m := QUERY_RESULT.match(query):
+            out.append((f"variable {v['name']}", m["expr"]))
+        else:
+            pytest.fail(f"variable {v['name']}: unexpected query {query!r}")
+    return out
+
+
+def substitute(expr: str) -> str:
+    return VARIABLE_REF.sub(lambda m: BUILT_IN.get(m[1] or m[2], ".*"), expr)
+
+
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
+            "offset", "inf", "nan"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names in a PromQL expression: identifiers left once strings, label matchers, ranges
+    and grouping label lists are cut out, that are not functions (followed by a parenthesis)."""
+    e = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    e = re.sub(r"\{[^}]*\}", " ", e)
+    e = re.sub(r"\[[^\]]*\]", " ", e)
+    e = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", e)
+    e = re.sub(r"\boffset\s+\w+", " ", e)
+    names = re.findall(r"(?<![\w.:])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()", e)
+    return {n for n in names if n.lower() not in KEYWORDS}
+
+
+def all_expressions() -> list[tuple[str, str, str]]:
+    return [(name, where, expr) for name in DASHBOARDS for where, expr in expressions(load(name))]
+
+
+def walk(node, path=""):
+    """(path, key, value) for every key of every dict in a JSON tree."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield path, k, v
+            yield from walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from walk(v, f"{path}[{i}]")
+
+
+# ---------------------------------------------------------------- structure
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_dashboard_has_the_structure_grafana_needs(name):
+    d = load(name)
+    assert d["uid"] == DASHBOARDS[name]
+    assert d["title"] and isinstance(d["schemaVersion"], int) and d["schemaVersion"] >= 36
+    assert d["tags"] == ["nanobanana"]  # the dashboard links find each other by this tag
+
+    variables = d["templating"]["list"]
+    assert [v["name"] for v in variables] == list(VARIABLES)
+    assert variables[0]["type"] == "datasource" and variables[0]["query"] == "prometheus"
+    for v in variables[1:]:
+        assert v["type"] == "query" and v["datasource"] == DS, v["name"]
+        assert v["multi"] and v["includeAll"] and v["allValue"] == ".*", v["name"]
+
+    ids = [p["id"] for p in panels(d)]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    for p in panels(d):
+        assert p["type"] in BUILT_IN_PANELS, p["title"]
+        pos = p["gridPos"]
+        assert pos["x"] >= 0 and pos["w"] > 0 and pos["h"] > 0 and pos["x"] + pos["w"] <= 24, p["title"]
+        if p["type"] in NO_QUERY:
+            continue
+        assert p["datasource"] == DS, p["title"]
+        assert p["description"].strip(), f"{p['title']}: says what it means and what to do when red"
+        assert p["fieldConfig"]["defaults"]["unit"], p["title"]
+        assert p["targets"], p["title"]
+        refs = [t["refId"] for t in p["targets"]]
+        assert all(refs) and len(refs) == len(set(refs)), p["title"]
+        for t in p["targets"]:
+            assert t["expr"].strip() and t["datasource"] == DS, p["title"]
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_no_hard_coded_datasource_uid(name):
+    d = load(name)
+    assert "__inputs" not in d  # the datasource variable replaces import-time inputs
+    refs = [(path, v) for path, k, v in walk(d) if k == "datasource"]
+    assert refs, "panels and variables name their datasource"
+    for path, ref in refs:
+        assert ref == DS, f"{path}: datasource {ref!r} is not the ${{datasource}} variable"
+
+
+def test_units_follow_the_metric():
+    """Seconds, bytes and ratios are shown as such, not as bare numbers."""
+    checked = 0
+    for name in DASHBOARDS:
+        for p in panels(load(name)):
+            exprs = " ".join(t["expr"] for t in p.get("targets", []))
+            unit = p.get("fieldConfig", {}).get("defaults", {}).get("unit")
+            if "_bytes" in exprs:
+                assert unit == "bytes", p["title"]
+            elif "histogram_quantile" in exprs or "time() -" in exprs or p["type"] == "heatmap":
+                assert unit == "s", p["title"]
+            elif re.search(r"\b(ratio|availability|shares)\b", p["title"], re.IGNORECASE):
+                assert unit == "percentunit", p["title"]
+            else:
+                continue
+            checked += 1
+    assert checked >= 10
+
+
+# ---------------------------------------------------------------- generated, not hand-edited
+
+
+def test_committed_json_is_what_the_generator_writes(tmp_path):
+    subprocess.run([sys.executable, "grafana/generate.py", "--out", str(tmp_path)], cwd=ROOT, check=True)
+    for name in DASHBOARDS:
+        generated = (tmp_path / name).read_text(encoding="utf-8")
+        committed = (GRAFANA / "dashboards" / name).read_text(encoding="utf-8")
+        assert committed == generated, f"{name} differs from grafana/generate.py: run python grafana/generate.py"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DASHBOARDS)
+
+
+def test_generator_check_fails_on_a_hand_edit(tmp_path):
+    subprocess.run([sys.executable, "grafana/generate.py", "--out", str(tmp_path)], cwd=ROOT, check=True)
+    check = [sys.executable, "grafana/generate.py", "--check", "--out", str(tmp_path)]
+    assert subprocess.run(check, cwd=ROOT).returncode == 0
+    edited = tmp_path / "overview.json"
+    edited.write_text(edited.read_text().replace("Nano Banana / Overview", "Edited in the UI"))
+    result = subprocess.run(check, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1 and "overview.json" in result.stderr
+
+
+# ---------------------------------------------------------------- thresholds shared with the alerts
+
+
+def test_every_shared_threshold_colours_a_panel():
+    t = yaml.safe_load((ROOT / "alertmanager" / "thresholds.yml").read_text())
+    assert set(t["latency_p95_seconds"]) == set(RESOLUTIONS), "one latency threshold per resolution"
+    wanted = {"availability": t["availability"], "error_rate": t["error_rate"],
+              "consecutive_failures": t["consecutive_failures"], "rate_limited_per_hour": t["rate_limited_per_hour"],
+              "slo objective": t["slo"]["objective"]}
+    wanted |= {f"latency {r}": s for r, s in t["latency_p95_seconds"].items()}
+    wanted |= {f"burn rate {p['long']}": p["factor"] for p in t["slo"]["burn_rates"]}
+    shown = {step["value"] for name in DASHBOARDS for _, k, v in walk(load(name)) if k == "steps" and isinstance(v, list) for step in v}
+    missing = {k: v for k, v in wanted.items() if v not in shown}
+    assert not missing, f"thresholds.yml values no panel is coloured by: {missing}"
+    overview = {p["title"]: p for p in panels(load("overview.json"))}
+    for res in RESOLUTIONS:
+        limit = overview[f"Latency {res}"]["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]
+        assert limit == {"color": "red", "value": t["latency_p95_seconds"][res]}
+
+
+# ---------------------------------------------------------------- PromQL: parses, and names exist
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory):
+    """A real, empty Prometheus on loopback; yields its base URL."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is not installed (tests/run.sh installs Debian's)"
+    d = tmp_path_factory.mktemp("prometheus")
+    (d / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, f"--config.file={d / 'prometheus.yml'}", f"--storage.tsdb.path={d / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, f"prometheus exited: {proc.stderr.read()}"
+            try:
+                if httpx.get(f"{base}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "prometheus did not become ready"
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def query(base: str, expr: str) -> dict:
+    return httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=10).json()
+
+
+def test_prometheus_rejects_a_broken_expression(prometheus):
+    """The parse check below can fail: a broken query comes back as bad_data."""
+    answer = query(prometheus, substitute('sum by (outcome) (rate(nanobanana_probes_total{target=~"$target"}[$__range])'))
+    assert answer["status"] == "error" and answer["errorType"] == "bad_data"
+
+
+def test_every_expression_parses_in_prometheus(prometheus):
+    exprs = all_expressions()
+    assert len(exprs) > 40
+    failures = []
+    for name, where, expr in exprs:
+        sent = substitute(expr)
+        assert "$" not in sent, f"{name} {where}: unsubstituted variable in {sent}"
+        answer = query(prometheus, sent)
+        if answer["status"] != "success":
+            failures.append(f"{name} {where}: {answer.get('errorType')}: {answer.get('error')}\n  {sent}")
+    assert not failures, "\n".join(failures)
+
+
+def test_metric_name_extraction():
+    expr = ('histogram_quantile(0.95, sum by (le, target) (rate(a_bucket{x=~"b|c", y="rate(d)"}[5m]))) / '
+            'ignoring (phase) group_left () sum(job:e_total:rate5m offset 1h) > bool 1e3 and on (kind) f')
+    assert metric_names(expr) == {"a_bucket", "job:e_total:rate5m", "f"}
+    assert metric_names("time() - g_timestamp_seconds") == {"g_timestamp_seconds"}
+
+
+def produced_by_exporter() -> set[str]:
+    """Sample names a Prometheus scraping the demo exporter would store."""
+    with running_exporter("--demo") as (base, _):
+        text = httpx.get(f"{base}/metrics", timeout=10).text
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("", "_sum", "_count")}
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names.update(s.name for s in family.samples)
+        names.update(family.name + s for s in suffixes.get(family.type, ("",)))
+    return names
+
+
+def recorded_by_rules() -> set[str]:
+    names = set()
+    for path in sorted((ROOT / "alertmanager").glob("*.yml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for group in doc.get("groups", []) if isinstance(doc, dict) else []:
+            names.update(r["record"] for r in group.get("rules", []) if "record" in r)
+    return names
+
+
+def test_every_metric_name_is_produced():
+    known = produced_by_exporter() | recorded_by_rules()
+    assert "nanobanana_probes_total" in known and "nanobanana_probe_duration_seconds_bucket" in known
+    used: dict[str, list[str]] = {}
+    for name, where, expr in all_expressions():
+        for metric in metric_names(expr):
+            used.setdefault(metric, []).append(f"{name} {where}")
+    assert "nanobanana_probe_phase_seconds_total" in used and "nanobanana_probe_phase_duration_seconds" in used
+    unknown = {m: places for m, places in used.items() if m not in known}
+    assert not unknown, f"metrics no exporter or recording rule produces: {unknown}"
+
+
+# ---------------------------------------------------------------- provisioning
+
+
+def test_provisioning_files_point_at_the_documented_paths():
+    datasources = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    [ds] = datasources["datasources"]
+    assert ds["type"] == "prometheus" and ds["url"].startswith("http") and "uid" not in ds
+    providers = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "nanobanana.yml").read_text())
+    [provider] = providers["providers"]
+    assert provider["type"] == "file"
+    path = provider["options"]["path"]
+    readme = (ROOT / "README.md").read_text()
+    assert f"grafana/dashboards:{path}" in readme, "README shows the mount for the provisioned path"
+    assert "/etc/grafana/provisioning" in readme
