@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from exporter.durations import parse_duration
 
-Duration = Annotated[float, BeforeValidator(lambda v: parse_duration(v) if isinstance(v, str) else v)]
+Duration = Annotated[float, BeforeValidator(parse_duration)]  # as in exporter.config: "30s", "5m"
 
 # status_impact values of the Google Cloud feed and the label values they become
 IMPACTS: dict[str, str] = {

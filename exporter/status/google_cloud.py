@@ -84,19 +84,24 @@ class GoogleCloudStatus(Source):
 
     def select(self, feed: list[Any], now: float) -> Snapshot:
         """The incidents of the watched products that have not ended by `now`."""
-        incidents = [i for raw in feed for i in self._incidents(raw) if i.ongoing(now)]
+        incidents = {(i.product, i.id): i for raw in feed for i in self._incidents(raw) if i.ongoing(now)}
         names = tuple(dict.fromkeys(p.name for p in self.settings.products))
-        return Snapshot(products=names, incidents=tuple(incidents))
+        return Snapshot(products=names, incidents=tuple(incidents.values()))
 
     def _incidents(self, raw: Any) -> list[Incident]:
         """One Incident per configured product this feed entry affects; none if it is unusable."""
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
             return []
+        affected_products = raw.get("affected_products")
+        if not isinstance(affected_products, list):
+            return []
         products = []
-        for affected in raw.get("affected_products") or ():
+        for affected in affected_products:
             if not isinstance(affected, dict):
                 continue
-            name = self._by_id.get(affected.get("id")) or self._by_title.get(str(affected.get("title", "")).casefold())
+            product_id, title = affected.get("id"), affected.get("title")
+            name = (self._by_id.get(product_id) if isinstance(product_id, str) else None) or \
+                (self._by_title.get(title.casefold()) if isinstance(title, str) else None)
             if name and name not in products:
                 products.append(name)
         if not products:
@@ -105,7 +110,8 @@ class GoogleCloudStatus(Source):
             end = _timestamp(raw.get("end"))
         except ValueError:
             return []  # an end we cannot read: better no incident than a stuck one
-        impact = IMPACTS.get(raw.get("status_impact"), UNKNOWN_IMPACT)
+        impact = raw.get("status_impact")
+        impact = IMPACTS.get(impact, UNKNOWN_IMPACT) if isinstance(impact, str) else UNKNOWN_IMPACT
         title = short_title(raw.get("external_desc")) or raw["id"]
         uri = raw.get("uri") if isinstance(raw.get("uri"), str) else f"incidents/{raw['id']}"
         url = urljoin(self.settings.url, uri)
