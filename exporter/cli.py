@@ -108,6 +108,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter.probe import Prober
     from exporter.scheduler import Scheduler
     from exporter.state import Store
+    from exporter.status.poller import StatusPoller
 
     cleanups = []
     if args.demo:
@@ -122,13 +123,15 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     store = Store()
     prober = Prober(redactor)
     scheduler = Scheduler(store, prober)
-    app = web.make_app(make_registry(store), store, lambda: scheduler.running, lambda: config.source)
+    status = StatusPoller(redactor)
+    app = web.make_app(make_registry(store, status), store, lambda: scheduler.running, lambda: config.source)
     try:
         runner = await web.serve(app, args.listen)
     except (OSError, ValueError) as err:
         log.error("cannot listen", extra={"address": args.listen, "error": str(err)})
         return 1
     scheduler.apply(config)
+    status.apply(config.status_sources)
     log.info("listening", extra={"address": args.listen, "port": web.bound_port(runner),
                                  "series": len(config.series), "config": config.source, "version": __version__})
 
@@ -144,6 +147,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
         log.warning("in-flight probes did not stop in time")
     await runner.cleanup()
     await prober.aclose()
+    await status.stop()
     for cleanup in cleanups:
         await cleanup()
     return 0

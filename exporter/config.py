@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from exporter.dialects import DIALECTS
 from exporter.durations import parse_duration
 from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
+from exporter.status import SourceConfig, StatusSourcesModel, resolve_sources
 
 
 class ConfigError(Exception):
@@ -80,6 +81,7 @@ class TargetModel(Settings):
 class ConfigModel(_Strict):
     defaults: Settings = Field(default_factory=Settings)
     targets: list[TargetModel] = Field(min_length=1)
+    status_sources: StatusSourcesModel = Field(default_factory=StatusSourcesModel)
 
     @field_validator("targets")
     @classmethod
@@ -145,6 +147,7 @@ SERIES_LABELS = ("target", "api", "model", "resolution", "thinking_level")
 class Config:
     targets: tuple[Target, ...]
     source: str = "<built-in>"
+    status_sources: tuple[SourceConfig, ...] = ()
 
     @property
     def series(self) -> list[Series]:
@@ -157,7 +160,7 @@ class Config:
 
     @property
     def secrets(self) -> list[str]:
-        return [t.api_key for t in self.targets if t.api_key]
+        return [t.api_key for t in self.targets if t.api_key] + [s.api_key for s in self.status_sources if s.api_key]
 
 
 def load_file(path: str | Path, environ: dict[str, str] | None = None) -> Config:
@@ -228,7 +231,11 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Any = None) ->
                 extra_body=dict(t.extra_body),
             )
         )
-    return Config(targets=tuple(targets), source=source)
+    try:
+        status_sources = resolve_sources(model.status_sources, environ)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return Config(targets=tuple(targets), source=source, status_sources=status_sources)
 
 
 def _read_key(t: TargetModel, index: int, where: Any, environ: Any) -> str | None:

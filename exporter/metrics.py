@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from exporter import __version__
 from exporter.config import SERIES_LABELS
 from exporter.state import DURATION_BUCKETS, Store
+from exporter.status.collector import StatusCollector
 
 _BG = "Values come from the background prober"
 
@@ -86,10 +87,12 @@ class ProbeCollector:
         yield info
 
 
-def make_registry(store: Store) -> CollectorRegistry:
+def make_registry(store: Store, status=None) -> CollectorRegistry:
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
     registry.register(ProbeCollector(store))
+    if status is not None:  # the status poller (exporter.status.poller.StatusPoller)
+        registry.register(StatusCollector(status))
     return registry

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from exporter.simulator import images
+from exporter.simulator import images, status_feed
 from exporter.simulator.faults import Fault, parse_faults
 from exporter.simulator.latency import draw_seconds
 from exporter.simulator.wire import Ask, Gemini, OpenAIChat, OpenAIImages
@@ -67,6 +67,7 @@ class Simulator:
         app.router.add_get("/_sim/config", self._get_config)
         app.router.add_put("/_sim/config", self._put_config)
         app.router.add_get("/_sim/requests", self._get_requests)
+        status_feed.add_routes(app, self)  # /incidents.json, /api/v1/models/{author}/{slug}/endpoints
         return app
 
     def _handler(self, wire: Any):

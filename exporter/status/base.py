@@ -1,0 +1,117 @@
+"""The shape every status source shares: settings, one fetch, one parsed snapshot.
+
+A source fetches its upstream once per call and returns a `Snapshot` (or `None` when the upstream
+answered "not modified"), or raises `SourceError` with a message fit for a log line. Sources keep
+only what the metrics need; the poller and the collector never know which source they run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, ClassVar
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from exporter.durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]  # as in exporter.config: "30s", "5m"
+
+# status_impact values of the Google Cloud feed and the label values they become
+IMPACTS: dict[str, str] = {
+    "SERVICE_INFORMATION": "information",
+    "SERVICE_DISRUPTION": "disruption",
+    "SERVICE_OUTAGE": "outage",
+}
+UNKNOWN_IMPACT = "unknown"
+UPTIME_WINDOWS: tuple[str, ...] = ("5m", "30m", "1d")
+LATENCY_QUANTILES: dict[str, str] = {"p50": "0.5", "p75": "0.75", "p90": "0.9", "p99": "0.99"}
+TITLE_MAX = 100  # characters of an incident title kept as a label value
+
+
+class SourceError(Exception):
+    """A fetch or parse that failed; the message names what went wrong, never a secret."""
+
+
+class SourceSettings(BaseModel):
+    """Settings every source takes; each source adds its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    interval: Duration = Field(default=300.0, gt=0)
+    timeout: Duration = Field(default=30.0, gt=0)
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An ongoing (or not yet ended) official incident, as matched to one configured product."""
+
+    product: str
+    impact: str
+    id: str
+    title: str
+    url: str
+    end: float | None = None  # seconds since the epoch; None while ongoing
+
+    def ongoing(self, now: float) -> bool:
+        return self.end is None or self.end > now
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One provider endpoint of a model, as a third-party aggregator measures it."""
+
+    model: str
+    provider: str
+    status: int | None  # 0 = normal; negative values are undocumented
+    uptime: dict[str, float] = field(default_factory=dict)  # window -> ratio 0-1
+    latency: dict[str, float] = field(default_factory=dict)  # quantile -> seconds
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    products: tuple[str, ...] = ()  # every product watched, so absent incidents read as 0
+    incidents: tuple[Incident, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+
+
+class Source:
+    kind: ClassVar[str]
+    Settings: ClassVar[type[SourceSettings]]
+
+    def __init__(self, settings: SourceSettings, api_key: str | None = None):
+        self.settings = settings
+        self.api_key = api_key
+
+    async def fetch(self, client: httpx.AsyncClient) -> Snapshot | None:
+        raise NotImplementedError
+
+
+async def read_capped(response: httpx.Response, max_bytes: int) -> bytearray:
+    """The body of a streamed response in one buffer, refusing more than `max_bytes`."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise SourceError(f"response is {declared} bytes, more than max_bytes {max_bytes}")
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            raise SourceError(f"response is more than max_bytes {max_bytes}")
+    return body
+
+
+def check_status(response: httpx.Response) -> None:
+    if response.status_code != 200:
+        reason = response.reason_phrase or ""
+        raise SourceError(f"HTTP {response.status_code} {reason}".rstrip())
+
+
+def short_title(text: object) -> str:
+    """The first line of a description, whitespace collapsed, at most TITLE_MAX characters."""
+    if not isinstance(text, str):
+        return ""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = " ".join(first.replace("*", "").split())
+    return first if len(first) <= TITLE_MAX else first[: TITLE_MAX - 1].rstrip() + "\u2026"

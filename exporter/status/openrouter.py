@@ -1,0 +1,108 @@
+"""OpenRouter endpoint statistics: per provider endpoint of a model, uptime, latency and status.
+
+`GET {base}/models/{author}/{slug}/endpoints` is free; with an API key the answer also carries
+latency percentiles (null without one). Uptime comes in percent, latency in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from pydantic import Field, field_validator
+
+from exporter.status.base import (
+    LATENCY_QUANTILES, UPTIME_WINDOWS, Duration, Endpoint, Snapshot, Source, SourceError, SourceSettings,
+    check_status, read_capped,
+)
+
+DEFAULT_MODELS = ("google/gemini-3-pro-image-preview", "google/gemini-2.5-flash-image")
+
+
+class OpenRouterSettings(SourceSettings):
+    base_url: str = Field(default="https://openrouter.ai/api/v1", pattern=r"^https?://")
+    interval: Duration = Field(default=300.0, gt=0)  # OpenRouter refreshes its figures about every 5 minutes
+    max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    models: list[str] = Field(default_factory=lambda: list(DEFAULT_MODELS), min_length=1)
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+
+    @field_validator("models")
+    @classmethod
+    def _author_slug(cls, models: list[str]) -> list[str]:
+        for model in models:
+            author, _, slug = model.partition("/")
+            if not author or not slug or "/" in slug or any(c in model for c in "?#% "):
+                raise ValueError(f"model {model!r} is not author/slug")
+        if len(set(models)) != len(models):
+            raise ValueError("lists a model twice")
+        return models
+
+
+class OpenRouterEndpoints(Source):
+    kind = "openrouter"
+    Settings = OpenRouterSettings
+    settings: OpenRouterSettings
+
+    async def fetch(self, client: httpx.AsyncClient) -> Snapshot:
+        endpoints: list[Endpoint] = []
+        for model in self.settings.models:  # one at a time: a polite, cheap poll
+            try:
+                payload = await self._get(client, model)
+                endpoints.extend(parse_endpoints(model, payload))
+            except SourceError as err:
+                raise SourceError(f"{model}: {err}") from None
+        return Snapshot(endpoints=tuple(endpoints))
+
+    async def _get(self, client: httpx.AsyncClient, model: str) -> Any:
+        url = f"{self.settings.base_url.rstrip('/')}/models/{model}/endpoints"
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        async with client.stream("GET", url, headers=headers, timeout=self.settings.timeout) as response:
+            check_status(response)
+            body = await read_capped(response, self.settings.max_bytes)
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise SourceError(f"the answer is not valid JSON: {err}") from None
+
+
+def parse_endpoints(model: str, payload: Any) -> list[Endpoint]:
+    data = payload.get("data") if isinstance(payload, dict) else None
+    raw_endpoints = data.get("endpoints") if isinstance(data, dict) else None
+    if not isinstance(raw_endpoints, list):
+        raise SourceError("the answer has no data.endpoints list")
+    endpoints: list[Endpoint] = []
+    seen: set[str] = set()
+    for raw in raw_endpoints:
+        if not isinstance(raw, dict) or not isinstance(raw.get("provider_name"), str) or not raw["provider_name"]:
+            continue
+        provider = raw["provider_name"]
+        if provider in seen:  # a provider with two endpoints (say fp8 and bf16): tell them apart
+            provider = f"{provider} ({raw.get('tag') or raw.get('quantization') or len(seen)})"
+        seen.add(provider)
+        status = raw.get("status")
+        uptime = {w: _ratio(raw.get(f"uptime_last_{w}")) for w in UPTIME_WINDOWS}
+        latency_ms = raw.get("latency_last_30m") if isinstance(raw.get("latency_last_30m"), dict) else {}
+        latency = {q: _number(latency_ms.get(key)) for key, q in LATENCY_QUANTILES.items()}
+        endpoints.append(Endpoint(
+            model=model,
+            provider=provider,
+            status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+            uptime={w: v for w, v in uptime.items() if v is not None},
+            latency={q: v / 1000 for q, v in latency.items() if v is not None},
+        ))
+    return endpoints
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
+        return None
+    return float(value)
+
+
+def _ratio(percent: Any) -> float | None:
+    value = _number(percent)
+    return None if value is None else min(value, 100.0) / 100.0

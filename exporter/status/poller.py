@@ -1,0 +1,102 @@
+"""Runs each enabled status source on its own interval, in the background, and never crashes.
+
+A failed fetch keeps the last good snapshot (its time is exported beside it) and only marks the
+source down; a success replaces the snapshot, so ended incidents and removed endpoints vanish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import httpx
+
+from exporter import __version__
+from exporter.status import SourceConfig
+from exporter.status.base import Snapshot, Source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceState:
+    """What the collector reads about one source."""
+
+    config: SourceConfig
+    source: Source
+    up: bool | None = None  # None until the first fetch finished
+    last_success: float | None = None  # seconds since the epoch
+    duration: float | None = None  # seconds the last fetch took, failed or not
+    snapshot: Snapshot | None = None  # the last good one
+    error: str = ""  # the last failure, already redacted
+
+
+class StatusPoller:
+    def __init__(self, redact: Callable[[str], str] = str, client: httpx.AsyncClient | None = None):
+        self.redact = redact
+        self.states: dict[str, SourceState] = {}
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._client = client or httpx.AsyncClient(
+            follow_redirects=True, headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
+
+    def apply(self, sources: Iterable[SourceConfig], run: bool = True) -> None:
+        """Run exactly these sources. Unchanged ones keep their state; changed ones start afresh.
+        With run=False nothing is scheduled: `poll()` fetches on demand (tests, one-shot checks)."""
+        wanted = {s.kind: s for s in sources}
+        for kind in list(self.states):
+            if wanted.get(kind) != self.states[kind].config:
+                task = self._tasks.pop(kind, None)
+                if task is not None:
+                    task.cancel()
+                del self.states[kind]
+        for kind, config in wanted.items():
+            if kind not in self.states:
+                self.states[kind] = SourceState(config, config.build())
+                if run:
+                    self._tasks[kind] = asyncio.create_task(self._loop(kind), name=f"status source {kind}")
+
+    async def poll(self, kind: str) -> None:
+        """Fetch one source once and record the result; never raises (except cancellation)."""
+        state = self.states[kind]
+        started = time.perf_counter()
+        try:
+            snapshot = await state.source.fetch(self._client)
+        except Exception as err:  # noqa: BLE001 - a broken upstream must never stop the exporter
+            state.duration = time.perf_counter() - started
+            message = self.redact(_describe(err))
+            if state.up is not False or message != state.error:
+                log.warning("status source failed", extra={"source": kind, "error": message})
+            state.up, state.error = False, message
+            return
+        state.duration = time.perf_counter() - started
+        if snapshot is not None:  # None: not modified since the last good one
+            state.snapshot = snapshot
+        elif state.snapshot is None:
+            state.snapshot = Snapshot()
+        if state.up is False:
+            log.info("status source recovered", extra={"source": kind})
+        state.up, state.error, state.last_success = True, "", time.time()
+
+    async def _loop(self, kind: str) -> None:
+        interval = self.states[kind].config.settings.interval
+        while True:
+            await self.poll(kind)
+            await asyncio.sleep(interval)
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._client.aclose()
+
+
+def _describe(err: Exception) -> str:
+    if isinstance(err, httpx.TimeoutException):
+        return f"timed out ({type(err).__name__})"
+    text = str(err) or type(err).__name__
+    return text if not isinstance(err, httpx.HTTPError) else f"{type(err).__name__}: {text}"
