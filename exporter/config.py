@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from exporter.dialects import DIALECTS
 from exporter.durations import parse_duration
+from exporter.secrets import read_secret
 from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
 from exporter.status import SourceConfig, StatusSourcesModel, resolve_sources
 
@@ -239,23 +240,11 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Any = None) ->
 
 
 def _read_key(t: TargetModel, index: int, where: Any, environ: Any) -> str | None:
-    if t.api_key_env and t.api_key_file:
-        raise ConfigError(f"{where('targets', index, 'api_key_file')}: set api_key_env or api_key_file, not both")
-    if t.api_key_env:
-        key = environ.get(t.api_key_env, "").strip()
-        if not key:
-            raise ConfigError(f"{where('targets', index, 'api_key_env')}: environment variable {t.api_key_env} is not set")
-        return key
-    if t.api_key_file:
-        at = where("targets", index, "api_key_file")
-        try:
-            key = Path(t.api_key_file).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(f"{at}: cannot read {t.api_key_file}: {err.strerror or err}") from None
-        if not key:
-            raise ConfigError(f"{at}: {t.api_key_file} is empty")
-        return key
-    return None
+    try:
+        return read_secret(t.api_key_env, t.api_key_file, "api_key", environ)
+    except ValueError as err:
+        key, _, problem = str(err).partition(": ")
+        raise ConfigError(f"{where('targets', index, key)}: {problem}") from None
 
 
 _MESSAGES = {

@@ -6,22 +6,24 @@ Each source kind is a key under `status_sources:` in the config, with the settin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, create_model
+from pydantic import ConfigDict, create_model
 
+from exporter.secrets import read_secret
 from exporter.status.base import Source, SourceSettings
 from exporter.status.google_cloud import GoogleCloudStatus
 from exporter.status.openrouter import OpenRouterEndpoints
 
 SOURCES: dict[str, type[Source]] = {s.kind: s for s in (GoogleCloudStatus, OpenRouterEndpoints)}
 
-# `status_sources:` in the config: one optional key per source kind, each with its defaults
+# `status_sources:` in the config: one optional key per source kind, each with its defaults. A source
+# runs only when its key is present (and not `enabled: false`): the exporter calls no third party
+# it was not asked to, and no test reaches the internet by default.
 StatusSourcesModel = create_model(  # type: ignore[call-overload]
     "StatusSourcesModel",
     __config__=ConfigDict(extra="forbid", frozen=True),
-    **{kind: (cls.Settings, Field(default_factory=cls.Settings)) for kind, cls in SOURCES.items()},
+    **{kind: (cls.Settings | None, None) for kind, cls in SOURCES.items()},
 )
 
 
@@ -42,26 +44,8 @@ def resolve_sources(model: Any, environ: Any) -> tuple[SourceConfig, ...]:
     out = []
     for kind in SOURCES:
         settings = getattr(model, kind)
-        if settings.enabled:
-            out.append(SourceConfig(kind, settings, _read_key(settings, f"status_sources.{kind}", environ)))
+        if settings is not None and settings.enabled:
+            key = read_secret(getattr(settings, "api_key_env", None), getattr(settings, "api_key_file", None),
+                              f"status_sources.{kind}.api_key", environ)
+            out.append(SourceConfig(kind, settings, key))
     return tuple(out)
-
-
-def _read_key(settings: SourceSettings, where: str, environ: Any) -> str | None:
-    env, path = getattr(settings, "api_key_env", None), getattr(settings, "api_key_file", None)
-    if env and path:
-        raise ValueError(f"{where}: set api_key_env or api_key_file, not both")
-    if env:
-        key = environ.get(env, "").strip()
-        if not key:
-            raise ValueError(f"{where}.api_key_env: environment variable {env} is not set")
-        return key
-    if path:
-        try:
-            key = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ValueError(f"{where}.api_key_file: cannot read {path}: {err.strerror or err}") from None
-        if not key:
-            raise ValueError(f"{where}.api_key_file: {path} is empty")
-        return key
-    return None

@@ -1,0 +1,29 @@
+"""Reading secrets (API keys, tokens) from an environment variable or a file, never from the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def read_secret(env: str | None, path: str | None, where: str, environ: Any) -> str | None:
+    """The secret named by `<where>_env` or `<where>_file`; ValueError names the key at fault.
+
+    `where` is the key path without its suffix, e.g. "targets[0].api_key"."""
+    if env and path:
+        leaf = where.rsplit(".", 1)[-1]
+        raise ValueError(f"{where}_file: set {leaf}_env or {leaf}_file, not both")
+    if env:
+        value = environ.get(env, "").strip()
+        if not value:
+            raise ValueError(f"{where}_env: environment variable {env} is not set")
+        return value
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise ValueError(f"{where}_file: cannot read {path}: {err.strerror or err}") from None
+        if not value:
+            raise ValueError(f"{where}_file: {path} is empty")
+        return value
+    return None
