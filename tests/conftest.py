@@ -52,12 +52,13 @@ def exporter_env(**extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_exporter(*args: str, env: dict[str, str] | None = None, ready_timeout: float = 20.0):
-    """Start `python -m exporter ARGS` on a free port; yields (base_url, process). Logs end up in
-    process.logs (str) after exit."""
+def running_process(args: list[str], ready_path: str = "/-/ready", env: dict[str, str] | None = None,
+                    ready_timeout: float = 20.0):
+    """Start `python -m exporter ARGS --web.listen-address 127.0.0.1:PORT`; yields (base_url, process)
+    once ready_path answers 200. The process's output is in process.logs after exit."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "--web.listen-address", f"127.0.0.1:{port}", *args],
+        [sys.executable, "-m", "exporter", *args, "--web.listen-address", f"127.0.0.1:{port}"],
         env=env or exporter_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -65,12 +66,12 @@ def running_exporter(*args: str, env: dict[str, str] | None = None, ready_timeou
         deadline = time.monotonic() + ready_timeout
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"exporter exited with {proc.returncode}: {proc.stdout.read()}")
+                raise AssertionError(f"process exited with {proc.returncode}: {proc.stdout.read()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/-/ready", timeout=1).status_code == 200:
+                if httpx.get(base + ready_path, timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise AssertionError("exporter did not become ready")
+                raise AssertionError(f"{args} did not become ready")
             time.sleep(0.1)
         yield base, proc
     finally:
@@ -81,3 +82,14 @@ def running_exporter(*args: str, env: dict[str, str] | None = None, ready_timeou
             except subprocess.TimeoutExpired:
                 proc.kill()
         proc.logs = proc.stdout.read()
+
+
+def running_exporter(*args: str, env: dict[str, str] | None = None, ready_timeout: float = 20.0):
+    """The exporter as a real process (see running_process)."""
+    return running_process(list(args), env=env, ready_timeout=ready_timeout)
+
+
+def running_simulator(config_file: str | None = None, speed: float = 0.001):
+    """The simulator as a real process; PUT /_sim/config changes its faults while it runs."""
+    args = ["simulator", "--speed", str(speed)] + (["--simulator.config", config_file] if config_file else [])
+    return running_process(args, ready_path="/_sim/config")
