@@ -231,10 +231,13 @@ class Service:
         self.stop()
 
 
-def _start(name: str, argv: list[str], address: str, workdir: Path, timeout: float) -> Service:
+def start_service(name: str, argv: list[str], address: str, workdir: Path, timeout: float = 30.0,
+                  env: dict[str, str] | None = None, ready_path: str = "/-/ready") -> Service:
+    """Run argv (which must listen on `address`) with output in workdir/NAME.log; return once
+    GET ready_path answers 200. Also fits the exporter, the simulator and the relay."""
     log_path = workdir / f"{name}.log"
     log = log_path.open("w")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
     log.close()
     service = Service(name, process, address, log_path)
     deadline = time.monotonic() + timeout
@@ -242,7 +245,7 @@ def _start(name: str, argv: list[str], address: str, workdir: Path, timeout: flo
         if process.poll() is not None:
             raise AssertionError(f"{name} exited with {process.returncode}:\n{service.logs()[-3000:]}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{service.url}/-/ready", timeout=1).status_code == 200:
+            if httpx.get(f"{service.url}{ready_path}", timeout=1).status_code == 200:
                 return service
         if time.monotonic() > deadline:
             service.stop()
@@ -276,7 +279,7 @@ def start_prometheus(workdir: Path, *, targets: list[str] = (), job: str = "nano
             f"--web.listen-address={address}", "--web.enable-lifecycle",
             # resend firing alerts every second (default 1m) so tests see state changes quickly
             "--rules.alert.resend-delay=1s", *extra_args]
-    return _start("prometheus", argv, address, workdir, ready_timeout)
+    return start_service("prometheus", argv, address, workdir, ready_timeout)
 
 
 def start_alertmanager(config_path: Path, workdir: Path, *, extra_args: list[str] = (),
@@ -290,7 +293,7 @@ def start_alertmanager(config_path: Path, workdir: Path, *, extra_args: list[str
     argv = [ALERTMANAGER, f"--config.file={config_path}", f"--storage.path={workdir / 'alertmanager-data'}",
             f"--web.listen-address={address}", "--cluster.listen-address=", f"--web.external-url=http://{address}",
             *extra_args]
-    return _start("alertmanager", argv, address, workdir, ready_timeout)
+    return start_service("alertmanager", argv, address, workdir, ready_timeout)
 
 
 def alertmanager_config_for_test(source: Path, workdir: Path, *, slack_url: str, relay_url: str,

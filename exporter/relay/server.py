@@ -1,4 +1,4 @@
-"""The relay's HTTP endpoints: POST /alerts/{channel}, GET /metrics, /-/healthy and /."""
+"""The relay's HTTP endpoints: POST /alerts/{channel}, GET /metrics, /-/healthy, /-/ready and /."""
 
 from __future__ import annotations
 
@@ -58,6 +58,9 @@ def make_app(config: RelayConfig, courier: Courier, metrics: RelayMetrics, redac
     async def healthy(request: web.Request) -> web.Response:
         return web.Response(text="Healthy.\n")
 
+    async def ready(request: web.Request) -> web.Response:
+        return web.Response(text="Ready.\n")  # the config is loaded before the server starts
+
     async def index(request: web.Request) -> web.Response:
         rows = "".join(f"<li><code>/alerts/{n}</code> ({c.platform.name})</li>" for n, c in sorted(config.channels.items()))
         html = (f"<html><head><title>nanobanana relay</title></head><body><h1>nanobanana relay</h1>"
@@ -68,6 +71,7 @@ def make_app(config: RelayConfig, courier: Courier, metrics: RelayMetrics, redac
     app.router.add_post("/alerts/{channel}", alerts)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/-/ready", ready)
     app.router.add_get("/", index)
     return app
 
