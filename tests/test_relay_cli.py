@@ -4,6 +4,7 @@ secrets, and any request body answered 200 or 400, never 500."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -118,3 +119,18 @@ def test_any_body_gets_200_or_400_never_500(relay_process, body):
     fake.heal()
     response = httpx.post(f"{relay.url}/alerts/wc", content=body, headers=AUTH, timeout=30)
     assert response.status_code in (200, 400), (response.status_code, response.text)
+
+
+def test_the_example_config_is_valid(tmp_path):
+    (tmp_path / "wecom-url").write_text("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K")
+    (tmp_path / "token").write_text("t0ken-value")
+    text = (ROOT / "alertmanager" / "relay.yml").read_text()
+    text = text.replace("/etc/nanobanana-relay/wecom-url", str(tmp_path / "wecom-url"))
+    text = text.replace("/etc/alertmanager/secrets/relay-token", str(tmp_path / "token"))
+    config = load_text(text, "relay.yml", environ={"FEISHU_WEBHOOK_URL": "https://open.feishu.cn/open-apis/bot/v2/hook/h",
+                                                   "FEISHU_SECRET": "s3cret", "DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=a",
+                                                   "DINGTALK_SECRET": "SECx"})
+    assert sorted(config.channels) == ["dingtalk", "feishu", "wecom"]
+    # Alertmanager posts to exactly these channels
+    am = (ROOT / "alertmanager" / "alertmanager.yml").read_text()
+    assert {f"/alerts/{name}" for name in config.channels} == set(re.findall(r"/alerts/\w+", am))
