@@ -49,6 +49,7 @@ def exporter_parser() -> argparse.ArgumentParser:
 
 SUBCOMMANDS: dict[str, str] = {
     "simulator": "exporter.simulator.cli",
+    "relay": "exporter.relay.cli",
 }
 
 

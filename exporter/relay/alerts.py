@@ -1,0 +1,113 @@
+"""The Alertmanager webhook payload, and the per-alert text all platforms show.
+
+Platforms differ in envelope, size limit and markdown dialect, not in what an on-call person needs
+to read: what fires, where (target, model, resolution), since when, and links to act on it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Labels shown on every alert, in this order; the rest stay in Alertmanager.
+KEY_LABELS = ("target", "model", "resolution", "thinking_level", "api", "instance")
+SEVERITY_ORDER = ("critical", "warning", "info")
+DESCRIPTION_LIMIT = 600  # characters; the runbook link carries the rest
+
+
+class _Payload(BaseModel):
+    # Alertmanager may add fields in later versions: ignore what we do not use.
+    model_config = ConfigDict(extra="ignore")
+
+
+class Alert(_Payload):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime | None = None
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str = ""
+
+
+class Notification(_Payload):
+    version: str = "4"
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    groupKey: str = ""
+    truncatedAlerts: int = 0
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[Alert] = Field(min_length=1)
+
+    @property
+    def firing(self) -> list[Alert]:
+        return [a for a in self.alerts if a.status == "firing"]
+
+    @property
+    def severity(self) -> str | None:
+        """The most severe severity among firing alerts (None when all resolved or unlabelled)."""
+        present = {a.labels.get("severity") for a in self.firing}
+        return next((s for s in SEVERITY_ORDER if s in present), None)
+
+
+def title(n: Notification) -> str:
+    """'[FIRING:2] NanoBananaOutage prod gemini-3-pro-image', like Alertmanager's default title."""
+    count = f":{len(n.firing)}" if n.status == "firing" else ""
+    name = n.groupLabels.get("alertname") or n.commonLabels.get("alertname") or "alerts"
+    rest = [n.groupLabels[k] for k in ("target", "model") if n.groupLabels.get(k)]
+    return " ".join([f"[{n.status.upper()}{count}]", name, *rest])
+
+
+def silence_url(n: Notification, alert: Alert) -> str | None:
+    if not n.externalURL:
+        return None
+    names = ["alertname", *KEY_LABELS]
+    matchers = ", ".join(f'{k}="{alert.labels[k]}"' for k in names if alert.labels.get(k))
+    return f"{n.externalURL.rstrip('/')}/#/silences/new?filter={quote('{' + matchers + '}', safe='')}"
+
+
+def when(moment: datetime | None) -> str:
+    if moment is None or moment.year < 2000:  # Alertmanager sends 0001-01-01 for "not ended"
+        return "-"
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def alert_lines(n: Notification, alert: Alert) -> list[str]:
+    """The lines of one alert in the markdown subset Feishu, DingTalk and WeCom all render."""
+    name = alert.labels.get("alertname", "alert")
+    severity = alert.labels.get("severity", "")
+    state = "RESOLVED" if alert.status == "resolved" else "FIRING"
+    lines = [f"**{state} {name}**" + (f" ({severity})" if severity else "")]
+    if alert.annotations.get("summary"):
+        lines.append(alert.annotations["summary"])
+    if alert.status == "firing" and alert.annotations.get("description"):
+        description = alert.annotations["description"]
+        if len(description) > DESCRIPTION_LIMIT:
+            description = description[: DESCRIPTION_LIMIT - 1] + "…"
+        lines.append(description)
+    labels = [f"{k}: {alert.labels[k]}" for k in KEY_LABELS if alert.labels.get(k)]
+    if labels:
+        lines.append(" · ".join(labels))
+    times = f"started {when(alert.startsAt)}"
+    if alert.status == "resolved":
+        times += f", resolved {when(alert.endsAt)}"
+    lines.append(times)
+    links = [
+        (text, url)
+        for text, url in (
+            ("source", alert.generatorURL),
+            ("dashboard", alert.annotations.get("dashboard_url", "")),
+            ("runbook", alert.annotations.get("runbook_url", "")),
+            ("silence", silence_url(n, alert) if alert.status == "firing" else None),
+        )
+        if url and url.startswith(("http://", "https://"))
+    ]
+    if links:
+        lines.append(" · ".join(f"[{text}]({url})" for text, url in links))
+    return lines

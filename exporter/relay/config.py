@@ -1,0 +1,145 @@
+"""Relay configuration: named channels (a bot each), an optional bearer token, delivery limits.
+
+    channels:
+      oncall-feishu: {type: feishu, url_env: FEISHU_URL, secret_env: FEISHU_SECRET}
+      ops-wecom:     {type: wecom, url_file: /run/secrets/wecom-url}
+    token_file: /run/secrets/relay-token     # optional: Alertmanager's http_config.authorization
+    deadline: 30s                            # per notification, retries included
+    request_timeout: 10s                     # per request to a platform
+
+Bot URLs carry credentials (Feishu's token in the path, DingTalk's access_token, WeCom's key), so
+they, like secrets, come from the environment or a file, never from this file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from exporter.config import ConfigError, Duration, _describe
+from exporter.relay.base import Platform
+from exporter.relay.platforms import PLATFORMS
+
+PlatformName = Literal[tuple(PLATFORMS)]  # type: ignore[valid-type]
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChannelModel(_Strict):
+    type: PlatformName
+    url_env: str | None = None
+    url_file: str | None = None
+    secret_env: str | None = None
+    secret_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self) -> "ChannelModel":
+        if bool(self.url_env) == bool(self.url_file):
+            raise ValueError("set exactly one of url_env and url_file")
+        if self.secret_env and self.secret_file:
+            raise ValueError("set secret_env or secret_file, not both")
+        return self
+
+
+class RelayModel(_Strict):
+    channels: dict[ChannelName, ChannelModel] = Field(min_length=1)
+    token_env: str | None = None
+    token_file: str | None = None
+    deadline: Duration = 30.0
+    request_timeout: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _one_token(self) -> "RelayModel":
+        if self.token_env and self.token_file:
+            raise ValueError("set token_env or token_file, not both")
+        return self
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    platform: Platform
+    url: str = field(repr=False)
+    secret: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    channels: dict[str, Channel]
+    token: str | None = field(repr=False)
+    deadline: float
+    request_timeout: float
+    source: str = "<config>"
+
+    @property
+    def secrets(self) -> list[str]:
+        """Everything that must never reach a log line, a metric or a response."""
+        found = [self.token or ""]
+        for channel in self.channels.values():
+            found += [channel.url, channel.secret or ""]
+            parts = urlsplit(channel.url)
+            found += [value for _, value in parse_qsl(parts.query)]  # DingTalk access_token, WeCom key
+            found.append(parts.path.rstrip("/").rsplit("/", 1)[-1])  # Feishu's hook token
+        return [s for s in found if len(s) >= 8]
+
+
+def load_file(path: str | Path, environ: dict[str, str] | None = None) -> RelayConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config file: {err.strerror or err}") from None
+    return load_text(text, str(path), environ)
+
+
+def load_text(text: str, source: str = "<config>", environ: dict[str, str] | None = None) -> RelayConfig:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise ConfigError(f"{source}{f':{mark.line + 1}' if mark else ''}: invalid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the relay config must be a mapping with a 'channels:' mapping")
+    try:
+        model = RelayModel.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, text, source)) from None
+    environ = os.environ if environ is None else environ
+    channels = {}
+    for name, c in model.channels.items():
+        where = f"{source}: channels.{name}."
+        url = _read(where, "url", c.url_env, c.url_file, environ)
+        if not url or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}url_{'env' if c.url_env else 'file'}: the bot URL must start with http:// or https://")
+        secret = _read(where, "secret", c.secret_env, c.secret_file, environ)
+        channels[name] = Channel(name=name, platform=PLATFORMS[c.type], url=url, secret=secret)
+    token = _read(f"{source}: ", "token", model.token_env, model.token_file, environ)
+    return RelayConfig(channels=channels, token=token, deadline=model.deadline,
+                       request_timeout=model.request_timeout, source=source)
+
+
+def _read(prefix: str, what: str, env: str | None, file: str | None, environ: Any) -> str | None:
+    """A credential from an environment variable or a file; the error names the key, never the value."""
+    if env:
+        value = environ.get(env, "").strip()
+        if not value:
+            raise ConfigError(f"{prefix}{what}_env: environment variable {env} is not set")
+        return value
+    if file:
+        try:
+            value = Path(file).read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise ConfigError(f"{prefix}{what}_file: cannot read {file}: {err.strerror or err}") from None
+        if not value:
+            raise ConfigError(f"{prefix}{what}_file: {file} is empty")
+        return value
+    return None

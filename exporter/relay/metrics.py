@@ -1,0 +1,33 @@
+"""The relay's own metrics, on a registry of its own (no probe metrics here)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+NOTIFICATION_OUTCOMES = ("delivered", "failed", "bad_request", "unauthorized")
+REQUEST_RESULTS = ("ok", "rate_limited", "platform_error", "http_error", "network_error", "deadline")
+
+
+class RelayMetrics:
+    def __init__(self, channels: list[str]):
+        self.registry = CollectorRegistry()
+        self.notifications = Counter(
+            "nanobanana_relay_notifications", "Alertmanager notifications received, by channel and final outcome.",
+            ["channel", "outcome"], registry=self.registry)
+        self.requests = Counter(
+            "nanobanana_relay_requests", "Requests to chat platforms, by channel and result (retries included).",
+            ["channel", "result"], registry=self.registry)
+        self.omitted = Counter(
+            "nanobanana_relay_alerts_omitted", "Alerts left out of messages to stay within platform limits.",
+            ["channel"], registry=self.registry)
+        self.duration = Histogram(
+            "nanobanana_relay_delivery_duration_seconds",
+            "Time from receiving a notification to its final outcome, retries and rate-limit waits included.",
+            ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60), registry=self.registry)
+        for channel in channels:  # every series exists from the start, so rate() and alerts work at once
+            for outcome in NOTIFICATION_OUTCOMES:
+                self.notifications.labels(channel, outcome)
+            for result in REQUEST_RESULTS:
+                self.requests.labels(channel, result)
+            self.omitted.labels(channel)
+            self.duration.labels(channel)

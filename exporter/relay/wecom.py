@@ -1,0 +1,43 @@
+"""WeCom (WeChat Work) group bot: markdown messages of at most 4096 bytes. No signing: the key in
+the URL is the only credential."""
+
+from __future__ import annotations
+
+from exporter.relay import alerts
+from exporter.relay.alerts import Notification
+from exporter.relay.base import DeliveryError, Platform, Request, check_http, pack
+
+MAX_CONTENT_BYTES = 4096
+RETRYABLE_CODES = {45009: "API frequency out of limit"}
+COLOURS = {"critical": "warning", "warning": "comment", "info": "info"}  # WeCom's three font colours
+
+
+def render(n: Notification) -> tuple[list[dict], int]:
+    head = alerts.title(n)
+    colour = "info" if n.status == "resolved" else COLOURS.get(n.severity or "", "comment")
+
+    def build(blocks: list[str], part: str, footer: str) -> dict:
+        lines = [f'**<font color="{colour}">{head}{part}</font>**', *blocks] + ([footer] if footer else [])
+        return {"msgtype": "markdown", "markdown": {"content": "\n\n".join(lines)}}
+
+    blocks = ["\n".join(alerts.alert_lines(n, a)) for a in n.alerts]
+    return pack(blocks, build, lambda body: len(body["markdown"]["content"].encode()), MAX_CONTENT_BYTES)
+
+
+def sign(url: str, secret: str | None, body: dict, now: float) -> Request:
+    return Request(url, body)
+
+
+def check_reply(status: int, reply: object) -> None:
+    check_http(status)
+    if not isinstance(reply, dict):
+        raise DeliveryError("WeCom answered without a JSON object", retry=True, result="http_error")
+    code = reply.get("errcode")
+    if code == 0:
+        return
+    if code in RETRYABLE_CODES:
+        raise DeliveryError(f"WeCom errcode {code} ({RETRYABLE_CODES[code]})", retry=True, result="rate_limited")
+    raise DeliveryError(f"WeCom errcode {code}", retry=False, result="platform_error")
+
+
+PLATFORM = Platform(name="wecom", rate_limits=((20, 60.0),), render=render, sign=sign, check_reply=check_reply)

@@ -1,0 +1,160 @@
+"""Alert rules and routing, checked with the real promtool and amtool.
+
+The list of alerts is rules.yml itself: every test below derives from it, so adding an alert
+means adding one rule and its promtool cases, nothing here.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exporter.outcomes import Outcome
+from exporter.sizes import RESOLUTIONS, THINKING_LEVELS
+
+ROOT = Path(__file__).resolve().parent.parent
+AM = ROOT / "alertmanager"
+RULES = AM / "rules.yml"
+PROMTOOL_TESTS = sorted((AM / "tests").glob("*.yml"))
+RUNBOOK = ROOT / "docs" / "runbook.md"
+
+needs_promtool = pytest.mark.skipif(not shutil.which("promtool"), reason="promtool not installed (tests/run.sh installs it)")
+needs_amtool = pytest.mark.skipif(not shutil.which("amtool"), reason="amtool not installed (tests/run.sh installs it)")
+
+
+def rule_groups() -> list[dict]:
+    return yaml.safe_load(RULES.read_text())["groups"]
+
+
+def alerting_rules() -> list[dict]:
+    return [rule for group in rule_groups() for rule in group["rules"] if "alert" in rule]
+
+
+def alert_names() -> list[str]:
+    return sorted({rule["alert"] for rule in alerting_rules()})
+
+
+def recorded(name: str) -> list[dict]:
+    return [rule for group in rule_groups() for rule in group["rules"] if rule.get("record") == name]
+
+
+def run(*cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+@needs_promtool
+def test_promtool_check_rules():
+    result = run("promtool", "check", "rules", str(RULES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {sum(len(g['rules']) for g in rule_groups())} rules found" in result.stdout
+
+
+@needs_promtool
+def test_promtool_unit_tests_pass():
+    result = run("promtool", "test", "rules", *map(str, PROMTOOL_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(PROMTOOL_TESTS)
+
+
+def promtool_cases() -> list[tuple[str, bool]]:
+    """(alertname, fires) for every alert_rule_test entry of every promtool test file."""
+    cases = []
+    for path in PROMTOOL_TESTS:
+        for test in yaml.safe_load(path.read_text())["tests"]:
+            for check in test.get("alert_rule_test", []):
+                cases.append((check["alertname"], bool(check.get("exp_alerts"))))
+    return cases
+
+
+@pytest.mark.parametrize("alert", alert_names())
+def test_every_alert_has_a_firing_and_a_silent_promtool_case(alert):
+    cases = promtool_cases()
+    assert (alert, True) in cases, f"{alert}: no promtool case where it fires"
+    assert (alert, False) in cases, f"{alert}: no promtool case where it must not fire"
+
+
+def test_promtool_cases_name_only_existing_alerts():
+    unknown = {name for name, _ in promtool_cases()} - set(alert_names())
+    assert not unknown, f"promtool cases for alerts that rules.yml does not define: {unknown}"
+
+
+@pytest.mark.parametrize("rule", alerting_rules(), ids=lambda r: r["alert"])
+def test_alert_style(rule):
+    name = rule["alert"]
+    assert re.fullmatch(r"NanoBanana(?:[A-Z][a-z0-9]+)+", name), f"{name}: CamelCase with the NanoBanana prefix"
+    assert rule["labels"]["severity"] in ("critical", "warning", "info")
+    annotations = rule["annotations"]
+    for key in ("summary", "description", "runbook_url", "dashboard_url"):
+        assert annotations.get(key), f"{name}: annotation {key} missing"
+    assert "First:" in annotations["description"], f"{name}: the description must say what to do first"
+    assert annotations["runbook_url"].endswith(f"#{name.lower()}"), f"{name}: runbook_url must point at its section"
+    assert "/d/nanobanana-" in annotations["dashboard_url"]
+
+
+def test_runbook_has_a_section_per_alert():
+    headings = re.findall(r"^## (\S+)\s*$", RUNBOOK.read_text(), re.M)
+    missing = set(alert_names()) - set(headings)
+    assert not missing, f"docs/runbook.md lacks sections for {sorted(missing)}"
+
+
+def test_links_are_configured_in_one_place():
+    [links] = recorded("nanobanana:alert_links:info")
+    runbook = links["labels"]["runbook_url"]
+    assert runbook.endswith("docs/runbook.md") and links["labels"]["grafana_url"].startswith("http")
+    for rule in alerting_rules():
+        for key in ("runbook_url", "dashboard_url"):
+            assert 'query "nanobanana:alert_links:info"' in rule["annotations"][key], f"{rule['alert']}.{key}"
+
+
+def test_latency_thresholds_cover_every_resolution_and_thinking_level():
+    per_resolution = {rule["labels"]["resolution"] for rule in recorded("nanobanana:threshold:latency_p95_seconds")}
+    factors = {rule["labels"]["thinking_level"] for rule in recorded("nanobanana:threshold:latency_thinking_factor")}
+    assert per_resolution == set(RESOLUTIONS)
+    assert factors == set(THINKING_LEVELS)
+
+
+def test_rules_classify_outcomes_like_outcomes_py():
+    """Failures are 'every outcome but success and rate_limited' in the rules and in outcomes.py."""
+    text = RULES.read_text()
+    not_failures = {o.value for o in Outcome if not o.is_failure}
+    excluded_from_failures = set(re.findall(r'outcome!~"([^"]+)"', text))
+    assert excluded_from_failures == {"|".join(sorted(not_failures, key=["success", "rate_limited"].index))}
+    named = set(re.findall(r'outcome!?="([^"]+)"', text))
+    assert named == {Outcome.RATE_LIMITED.value}
+
+
+@needs_amtool
+def test_amtool_check_config():
+    result = run("amtool", "check-config", str(AM / "alertmanager.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 templates" in result.stdout and "SUCCESS" in result.stdout
+
+
+def routes_file() -> dict:
+    return yaml.safe_load((AM / "routes-tests.yml").read_text())
+
+
+def route(labels: dict[str, str]) -> list[str]:
+    result = run("amtool", "config", "routes", "test", f"--config.file={AM / 'alertmanager.yml'}",
+                 *(f"{k}={v}" for k, v in labels.items()))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip().split(",")
+
+
+@needs_amtool
+@pytest.mark.parametrize("case", routes_file()["cases"], ids=lambda c: "-".join(c["labels"].values()))
+def test_amtool_route_cases(case):
+    assert route(case["labels"]) == case["receivers"]
+
+
+@needs_amtool
+@pytest.mark.parametrize("rule", alerting_rules(), ids=lambda r: r["alert"])
+def test_every_alert_routes_by_its_severity(rule):
+    severity = rule["labels"]["severity"]
+    labels = {"alertname": rule["alert"], "severity": severity, "target": "prod", "model": "gemini-3-pro-image"}
+    assert route(labels) == routes_file()["severity_receivers"][severity]

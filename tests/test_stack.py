@@ -1,0 +1,109 @@
+"""The real-stack helpers work: Debian's Prometheus loads and evaluates the project's rules, and
+Debian's Alertmanager runs the project's routing (inhibitions, Slack template, relay webhooks)
+against fake chat webhooks that can fail."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import yaml
+
+from tests.stack import (ALERTMANAGER, ALERTMANAGER_CONFIG, PROMETHEUS, RULES, FakeWebhook, alertmanager_config_for_test,
+                         post_alerts, start_alertmanager, start_prometheus)
+
+pytestmark = [
+    pytest.mark.realstack,
+    pytest.mark.skipif(not (PROMETHEUS and ALERTMANAGER), reason="prometheus / prometheus-alertmanager not installed"),
+]
+
+
+def poll(fetch, accept, timeout=30.0, every=0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met after {timeout}s; last value: {value!r}"[:3000])
+        time.sleep(every)
+
+
+def test_prometheus_loads_and_evaluates_the_rules(tmp_path):
+    rule_names = {r.get("alert") or r.get("record") for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]}
+    # No exporter at this address: the job has a target that is down.
+    with start_prometheus(tmp_path, targets=["127.0.0.1:1"], rule_files=[RULES]) as prom:
+        groups = poll(lambda: prom.get("/api/v1/rules")["data"]["groups"],
+                      lambda gs: gs and all(r.get("lastEvaluation", "").startswith("2") and not r["lastEvaluation"].startswith("0001")
+                                            for g in gs for r in g["rules"]))
+        loaded = {r["name"] for g in groups for r in g["rules"]}
+        assert loaded == rule_names
+        assert all(r["health"] == "ok" for g in groups for r in g["rules"]), [r for g in groups for r in g["rules"] if r["health"] != "ok"]
+        objective = prom.get("/api/v1/query", query="nanobanana:slo_objective:ratio")["data"]["result"]
+        assert float(objective[0]["value"][1]) == 0.995
+        # The scrape fails, so the exporter-down alert is on its way (for: 2m keeps it pending).
+        # Before the first scrape it comes from absent(up), without an instance; then from up == 0.
+        def summary():
+            alerts = prom.get("/api/v1/alerts")["data"]["alerts"]
+            return [(a["labels"]["alertname"], a["state"], a["labels"].get("instance")) for a in alerts]
+
+        poll(summary, lambda found: found == [("NanoBananaExporterDown", "pending", "127.0.0.1:1")])
+
+
+SERIES = {"target": "prod", "api": "gemini", "model": "gemini-3-pro-image", "resolution": "2K", "thinking_level": "low",
+          "job": "nanobanana", "instance": "exporter:9877"}
+
+
+def alert(name, severity, **extra):
+    return {"labels": {"alertname": name, "severity": severity, **SERIES, **extra},
+            "annotations": {"summary": f"{name} summary for prod", "description": "First: check things.",
+                            "runbook_url": "https://example.test/runbook.md#x"},
+            "generatorURL": "http://prometheus.test/graph"}
+
+
+def test_alertmanager_runs_the_project_config(tmp_path):
+    with FakeWebhook() as chat:
+        config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
+                                              relay_url=chat.url(), token="test-relay-token")
+        with start_alertmanager(config, tmp_path) as am:
+            status = am.get("/api/v2/status")
+            receivers = {r["name"] for r in yaml.safe_load(status["config"]["original"])["receivers"]}
+            assert receivers == {"page", "chat", "low-noise"}
+
+            # Feishu (the fake) fails twice: Alertmanager must retry until it gets through.
+            chat.fail(500, times=2)
+            post_alerts(am, [alert("NanoBananaOutage", "critical"), alert("NanoBananaErrorRateHigh", "warning")])
+
+            # critical -> Slack and every relay channel, with the bearer token
+            for path in ("/slack", "/alerts/feishu", "/alerts/dingtalk", "/alerts/wecom"):
+                [received] = chat.wait_for(lambda r, p=path: r.path == p and "NanoBananaOutage" in r.body.decode(), timeout=30)
+            relayed = chat.received("/alerts/feishu")[0]
+            assert relayed.headers["Authorization"] == "Bearer test-relay-token"
+            assert relayed.json["status"] == "firing" and relayed.json["alerts"][0]["labels"]["target"] == "prod"
+            assert len(chat.received(delivered_only=False)) > len(chat.received()), "the fake never failed"
+
+            slack = chat.received("/slack")[0].json
+            attachment = slack["attachments"][0]
+            assert attachment["title"] == "[FIRING:1] NanoBananaOutage prod gemini-3-pro-image"
+            assert attachment["color"] == "danger"
+            assert "NanoBananaOutage summary for prod" in attachment["text"]
+            assert f"{am.url}/#/silences/new?filter=" in attachment["title_link"]
+
+            # The warning of the same series is inhibited by the critical: it reaches no one.
+            alerts = poll(lambda: am.get("/api/v2/alerts"), lambda a: len(a) == 2 and any(x["status"]["inhibitedBy"] for x in a))
+            inhibited = {a["labels"]["alertname"] for a in alerts if a["status"]["inhibitedBy"]}
+            assert inhibited == {"NanoBananaErrorRateHigh"}
+            time.sleep(2.5)  # > group_wait + group_interval of the test config
+            assert not [r for r in chat.received() if "NanoBananaErrorRateHigh" in r.body.decode()]
+
+
+def test_fake_webhook_answers_feishu_style_errors_then_recovers():
+    with FakeWebhook() as hook:
+        hook.fail(reply={"code": 11232, "msg": "frequency limited"}, times=1)
+        first = httpx.post(hook.url("/open-apis/bot/v2/hook/x"), json={"a": 1})
+        second = httpx.post(hook.url("/open-apis/bot/v2/hook/x"), json={"a": 2})
+        assert (first.status_code, first.json()["code"]) == (200, 11232)
+        assert (second.status_code, second.json()["code"]) == (200, 0)
+        assert [r.json for r in hook.received()] == [{"a": 2}]
+        assert [r.failed for r in hook.received(delivered_only=False)] == [True, False]
