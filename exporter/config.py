@@ -11,18 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from exporter.dialects import DIALECTS
 from exporter.durations import parse_duration
 from exporter.secrets import read_secret
 from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
 from exporter.status import SourceConfig, StatusSourcesModel, resolve_sources
+from exporter.yamlconfig import ConfigError, Where, read_text, validate
 
-
-class ConfigError(Exception):
-    """A configuration problem, already phrased for a person (key path, line, what is wrong)."""
+__all__ = ["Config", "ConfigError", "Series", "Target", "load_file", "load_text"]
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -165,39 +163,15 @@ class Config:
 
 
 def load_file(path: str | Path, environ: dict[str, str] | None = None) -> Config:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read config file: {err.strerror or err}") from None
-    return load_text(text, str(path), environ)
+    return load_text(read_text(path), str(path), environ)
 
 
 def load_text(text: str, source: str = "<config>", environ: dict[str, str] | None = None) -> Config:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the config must be a mapping with a 'targets:' list")
-    try:
-        model = ConfigModel.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(_describe(err, text, source)) from None
-    root = yaml.compose(text)
-
-    def where(*loc: Any) -> str:
-        line = _line_of(root, list(loc))
-        return f"{source}:{line}: {_format_path(list(loc))}" if line else f"{source}: {_format_path(list(loc))}"
-
+    model, where = validate(text, source, ConfigModel, "a mapping with a 'targets:' list")
     return resolve(model, source, os.environ if environ is None else environ, where)
 
 
-def resolve(model: ConfigModel, source: str, environ: Any, where: Any = None) -> Config:
-    where = where or (lambda *loc: f"{source}: {_format_path(list(loc))}")
+def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Config:
     targets = []
     defaults = model.defaults
     for index, t in enumerate(model.targets):
@@ -245,56 +219,3 @@ def _read_key(t: TargetModel, index: int, where: Any, environ: Any) -> str | Non
     except ValueError as err:
         key, _, problem = str(err).partition(": ")
         raise ConfigError(f"{where('targets', index, key)}: {problem}") from None
-
-
-_MESSAGES = {
-    "extra_forbidden": "unknown key",
-    "missing": "missing required key",
-}
-
-
-def _describe(err: ValidationError, text: str, source: str) -> str:
-    lines = []
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        root = None
-    for problem in err.errors():
-        loc = [part for part in problem["loc"] if not _is_type_tag(part)]
-        path = _format_path(loc)
-        line = _line_of(root, loc)
-        message = _MESSAGES.get(problem["type"]) or problem["msg"].removeprefix("Value error, ")
-        if problem["type"] in ("literal_error", "enum", "string_pattern_mismatch", "string_type", "int_parsing"):
-            message += f" (got {problem['input']!r})"
-        where = f"{source}:{line}" if line else source
-        lines.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
-    return "\n".join(dict.fromkeys(lines))
-
-
-def _is_type_tag(part: Any) -> bool:
-    # pydantic adds validator names (for example "function-before[...]") to locations
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
-
-
-def _format_path(loc: list[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line_of(node: Any, loc: list[Any]) -> int | None:
-    """The 1-based YAML line of the deepest node on the path that exists."""
-    line = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == part), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line

@@ -29,12 +29,12 @@ def relay_cmd(*args: str) -> list[str]:
     ("channels:\n  fs: {type: slack, url_env: FS_URL}\n", "<t>:2: channels.fs.type: Input should be 'feishu', 'dingtalk' or 'wecom'"),
     ("channels:\n  fs: {type: feishu}\n", "<t>:2: channels.fs: set exactly one of url_env and url_file"),
     ("channels: {}\n", "<t>:1: channels: Dictionary should have at least 1 item"),
-    ("channels:\n  fs: {type: feishu, url_env: NOPE}\n", "<t>: channels.fs.url_env: environment variable NOPE is not set"),
+    ("channels:\n  fs: {type: feishu, url_env: NOPE}\n", "<t>:2: channels.fs.url_env: environment variable NOPE is not set"),
     ("channels:\n  fs: {type: feishu, url_env: FS_URL, secret_file: /nonexistent/s}\n",
-     "<t>: channels.fs.secret_file: cannot read /nonexistent/s: No such file or directory"),
-    ("channels:\n  fs: {type: feishu, url_env: BAD_URL}\n", "<t>: channels.fs.url_env: the bot URL must start with http:// or https://"),
+     "<t>:2: channels.fs.secret_file: cannot read /nonexistent/s: No such file or directory"),
+    ("channels:\n  fs: {type: feishu, url_env: BAD_URL}\n", "<t>:2: channels.fs.url_env: the bot URL must start with http:// or https://"),
     ("channels:\n  fs: {type: feishu, url_env: FS_URL}\ndeadline: soon\n", "<t>:3: deadline: expected a positive duration"),
-    ("channels:\n  fs: {type: feishu, url_env: FS_URL}\ntoken_env: NOPE\n", "<t>: token_env: environment variable NOPE is not set"),
+    ("channels:\n  fs: {type: feishu, url_env: FS_URL}\ntoken_env: NOPE\n", "<t>:3: token_env: environment variable NOPE is not set"),
 ])
 def test_config_errors_name_the_key(text, error):
     with pytest.raises(ConfigError) as caught:

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from exporter.config import ConfigError, Duration, _describe
+from exporter.config import Duration
+from exporter.secrets import read_secret
+from exporter.yamlconfig import ConfigError, read_text, validate
 from exporter.relay.base import Platform
 from exporter.relay.platforms import PLATFORMS
 
@@ -93,53 +94,28 @@ class RelayConfig:
 
 
 def load_file(path: str | Path, environ: dict[str, str] | None = None) -> RelayConfig:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read config file: {err.strerror or err}") from None
-    return load_text(text, str(path), environ)
+    return load_text(read_text(path), str(path), environ)
 
 
 def load_text(text: str, source: str = "<config>", environ: dict[str, str] | None = None) -> RelayConfig:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(f"{source}{f':{mark.line + 1}' if mark else ''}: invalid YAML") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the relay config must be a mapping with a 'channels:' mapping")
-    try:
-        model = RelayModel.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(_describe(err, text, source)) from None
+    model, where = validate(text, source, RelayModel, "a mapping with a 'channels:' mapping")
     environ = os.environ if environ is None else environ
+
+    def secret(env: str | None, file: str | None, *loc: Any) -> str | None:
+        try:
+            return read_secret(env, file, loc[-1], environ)
+        except ValueError as err:
+            key, _, problem = str(err).partition(": ")
+            raise ConfigError(f"{where(*loc[:-1], key)}: {problem}") from None
+
     channels = {}
     for name, c in model.channels.items():
-        where = f"{source}: channels.{name}."
-        url = _read(where, "url", c.url_env, c.url_file, environ)
+        url = secret(c.url_env, c.url_file, "channels", name, "url")
         if not url or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}url_{'env' if c.url_env else 'file'}: the bot URL must start with http:// or https://")
-        secret = _read(where, "secret", c.secret_env, c.secret_file, environ)
-        channels[name] = Channel(name=name, platform=PLATFORMS[c.type], url=url, secret=secret)
-    token = _read(f"{source}: ", "token", model.token_env, model.token_file, environ)
+            key = "url_env" if c.url_env else "url_file"
+            raise ConfigError(f"{where('channels', name, key)}: the bot URL must start with http:// or https://")
+        channels[name] = Channel(name=name, platform=PLATFORMS[c.type], url=url,
+                                 secret=secret(c.secret_env, c.secret_file, "channels", name, "secret"))
+    token = secret(model.token_env, model.token_file, "token")
     return RelayConfig(channels=channels, token=token, deadline=model.deadline,
                        request_timeout=model.request_timeout, source=source)
-
-
-def _read(prefix: str, what: str, env: str | None, file: str | None, environ: Any) -> str | None:
-    """A credential from an environment variable or a file; the error names the key, never the value."""
-    if env:
-        value = environ.get(env, "").strip()
-        if not value:
-            raise ConfigError(f"{prefix}{what}_env: environment variable {env} is not set")
-        return value
-    if file:
-        try:
-            value = Path(file).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(f"{prefix}{what}_file: cannot read {file}: {err.strerror or err}") from None
-        if not value:
-            raise ConfigError(f"{prefix}{what}_file: {file} is empty")
-        return value
-    return None
