@@ -14,8 +14,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from exporter.budget import BudgetSettings
 from exporter.dialects import DIALECTS
 from exporter.durations import parse_duration
+from exporter.pricing import Price, PriceSettings
 from exporter.secrets import read_secret
 from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
 from exporter.status import SourceConfig, StatusSourcesModel, resolve_sources
@@ -49,6 +51,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ConfirmSettings(_Strict):
+    """`confirm:` after a paid probe fails (not rate limited), probe again sooner to confirm it."""
+
+    after: Duration = 30.0  # delay after the failed probe ended
+    count: int = Field(default=2, ge=0, le=10)  # confirmations per failure streak; 0 turns them off
+
+
+class LivenessSettings(_Strict):
+    """`liveness:` a free metadata call (model lookup or list) that proves reachability, key and model id."""
+
+    enabled: bool = True  # where the dialect has a free check
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    trigger_probes: bool = True  # a failed check runs a paid confirmation of the target's healthy series
+
+
 class Settings(_Strict):
     """Settings a target may take from `defaults:` or set itself."""
 
@@ -60,6 +78,9 @@ class Settings(_Strict):
     thinking_levels: list[ThinkingLevel] | None = Field(default=None, min_length=1)
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
     max_response_bytes: int | None = Field(default=None, ge=1024)
+    price: PriceSettings | None = None
+    confirm: ConfirmSettings | None = None
+    liveness: LivenessSettings | None = None
 
 
 class TargetModel(Settings):
@@ -83,6 +104,7 @@ class ConfigModel(_Strict):
     defaults: Settings = Field(default_factory=Settings)
     targets: list[TargetModel] = Field(min_length=1)
     status_sources: StatusSourcesModel = Field(default_factory=StatusSourcesModel)
+    budget: BudgetSettings | None = None
 
     @field_validator("targets")
     @classmethod
@@ -113,6 +135,9 @@ class Target:
     max_concurrency: int
     max_response_bytes: int
     extra_body: dict[str, Any]
+    price: Price = field(default_factory=lambda: Price.resolve(None, None))
+    confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
+    liveness: LivenessSettings = field(default_factory=LivenessSettings)
 
 
 @dataclass(frozen=True)
@@ -140,6 +165,11 @@ class Series:
     def timeout(self) -> float:
         return self.target.timeouts[self.resolution]
 
+    @property
+    def price(self) -> float:
+        """The estimated price of one successful probe of this series (USD)."""
+        return self.target.price.of_image(self.resolution)
+
 
 SERIES_LABELS = ("target", "api", "model", "resolution", "thinking_level")
 
@@ -149,6 +179,7 @@ class Config:
     targets: tuple[Target, ...]
     source: str = "<built-in>"
     status_sources: tuple[SourceConfig, ...] = ()
+    budget: BudgetSettings | None = None
 
     @property
     def series(self) -> list[Series]:
@@ -230,13 +261,28 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Any = None) ->
                 max_concurrency=pick("max_concurrency", 2),
                 max_response_bytes=pick("max_response_bytes", 64 * 1024 * 1024),
                 extra_body=dict(t.extra_body),
+                price=Price.resolve(t.price, defaults.price),
+                confirm=_merged(ConfirmSettings, t.confirm, defaults.confirm),
+                liveness=_merged(LivenessSettings, t.liveness, defaults.liveness),
             )
         )
+    unknown = sorted(set(model.budget.targets) - {t.name for t in targets}) if model.budget else []
+    if unknown:
+        raise ConfigError(f"{where('budget', 'targets', unknown[0])}: no target is called {unknown[0]!r}")
     try:
         status_sources = resolve_sources(model.status_sources, environ)
     except ValueError as err:
         raise ConfigError(f"{source}: {err}") from None
-    return Config(targets=tuple(targets), source=source, status_sources=status_sources)
+    return Config(targets=tuple(targets), source=source, status_sources=status_sources, budget=model.budget)
+
+
+def _merged(cls: type[_Strict], own: _Strict | None, inherited: _Strict | None) -> Any:
+    """A target's nested settings: its own keys over those in `defaults:`, over the built-in defaults."""
+    values: dict[str, Any] = {}
+    for layer in (inherited, own):
+        if layer is not None:
+            values.update({key: getattr(layer, key) for key in layer.model_fields_set})
+    return cls().model_copy(update=values)
 
 
 def _read_key(t: TargetModel, index: int, where: Any, environ: Any) -> str | None:
