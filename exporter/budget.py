@@ -190,7 +190,7 @@ class Budget:
                     os.unlink(tmp)
                 raise
         except OSError as err:
-            message = f"{type(err).__name__}: {err}"
+            message = f"{type(err).__name__}: {err.strerror or err}"  # without the random temporary name
             if message != self._write_error:
                 log.warning("cannot write the budget state file: spend is kept in memory only",
                             extra={"path": path, "error": message})
