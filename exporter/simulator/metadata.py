@@ -48,15 +48,18 @@ async def metadata_fault(request: web.Request, simulator: Simulator, apis: tuple
     raise asyncio.CancelledError
 
 
+def record(simulator: Simulator, request: web.Request, api: str, model: str | None, key: str | None) -> None:
+    """Note a metadata call in /_sim/requests (never the key itself)."""
+    simulator.requests.append({"path": request.path, "api": api, "model": model, "metadata": True,
+                               "authenticated": key is not None})
+
+
 def add_routes(app: web.Application, simulator: Simulator) -> None:
-    def record(request: web.Request, api: str, model: str | None, key: str | None) -> None:
-        simulator.requests.append({"path": request.path, "api": api, "model": model, "metadata": True,
-                                   "authenticated": key is not None})
 
     async def gemini_model(request: web.Request) -> web.StreamResponse:
         model = request.match_info["model"]
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
-        record(request, "gemini", model, key)
+        record(simulator, request, "gemini", model, key)
         failed = await metadata_fault(request, simulator, ("gemini",), model, GEMINI)
         if failed is not None:
             return failed
@@ -70,7 +73,7 @@ def add_routes(app: web.Application, simulator: Simulator) -> None:
     async def model_list(request: web.Request) -> web.StreamResponse:
         value = request.headers.get("Authorization", "")
         key = value[7:] if value.startswith("Bearer ") else None
-        record(request, "openai", None, key)
+        record(simulator, request, "openai", None, key)
         failed = await metadata_fault(request, simulator, ("openai_images", "openai_chat"), None, OPENAI_STYLE)
         if failed is not None:
             return failed
