@@ -34,6 +34,7 @@ AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
 Api = Literal[tuple(DIALECTS)]  # type: ignore[valid-type]
 
 DEFAULT_TIMEOUTS = {"1K": 45.0, "2K": 90.0, "4K": 180.0}
+DEFAULT_INTERVAL = 900.0  # 15m: with confirmations and free liveness checks, see README "Cost"
 DEFAULT_PROMPT = "A simple red circle on a white background"
 
 
@@ -252,7 +253,7 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Any = None) ->
                 model=t.model,
                 base_url=base_url.rstrip("/"),
                 api_key=_read_key(t, index, where, environ),
-                interval=pick("interval", 300.0),
+                interval=pick("interval", DEFAULT_INTERVAL),
                 prompt=pick("prompt", DEFAULT_PROMPT),
                 aspect_ratio=pick("aspect_ratio", "1:1"),
                 timeouts=timeouts,
