@@ -11,12 +11,9 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
-from typing import Any
 
 from exporter import __version__, logs
 from exporter.config import Config, ConfigError, load_file
-from exporter.durations import format_duration
 from exporter.redact import Redactor
 
 log = logging.getLogger("exporter")
@@ -71,16 +68,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def print_plan(config: Config, out: Callable[[str], Any] = print) -> None:
-    rows = [("target", "api", "model", "resolution", "thinking", "interval", "timeout")]
-    for s in config.series:
-        rows.append((*s.key, format_duration(s.interval), format_duration(s.timeout)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        out("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    out(f"{len(config.series)} series in {len(config.targets)} targets")
-
-
 def check(path: str, demo: bool) -> int:
     try:
         if demo:
@@ -90,6 +77,8 @@ def check(path: str, demo: bool) -> int:
     except ConfigError as err:
         print(f"FAILED: {err}", file=sys.stderr)
         return 1
+    from exporter.plan import print_plan
+
     print(f"{config.source}: config is valid")
     print_plan(config)
     return 0
@@ -105,6 +94,8 @@ async def _demo_config_only() -> Config:
 
 async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter import web
+    from exporter.budget import Budget
+    from exporter.liveness import LivenessChecker
     from exporter.metrics import make_registry
     from exporter.probe import Prober
     from exporter.scheduler import Scheduler
@@ -123,15 +114,19 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
 
     store = Store()
     prober = Prober(redactor)
-    scheduler = Scheduler(store, prober)
+    budget = Budget()
+    scheduler = Scheduler(store, prober, budget)
+    liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed)
     status = StatusPoller(redactor)
-    app = web.make_app(make_registry(store, status), store, lambda: scheduler.running, lambda: config.source)
+    registry = make_registry(store, status, liveness, budget)
+    app = web.make_app(registry, store, lambda: scheduler.running, lambda: config.source)
     try:
         runner = await web.serve(app, args.listen)
     except (OSError, ValueError) as err:
         log.error("cannot listen", extra={"address": args.listen, "error": str(err)})
         return 1
     scheduler.apply(config)
+    liveness.apply(config)
     status.apply(config.status_sources)
     log.info("listening", extra={"address": args.listen, "port": web.bound_port(runner),
                                  "series": len(config.series), "config": config.source, "version": __version__})
@@ -148,6 +143,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
         log.warning("in-flight probes did not stop in time")
     await runner.cleanup()
     await prober.aclose()
+    await liveness.stop()
     await status.stop()
     for cleanup in cleanups:
         await cleanup()

@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from exporter.budget import BudgetSettings
 from exporter.dialects import DIALECTS
 from exporter.durations import parse_duration
+from exporter.pricing import Price, PriceSettings
 from exporter.secrets import read_secret
 from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
 from exporter.status import SourceConfig, StatusSourcesModel, resolve_sources
@@ -30,6 +32,7 @@ AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
 Api = Literal[tuple(DIALECTS)]  # type: ignore[valid-type]
 
 DEFAULT_TIMEOUTS = {"1K": 45.0, "2K": 90.0, "4K": 180.0}
+DEFAULT_INTERVAL = 900.0  # 15m: with confirmations and free liveness checks, see README "Cost"
 DEFAULT_PROMPT = "A simple red circle on a white background"
 
 
@@ -47,6 +50,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ConfirmSettings(_Strict):
+    """`confirm:` after a paid probe fails (not rate limited), probe again sooner to confirm it."""
+
+    after: Duration = 30.0  # delay after the failed probe ended
+    count: int = Field(default=2, ge=0, le=10)  # confirmations per failure streak; 0 turns them off
+
+
+class LivenessSettings(_Strict):
+    """`liveness:` a free metadata call (model lookup or list) that proves reachability, key and model id."""
+
+    enabled: bool = True  # where the dialect has a free check
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    trigger_probes: bool = True  # a failed check runs a paid confirmation of the target's healthy series
+
+
 class Settings(_Strict):
     """Settings a target may take from `defaults:` or set itself."""
 
@@ -58,6 +77,9 @@ class Settings(_Strict):
     thinking_levels: list[ThinkingLevel] | None = Field(default=None, min_length=1)
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
     max_response_bytes: int | None = Field(default=None, ge=1024)
+    price: PriceSettings | None = None
+    confirm: ConfirmSettings | None = None
+    liveness: LivenessSettings | None = None
 
 
 class TargetModel(Settings):
@@ -81,6 +103,7 @@ class ConfigModel(_Strict):
     defaults: Settings = Field(default_factory=Settings)
     targets: list[TargetModel] = Field(min_length=1)
     status_sources: StatusSourcesModel = Field(default_factory=StatusSourcesModel)
+    budget: BudgetSettings | None = None
 
     @field_validator("targets")
     @classmethod
@@ -111,6 +134,9 @@ class Target:
     max_concurrency: int
     max_response_bytes: int
     extra_body: dict[str, Any]
+    price: Price = field(default_factory=lambda: Price.resolve(None, None))
+    confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
+    liveness: LivenessSettings = field(default_factory=LivenessSettings)
 
 
 @dataclass(frozen=True)
@@ -138,6 +164,11 @@ class Series:
     def timeout(self) -> float:
         return self.target.timeouts[self.resolution]
 
+    @property
+    def price(self) -> float:
+        """The estimated price of one successful probe of this series (USD)."""
+        return self.target.price.of_image(self.resolution)
+
 
 SERIES_LABELS = ("target", "api", "model", "resolution", "thinking_level")
 
@@ -147,6 +178,7 @@ class Config:
     targets: tuple[Target, ...]
     source: str = "<built-in>"
     status_sources: tuple[SourceConfig, ...] = ()
+    budget: BudgetSettings | None = None
 
     @property
     def series(self) -> list[Series]:
@@ -195,7 +227,7 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
                 model=t.model,
                 base_url=base_url.rstrip("/"),
                 api_key=_read_key(t, index, where, environ),
-                interval=pick("interval", 300.0),
+                interval=pick("interval", DEFAULT_INTERVAL),
                 prompt=pick("prompt", DEFAULT_PROMPT),
                 aspect_ratio=pick("aspect_ratio", "1:1"),
                 timeouts=timeouts,
@@ -204,13 +236,28 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
                 max_concurrency=pick("max_concurrency", 2),
                 max_response_bytes=pick("max_response_bytes", 64 * 1024 * 1024),
                 extra_body=dict(t.extra_body),
+                price=Price.resolve(t.price, defaults.price),
+                confirm=_merged(ConfirmSettings, t.confirm, defaults.confirm),
+                liveness=_merged(LivenessSettings, t.liveness, defaults.liveness),
             )
         )
+    unknown = sorted(set(model.budget.targets) - {t.name for t in targets}) if model.budget else []
+    if unknown:
+        raise ConfigError(f"{where('budget', 'targets', unknown[0])}: no target is called {unknown[0]!r}")
     try:
         status_sources = resolve_sources(model.status_sources, environ)
     except ValueError as err:
         raise ConfigError(f"{source}: {err}") from None
-    return Config(targets=tuple(targets), source=source, status_sources=status_sources)
+    return Config(targets=tuple(targets), source=source, status_sources=status_sources, budget=model.budget)
+
+
+def _merged(cls: type[_Strict], own: _Strict | None, inherited: _Strict | None) -> Any:
+    """A target's nested settings: its own keys over those in `defaults:`, over the built-in defaults."""
+    values: dict[str, Any] = {}
+    for layer in (inherited, own):
+        if layer is not None:
+            values.update({key: getattr(layer, key) for key in layer.model_fields_set})
+    return cls().model_copy(update=values)
 
 
 def _read_key(t: TargetModel, index: int, where: Any, environ: Any) -> str | None:

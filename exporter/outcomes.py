@@ -36,3 +36,17 @@ DESCRIPTIONS: dict[Outcome, str] = {
     Outcome.BAD_RESPONSE: "not JSON, truncated, missing fields, bad base64, or over the body cap",
     Outcome.BAD_IMAGE: "the image does not decode, or has the wrong size or type",
 }
+
+# Outcomes of the free liveness checks (exporter.liveness): those of the probe outcomes a metadata
+# call can have, plus model_missing. Kept apart so the paid-probe outcome list keeps its meaning.
+MODEL_MISSING = "model_missing"
+LIVENESS_OUTCOMES: tuple[str, ...] = tuple(
+    o.value for o in (Outcome.SUCCESS, Outcome.RATE_LIMITED, Outcome.TIMEOUT, Outcome.AUTH_ERROR, Outcome.CLIENT_ERROR,
+                      Outcome.SERVER_ERROR, Outcome.NETWORK_ERROR, Outcome.BAD_RESPONSE)
+) + (MODEL_MISSING,)
+
+LIVENESS_DESCRIPTIONS: dict[str, str] = {
+    **{o: DESCRIPTIONS[Outcome(o)] for o in LIVENESS_OUTCOMES if o != MODEL_MISSING},
+    Outcome.SUCCESS.value: "the API answered and lists the configured model id",
+    MODEL_MISSING: "the API answered, but the model id is unknown (404) or not listed: retired or misspelt",
+}

@@ -150,8 +150,8 @@ class Prober:
             raise ProbeFailure(Outcome.BAD_RESPONSE, f"answer is not valid JSON ({content_type or 'no content type'})")
         if not isinstance(payload, dict):
             raise ProbeFailure(Outcome.BAD_RESPONSE, "answer is JSON but not an object")
+        result["usage"] = dialect.usage(payload)  # before parse: a rejected answer may be billed too
         answer: Answer = dialect.parse(payload)
-        result["usage"] = answer.usage
         del payload
         timer.add("decode", time.perf_counter() - decode_started)
         image = answer.image

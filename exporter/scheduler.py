@@ -1,14 +1,25 @@
 """Runs every series on its own interval, spread over the interval, never overlapping itself,
-at most `max_concurrency` probes in flight per target."""
+at most `max_concurrency` probes in flight per target.
+
+Cost-aware: a paid probe runs only while the budget of its scope lasts (else it is skipped with
+reason "budget"); every finished probe is priced and charged. A failed probe (not rate limited)
+is confirmed sooner than the interval (`confirm:`, by default twice, 30 s apart), and a failed free
+liveness check runs one paid probe of each healthy series of its target at once, so an outage is
+confirmed in about a minute while the steady state stays cheap.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import zlib
+from dataclasses import dataclass, field
 
-from exporter.config import Config, Series
+from exporter.budget import Budget
+from exporter.config import Config, ConfirmSettings, Series, Target
+from exporter.outcomes import Outcome
 from exporter.probe import Prober
 from exporter.state import Store
 
@@ -24,71 +35,149 @@ def first_offset(series: Series) -> float:
     return (digest / 2**32) * series.interval
 
 
+def confirmation_delay(outcome: Outcome, confirmations: int, confirm: ConfirmSettings, interval: float) -> float | None:
+    """Seconds from the end of a probe to a confirmation probe, or None to stay on the regular schedule.
+
+    `confirmations` counts those already started since the series' last success: a long outage is
+    confirmed once, then probed at the regular interval, not confirmed again and again.
+    """
+    if not outcome.is_failure:  # success, or rate limited (quota, not a verdict on the service)
+        return None
+    if confirmations >= confirm.count or confirm.after >= interval:
+        return None
+    return confirm.after
+
+
+@dataclass
+class _Control:
+    """The scheduling state of one series' loop."""
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    confirm_at: float | None = None  # loop time of the next early probe
+    reason: str = ""  # why it runs early (state.CONFIRM_REASONS)
+    confirmations: int = 0  # failure confirmations started since the last success
+    inflight: asyncio.Task | None = None
+    last_trigger: float = float("-inf")  # loop time of the last liveness-triggered probe
+
+    def plan(self, at: float, reason: str) -> None:
+        self.confirm_at, self.reason = at, reason
+        self.wake.set()
+
+
 class Scheduler:
-    def __init__(self, store: Store, prober: Prober):
+    def __init__(self, store: Store, prober: Prober, budget: Budget | None = None):
         self.store = store
         self.prober = prober
+        self.budget = budget
         self.running = False
-        self._loops: dict[tuple[str, ...], tuple[Series, asyncio.Task]] = {}
+        self._loops: dict[tuple[str, ...], tuple[Series, asyncio.Task, _Control]] = {}
         self._inflight: set[asyncio.Task] = set()
         self._limits: dict[str, tuple[int, asyncio.Semaphore]] = {}
 
     def apply(self, config: Config) -> None:
         """Start, keep or restart series to match the config. Kept series keep their state."""
         self.store.sync(config)
+        if self.budget is not None:
+            self.budget.configure(config.budget, [t.name for t in config.targets])
         wanted = {s.key: s for s in config.series}
-        for key, (series, task) in list(self._loops.items()):
+        for key, (series, task, _) in list(self._loops.items()):
             if wanted.get(key) != series:
                 task.cancel()
                 del self._loops[key]
         for key, series in wanted.items():
             if key not in self._loops:
-                task = asyncio.create_task(self._loop(series), name=f"series {'/'.join(key)}")
-                self._loops[key] = (series, task)
+                control = _Control()
+                task = asyncio.create_task(self._loop(series, control), name=f"series {'/'.join(key)}")
+                self._loops[key] = (series, task, control)
         for target in config.targets:
             limit = self._limits.get(target.name)
             if limit is None or limit[0] != target.max_concurrency:
                 self._limits[target.name] = (target.max_concurrency, asyncio.Semaphore(target.max_concurrency))
         self.running = True
 
+    def liveness_failed(self, target: Target, *_: object) -> None:
+        """A free check of `target` failed: probe each of its healthy series now, at most once an interval."""
+        now = asyncio.get_running_loop().time()
+        for series, _, control in list(self._loops.values()):
+            state = self.store.states.get(series.key)
+            if series.target != target or state is None or not target.liveness.trigger_probes:
+                continue
+            if state.consecutive_failures or now - control.last_trigger < series.interval:
+                continue  # already failing (confirmations handle it), or triggered recently
+            if control.inflight is not None and not control.inflight.done():
+                continue  # a probe is on its way: its verdict comes soon anyway
+            control.last_trigger = now
+            control.plan(now, "liveness")
+
     async def stop(self) -> None:
         self.running = False
-        tasks = [task for _, task in self._loops.values()] + list(self._inflight)
+        tasks = [task for _, task, _ in self._loops.values()] + list(self._inflight)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._loops.clear()
 
-    async def _loop(self, series: Series) -> None:
+    async def _loop(self, series: Series, control: _Control) -> None:
         loop = asyncio.get_running_loop()
-        due = loop.time() + first_offset(series)
-        inflight: asyncio.Task | None = None
+        regular = loop.time() + first_offset(series)
         while True:
             jitter = random.uniform(0, min(series.interval * JITTER, MAX_JITTER))
-            await asyncio.sleep(max(0.0, due + jitter - loop.time()))
-            if inflight is not None and not inflight.done():
-                self.store.states[series.key].skip("overlap")
-                log.warning("probe skipped: the previous one is still running", extra=series.labels)
-            else:
-                inflight = asyncio.create_task(self._run(series))
-                self._inflight.add(inflight)
-                inflight.add_done_callback(self._inflight.discard)
-            due += series.interval
-            if due < loop.time():  # the loop itself fell far behind: do not fire a burst to catch up
-                due = loop.time() + series.interval
+            early = control.confirm_at is not None and control.confirm_at < regular + jitter
+            due = control.confirm_at if early else regular + jitter
+            control.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(control.wake.wait(), max(0.0, due - loop.time()))
+            if control.wake.is_set():
+                continue  # the plan changed while waiting: look again
+            now = loop.time()
+            if early:
+                reason, control.confirm_at = control.reason, None
+                regular = now + series.interval  # the confirmation restarts the regular schedule
+                self._start(series, control, reason)
+                continue
+            self._start(series, control, "")
+            regular += series.interval
+            if regular < now:  # the loop itself fell far behind: do not fire a burst to catch up
+                regular = now + series.interval
 
-    async def _run(self, series: Series) -> None:
+    def _start(self, series: Series, control: _Control, reason: str) -> None:
+        state = self.store.states[series.key]
+        if control.inflight is not None and not control.inflight.done():
+            if not reason:  # an early probe with one in flight is simply not needed
+                state.skip("overlap")
+                log.warning("probe skipped: the previous one is still running", extra=series.labels)
+            return
+        if self.budget is not None and self.budget.refusal(series.target.name):
+            state.skip("budget")
+            return
+        if reason == "failure":
+            control.confirmations += 1
+        control.inflight = asyncio.create_task(self._run(series, control, reason))
+        self._inflight.add(control.inflight)
+        control.inflight.add_done_callback(self._inflight.discard)
+
+    async def _run(self, series: Series, control: _Control, reason: str) -> None:
         _, limit = self._limits[series.target.name]
         async with limit:
             attempt = await self.prober.probe(series)
         state = self.store.states.get(series.key)
         if state is None or state.series != series:
             return  # the series was removed or changed by a reload while the probe ran
+        attempt.cost = series.target.price.cost(series.resolution, attempt.outcome, attempt.usage, attempt.image_bytes)
+        attempt.confirmation = reason
         state.record(attempt)
+        if self.budget is not None:
+            self.budget.record(series.target.name, attempt.cost)
+        if attempt.outcome is Outcome.SUCCESS:
+            control.confirmations = 0
+        delay = confirmation_delay(attempt.outcome, control.confirmations, series.target.confirm, series.interval)
+        if delay is not None:
+            control.plan(asyncio.get_running_loop().time() + delay, "failure")
         level = logging.INFO if not attempt.outcome.is_failure else logging.WARNING
         log.log(
             level,
             "probe finished",
             extra={**series.labels, "outcome": attempt.outcome.value, "duration_seconds": round(attempt.duration, 3),
+                   "cost_usd": round(attempt.cost, 4), **({"confirmation": reason} if reason else {}),
                    **({"error": attempt.message} if attempt.message else {})},
         )

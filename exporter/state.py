@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 
 from exporter.config import Config, Series
 from exporter.outcomes import Outcome
+from exporter.pricing import TOKEN_KINDS
 
 PHASES: tuple[str, ...] = ("connect", "tls", "processing", "transfer", "decode")
-TOKEN_KINDS: tuple[str, ...] = ("input", "output", "thinking")
-SKIP_REASONS: tuple[str, ...] = ("overlap",)
+# overlap: the previous probe still runs; budget: the day's spend limit of a scope is reached
+SKIP_REASONS: tuple[str, ...] = ("overlap", "budget")
+# why a probe ran early, off its regular schedule: a paid probe failed, or a free liveness check did
+CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness")
 DURATION_BUCKETS: tuple[float, ...] = (
     0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300,
 )
@@ -36,6 +39,8 @@ class Attempt:
     image_size: str = ""  # "2048x2048 png"
     usage: dict[str, int] = field(default_factory=dict)
     message: str = ""  # already redacted
+    cost: float = 0.0  # estimated USD (exporter.pricing)
+    confirmation: str = ""  # a CONFIRM_REASONS value when run early to confirm a failure
 
 
 class SeriesState:
@@ -47,6 +52,8 @@ class SeriesState:
         self.phase_totals = dict.fromkeys(PHASES, 0.0)
         self.tokens = dict.fromkeys(TOKEN_KINDS, 0)
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
+        self.cost = 0.0
+        self.confirmations = dict.fromkeys(CONFIRM_REASONS, 0)
         self.success: int | None = None
         self.consecutive_failures = 0
         self.last_run: float | None = None
@@ -59,6 +66,9 @@ class SeriesState:
         self.last_run = attempt.started + attempt.duration
         self.last = attempt
         self.history.append(attempt)
+        self.cost += attempt.cost
+        if attempt.confirmation:
+            self.confirmations[attempt.confirmation] += 1
         for phase, seconds in attempt.phases.items():
             self.phase_totals[phase] += seconds
         for kind, count in attempt.usage.items():

@@ -3,6 +3,9 @@
 A dialect turns a probe series into an HTTP request and turns the upstream's answer into an
 `Answer` (an image, or the URL of one, plus token usage) or raises `ProbeFailure` with the outcome
 that classifies it. Dialects never do I/O: the probe runs the request, times it and checks the image.
+
+A dialect may also have a free liveness check (`exporter.liveness`): a metadata request that costs
+nothing and proves reachability, key validity and that the model id still exists.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from exporter.outcomes import Outcome
 
 if TYPE_CHECKING:
-    from exporter.config import Series
+    from exporter.config import Series, Target
 
 
 class ProbeFailure(Exception):
@@ -32,7 +35,8 @@ class ProbeFailure(Exception):
 class Request:
     url: str
     headers: dict[str, str]
-    body: dict[str, Any]
+    body: dict[str, Any] | None
+    method: str = "POST"
 
 
 @dataclass
@@ -51,6 +55,21 @@ class Dialect:
 
     def parse(self, payload: Any) -> Answer:
         """Read a 2xx JSON payload."""
+        raise NotImplementedError
+
+    def usage(self, payload: Any) -> dict[str, int]:
+        """Token usage (input, output, thinking) of a 2xx JSON payload, even one `parse` rejects:
+        a blocked or text-only answer may still be billed."""
+        return {}
+
+    # The free liveness check. A dialect without one returns None from liveness_request.
+    liveness_names_model: ClassVar[bool] = False  # the request URL names the model: a 404 means it is gone
+
+    def liveness_request(self, target: Target, api_key: str | None) -> Request | None:
+        return None
+
+    def model_listed(self, target: Target, payload: Any) -> bool:
+        """Whether a 2xx liveness answer shows the target's model; ProbeFailure(bad_response) if unreadable."""
         raise NotImplementedError
 
 

@@ -26,14 +26,28 @@ class Gemini(Dialect):
         url = f"{t.base_url}/v1beta/models/{quote(t.model, safe='')}:generateContent"
         return Request(url, headers, merge_body(body, t.extra_body))
 
-    def parse(self, payload):
+    def usage(self, payload):
         usage = payload.get("usageMetadata") if isinstance(payload, dict) else None
         usage = usage if isinstance(usage, dict) else {}
-        answer_usage = _ints(
+        return _ints(
             input=usage.get("promptTokenCount"),
             output=usage.get("candidatesTokenCount"),
             thinking=usage.get("thoughtsTokenCount"),
         )
+
+    liveness_names_model = True
+
+    def liveness_request(self, target, api_key):
+        # models.get: free, and a 200 proves key, quota project and model id
+        headers = {"x-goog-api-key": api_key} if api_key else {}
+        return Request(f"{target.base_url}/v1beta/models/{quote(target.model, safe='')}", headers, None, "GET")
+
+    def model_listed(self, target, payload):
+        name = dig(payload, "name")
+        return str(name).removeprefix("models/") == target.model
+
+    def parse(self, payload):
+        answer_usage = self.usage(payload)
         feedback = payload.get("promptFeedback") if isinstance(payload, dict) else None
         if isinstance(feedback, dict) and feedback.get("blockReason"):
             raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"prompt blocked: {feedback['blockReason']}")

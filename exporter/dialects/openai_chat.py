@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.dialects.base import Answer, Dialect, ProbeFailure, Request, dig, image_in_text, merge_body, openai_chat_usage
-from exporter.dialects.openai_images import bearer
+from exporter.dialects.openai_images import ModelList, bearer
 from exporter.outcomes import Outcome
 
 
@@ -12,7 +12,7 @@ def finish_check(choice: dict) -> None:
         raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"finish reason {choice['finish_reason']}")
 
 
-class OpenAIChat(Dialect):
+class OpenAIChat(ModelList, Dialect):
     name = "openai_chat"
 
     def build(self, series, api_key):
@@ -27,6 +27,9 @@ class OpenAIChat(Dialect):
         if series.thinking_level != "default":
             body["thinking_level"] = series.thinking_level
         return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
+
+    def usage(self, payload):
+        return openai_chat_usage(payload.get("usage") if isinstance(payload, dict) else None)
 
     def parse(self, payload):
         choice = dig(payload, "choices", 0)

@@ -11,7 +11,20 @@ def bearer(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-class OpenAIImages(Dialect):
+class ModelList:
+    """The OpenAI-style free check: `GET {base}/models` lists the model ids the key may use."""
+
+    def liveness_request(self, target, api_key):
+        return Request(f"{target.base_url}/models", bearer(api_key), None, "GET")
+
+    def model_listed(self, target, payload):
+        data = dig(payload, "data")
+        if not isinstance(data, list):
+            raise ProbeFailure(Outcome.BAD_RESPONSE, "data is not a list")
+        return any(isinstance(item, dict) and item.get("id") == target.model for item in data)
+
+
+class OpenAIImages(ModelList, Dialect):
     name = "openai_images"
 
     def build(self, series, api_key):
@@ -28,15 +41,18 @@ class OpenAIImages(Dialect):
             body["thinking_level"] = series.thinking_level
         return Request(f"{t.base_url}/images/generations", bearer(api_key), merge_body(body, t.extra_body))
 
-    def parse(self, payload):
+    def usage(self, payload):
         usage = payload.get("usage") if isinstance(payload, dict) else None
         usage = usage if isinstance(usage, dict) else {}
         details = usage.get("output_tokens_details") or {}
-        answer_usage = _ints(
+        return _ints(
             input=usage.get("input_tokens"),
             output=usage.get("output_tokens"),
             thinking=details.get("reasoning_tokens") if isinstance(details, dict) else None,
         )
+
+    def parse(self, payload):
+        answer_usage = self.usage(payload)
         data = dig(payload, "data")
         if not isinstance(data, list):
             raise ProbeFailure(Outcome.BAD_RESPONSE, "data is not a list")

@@ -25,6 +25,22 @@ class OpenRouter(Dialect):
             body["reasoning"] = {"effort": series.thinking_level}
         return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
 
+    def usage(self, payload):
+        return openai_chat_usage(payload.get("usage") if isinstance(payload, dict) else None)
+
+    liveness_names_model = True
+
+    def liveness_request(self, target, api_key):
+        # the endpoint list of the model: free; proves reachability and that the slug still exists.
+        # It is public, so it does not prove the key (paid probes do).
+        return Request(f"{target.base_url}/models/{target.model}/endpoints", bearer(api_key), None, "GET")
+
+    def model_listed(self, target, payload):
+        endpoints = dig(payload, "data", "endpoints")
+        if not isinstance(endpoints, list):
+            raise ProbeFailure(Outcome.BAD_RESPONSE, "data.endpoints is not a list")
+        return bool(endpoints)  # a model without any provider endpoint cannot be used
+
     def parse(self, payload):
         choice = dig(payload, "choices", 0)
         message = dig(choice, "message")

@@ -37,6 +37,7 @@ class Fault:
     api: str | None = None  # filters; None matches all
     model: str | None = None
     resolution: str | None = None
+    metadata: bool = False  # also hit the free metadata calls (a whole-API outage), not only generation
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Fault":

@@ -1,8 +1,12 @@
 """The simulator: an HTTP server that speaks every dialect, with realistic latency, real images
 and faults that can be injected by configuration and changed while it runs.
 
-Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "faults": [...], "keys": [...]};
-GET /_sim/requests (recent requests, keys never recorded).
+Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "faults": [...], "keys": [...],
+"models": [...], "retired_models": [...]}; GET /_sim/requests (recent requests, keys never recorded).
+
+Model ids: with `models` set, only those exist; without it, every id exists. Ids in
+`retired_models` answer 404 everywhere, as a retired model id does upstream. The free metadata calls
+the liveness checks use (exporter/simulator/metadata.py) list `models`, or CATALOGUE when unset.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from exporter.simulator import images, status_feed
+from exporter.simulator import images, metadata, status_feed
 from exporter.simulator.faults import Fault, parse_faults
 from exporter.simulator.latency import draw_seconds
 from exporter.simulator.wire import Ask, Gemini, OpenAIChat, OpenAIImages
@@ -27,6 +31,11 @@ from exporter.simulator.wire import Ask, Gemini, OpenAIChat, OpenAIImages
 log = logging.getLogger(__name__)
 
 ERROR_DELAY = 0.1  # errors come back after this fraction of the generation time
+# What GET /v1/models lists when `models` is not configured.
+CATALOGUE: tuple[str, ...] = (
+    "gemini-3-pro-image", "gemini-2.5-flash-image", "nano-banana-pro", "nano-banana",
+    "google/gemini-3-pro-image-preview", "google/gemini-2.5-flash-image",
+)
 
 
 class Simulator:
@@ -34,6 +43,8 @@ class Simulator:
         self.speed = speed
         self.faults = faults or []
         self.keys = keys or []
+        self.models: list[str] | None = None  # None: every model id exists
+        self.retired_models: list[str] = []
         self.clock_zero = time.monotonic()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200)
         self.served_images: dict[str, bytes] = {}
@@ -41,7 +52,7 @@ class Simulator:
         self.max_in_flight = 0  # the most generation requests answered at once, for tests
 
     def configure(self, raw: dict[str, Any]) -> None:
-        unknown = set(raw) - {"speed", "faults", "keys"}
+        unknown = set(raw) - {"speed", "faults", "keys", "models", "retired_models"}
         if unknown:
             raise ValueError(f"unknown simulator keys: {', '.join(sorted(unknown))}")
         faults = parse_faults(raw["faults"]) if "faults" in raw else self.faults
@@ -52,6 +63,15 @@ class Simulator:
             self.clock_zero = time.monotonic()  # scheduled windows count from when they were set
         self.faults, self.speed = faults, speed
         self.keys = list(raw.get("keys", self.keys))
+        if "models" in raw:
+            self.models = None if raw["models"] is None else [str(m) for m in raw["models"]]
+        self.retired_models = [str(m) for m in raw.get("retired_models", self.retired_models)]
+
+    def model_exists(self, model: str) -> bool:
+        return model not in self.retired_models and (self.models is None or model in self.models)
+
+    def listed_models(self) -> list[str]:
+        return [m for m in (self.models if self.models is not None else CATALOGUE) if m not in self.retired_models]
 
     def fault_for(self, ask: Ask) -> Fault | None:
         elapsed = time.monotonic() - self.clock_zero
@@ -68,6 +88,7 @@ class Simulator:
         app.router.add_put("/_sim/config", self._put_config)
         app.router.add_get("/_sim/requests", self._get_requests)
         status_feed.add_routes(app, self)  # /incidents.json, /api/v1/models/{author}/{slug}/endpoints
+        metadata.add_routes(app, self)  # GET /v1beta/models/{model}, GET /v1/models
         return app
 
     def _handler(self, wire: Any):
@@ -85,6 +106,8 @@ class Simulator:
             if self.keys and ask.key not in self.keys:
                 status, payload = wire.bad_key(ask.key)
                 return web.json_response(payload, status=status)
+            if not self.model_exists(ask.model):
+                return web.json_response(wire.model_missing(ask.model), status=404)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
@@ -141,7 +164,8 @@ class Simulator:
         return web.Response(body=image, content_type="image/png")
 
     async def _get_config(self, request: web.Request) -> web.Response:
-        return web.json_response({"speed": self.speed, "faults": [asdict(f) for f in self.faults], "keys": len(self.keys)})
+        return web.json_response({"speed": self.speed, "faults": [asdict(f) for f in self.faults], "keys": len(self.keys),
+                                  "models": self.models, "retired_models": self.retired_models})
 
     async def _put_config(self, request: web.Request) -> web.Response:
         try:

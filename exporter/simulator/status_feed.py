@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from exporter.simulator import metadata
+
 if TYPE_CHECKING:
     from exporter.simulator.faults import Fault
     from exporter.simulator.server import Simulator
@@ -48,9 +50,14 @@ def add_routes(app: web.Application, simulator: Simulator) -> None:
 
     async def endpoints(request: web.Request) -> web.Response:
         author, slug = request.match_info["author"], request.match_info["slug"]
-        if author != "google":
-            return web.json_response({"error": {"code": 404, "message": "No endpoints found for this model"}}, status=404)
         keyed = request.headers.get("Authorization", "").startswith("Bearer ")
+        metadata.record(simulator, request, "openrouter", f"{author}/{slug}", "key" if keyed else None)
+        failed = await metadata.metadata_fault(request, simulator, ("openrouter",), f"{author}/{slug}",
+                                         metadata.OPENAI_STYLE)
+        if failed is not None:
+            return failed
+        if author != "google" or not simulator.model_exists(f"{author}/{slug}"):
+            return web.json_response({"error": {"code": 404, "message": "No endpoints found for this model"}}, status=404)
         return web.json_response(endpoint_stats(simulator, f"{author}/{slug}", keyed))
 
     app.router.add_get("/incidents.json", incidents)

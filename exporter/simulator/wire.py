@@ -86,6 +86,15 @@ class Gemini:
     def bad_key(self, key: str | None = None) -> tuple[int, dict]:
         return 400, self.error(400, "API key not valid. Please pass a valid API key.", "API_KEY_INVALID")
 
+    def model_missing(self, model: str) -> dict:
+        return self.error(404, f"models/{model} is not found for API version v1beta, or is not supported for "
+                               "generateContent. Call ListModels to see the list of available models.")
+
+    def model_info(self, model: str) -> dict:
+        return {"name": f"models/{model}", "version": "001", "displayName": model,
+                "inputTokenLimit": 65536, "outputTokenLimit": 32768,
+                "supportedGenerationMethods": ["generateContent", "countTokens"]}
+
     def _answer(self, ask: Ask, parts: list, reason: str) -> dict:
         return {
             "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": reason, "index": 0}],
@@ -114,6 +123,14 @@ class _OpenAIStyle:
     def bad_key(self, key: str | None = None) -> tuple[int, dict]:
         # echoes the key, as some gateways do: the exporter must redact it
         return 401, self.error(401, f"Incorrect API key provided: {key}.", "invalid_api_key")
+
+    def model_missing(self, model: str) -> dict:
+        return {"error": {"message": f"The model `{model}` does not exist or you do not have access to it.",
+                          "type": "invalid_request_error", "code": "model_not_found"}}
+
+    def model_list(self, models: list[str]) -> dict:
+        return {"object": "list", "data": [{"id": m, "object": "model", "created": 1763000000,
+                                            "owned_by": m.split("/")[0] if "/" in m else "google"} for m in models]}
 
     def _usage(self, ask: Ask) -> dict:
         prompt_tokens = len(ask.prompt.split()) + 3

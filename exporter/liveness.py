@@ -1,0 +1,161 @@
+"""Free liveness checks: per target, a metadata call that costs nothing, run often.
+
+Gemini `GET /v1beta/models/{model}`, OpenAI-style `GET {base}/models` (is the model id listed?),
+OpenRouter's endpoint list of the model. A check proves the API is reachable, the key is accepted
+(except OpenRouter's public list) and the model id still exists; it does not prove that an image
+comes back, which only a paid probe does. Results have their own metric family
+(`nanobanana_liveness_*`) and outcome list (`exporter.outcomes.LIVENESS_OUTCOMES`).
+
+A failed check (other than rate limited) can ask the scheduler for a paid confirmation probe
+(`on_failure`), so an outage the metadata call sees is confirmed without waiting for the interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from exporter import __version__
+from exporter.config import Config, Target
+from exporter.dialects import DIALECTS
+from exporter.dialects.base import ProbeFailure, classify_error
+from exporter.outcomes import LIVENESS_OUTCOMES, MODEL_MISSING, Outcome
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 8 * 1024 * 1024  # a gateway's full model list fits well within this
+
+
+@dataclass
+class Check:
+    started: float  # wall clock
+    outcome: str  # one of LIVENESS_OUTCOMES
+    duration: float
+    message: str = ""  # already redacted
+
+
+@dataclass
+class LivenessState:
+    target: Target
+    checks: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LIVENESS_OUTCOMES, 0))
+    last: Check | None = None
+    last_success: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.target.name, self.target.api, self.target.model)
+
+    def record(self, check: Check) -> None:
+        self.checks[check.outcome] += 1
+        self.last = check
+        if check.outcome == Outcome.SUCCESS:
+            self.last_success = check.started + check.duration
+
+
+def has_check(target: Target) -> bool:
+    return target.liveness.enabled and DIALECTS[target.api].liveness_request(target, None) is not None
+
+
+class LivenessChecker:
+    def __init__(self, redact: Callable[[str], str] = str, transport: httpx.AsyncBaseTransport | None = None,
+                 on_failure: Callable[[Target, Check], None] | None = None):
+        self.redact = redact
+        self.on_failure = on_failure
+        self.states: dict[tuple[str, str, str], LivenessState] = {}
+        self._tasks: dict[tuple[str, str, str], tuple[Target, asyncio.Task]] = {}
+        self._client = httpx.AsyncClient(timeout=None, follow_redirects=False, transport=transport,
+                                         headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
+
+    def apply(self, config: Config, run: bool = True) -> None:
+        """Check exactly the config's targets that have a check; kept targets keep their counters."""
+        wanted = {(t.name, t.api, t.model): t for t in config.targets if has_check(t)}
+        for key, (target, task) in list(self._tasks.items()):
+            if wanted.get(key) != target:
+                task.cancel()
+                del self._tasks[key]
+        self.states = {key: self.states.get(key) or LivenessState(t) for key, t in wanted.items()}
+        for key, target in wanted.items():
+            self.states[key].target = target
+            if run and key not in self._tasks:
+                self._tasks[key] = (target, asyncio.create_task(self._loop(target), name=f"liveness {target.name}"))
+
+    async def _loop(self, target: Target) -> None:
+        while True:
+            started = time.monotonic()
+            await self.run(target)
+            await asyncio.sleep(max(0.0, target.liveness.interval - (time.monotonic() - started)))
+
+    async def run(self, target: Target) -> Check:
+        """One check, recorded and logged; never raises (except cancellation)."""
+        check = await self.check(target)
+        state = self.states.get((target.name, target.api, target.model))
+        if state is None or state.target != target:
+            return check  # removed or changed by a reload meanwhile
+        previous = state.last.outcome if state.last else None
+        state.record(check)
+        labels = {"target": target.name, "api": target.api, "model": target.model}
+        if check.outcome != previous:
+            level = logging.INFO if check.outcome == Outcome.SUCCESS else logging.WARNING
+            log.log(level, "liveness check changed", extra={**labels, "outcome": check.outcome,
+                                                           **({"error": check.message} if check.message else {})})
+        if check.outcome not in (Outcome.SUCCESS, Outcome.RATE_LIMITED) and self.on_failure is not None:
+            self.on_failure(target, check)
+        return check
+
+    async def check(self, target: Target) -> Check:
+        dialect = DIALECTS[target.api]
+        request = dialect.liveness_request(target, target.api_key)
+        started_wall, started = time.time(), time.perf_counter()
+        try:
+            async with asyncio.timeout(target.liveness.timeout):
+                status, payload = await self._fetch(request.method, request.url, request.headers)
+            outcome, message = self._verdict(target, status, payload)
+        except ProbeFailure as failure:
+            outcome, message = failure.outcome.value, failure.message
+        except (TimeoutError, httpx.TimeoutException):
+            outcome, message = Outcome.TIMEOUT.value, f"no answer within {target.liveness.timeout:g}s"
+        except (httpx.TransportError, OSError) as err:
+            outcome, message = Outcome.NETWORK_ERROR.value, f"{type(err).__name__}: {err}"
+        except httpx.HTTPError as err:
+            outcome, message = Outcome.CLIENT_ERROR.value, f"{type(err).__name__}: {err}"
+        return Check(started_wall, outcome, time.perf_counter() - started, self.redact(message)[:500])
+
+    def _verdict(self, target: Target, status: int, payload: Any) -> tuple[str, str]:
+        dialect = DIALECTS[target.api]
+        if not 200 <= status < 300:
+            failure = classify_error(status, payload)
+            if status == 404 and dialect.liveness_names_model and failure.outcome is Outcome.CLIENT_ERROR:
+                return MODEL_MISSING, f"model id {target.model!r} not found ({failure.message})"
+            return failure.outcome.value, failure.message
+        if not isinstance(payload, dict):
+            return Outcome.BAD_RESPONSE.value, "answer is not a JSON object"
+        if not dialect.model_listed(target, payload):
+            return MODEL_MISSING, f"model id {target.model!r} is not listed by the API"
+        return Outcome.SUCCESS.value, ""
+
+    async def _fetch(self, method: str, url: str, headers: dict[str, str]) -> tuple[int, Any]:
+        async with self._client.stream(method, url, headers=headers) as response:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    raise ProbeFailure(Outcome.BAD_RESPONSE, f"answer exceeds {MAX_BYTES} bytes")
+        try:
+            return response.status_code, json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return response.status_code, None
+
+    async def stop(self) -> None:
+        tasks = [task for _, task in self._tasks.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._client.aclose()

@@ -1,0 +1,119 @@
+"""Plan before you pay: what a config will cost and how fast it can detect an outage.
+
+`--config.check` prints it. Figures are steady-state estimates at the configured prices: every
+probe succeeds and is charged its per-image price; confirmations add up to `confirm.count` probes
+per failure streak; liveness checks are free.
+
+Worst-case detection assumes the outage starts right after a probe started, every failing probe
+runs into its timeout (a hanging API), the probe alert fires after CONSECUTIVE_FAILURES failures in
+a row (alertmanager/thresholds.yml), and Prometheus needs up to one scrape interval to see the
+last failure, one evaluation interval to evaluate the rule, and the rule's `for` on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.budget import GLOBAL, target_scope
+from exporter.config import Config, Series
+from exporter.durations import format_duration
+from exporter.liveness import has_check
+from exporter.scheduler import JITTER, MAX_JITTER
+
+DAY = 86400.0
+MONTH_DAYS = 30
+CONSECUTIVE_FAILURES = 3  # alertmanager/thresholds.yml: consecutive_failures
+SCRAPE_INTERVAL = 15.0
+EVALUATION_INTERVAL = 15.0
+ALERT_FOR = 0.0
+ALLOWANCE = SCRAPE_INTERVAL + EVALUATION_INTERVAL + ALERT_FOR
+
+
+@dataclass(frozen=True)
+class SeriesPlan:
+    series: Series
+    probes_per_day: float
+    cost_per_day: float
+    detect_paid: float  # seconds: an outage only paid probes see (image generation fails)
+    detect_api: float  # seconds: an outage the free liveness check sees too (the whole API is down)
+
+
+def failures_seen(series: Series, first_start: float, confirmations: bool = True) -> float:
+    """When the CONSECUTIVE_FAILURES-th failing probe ends, the first one starting at `first_start`."""
+    confirm, timeout = series.target.confirm, series.timeout
+    start, end, used = first_start, first_start + timeout, 0
+    for _ in range(CONSECUTIVE_FAILURES - 1):
+        if confirmations and used < confirm.count and confirm.after < series.interval:
+            start, used = end + confirm.after, used + 1
+        else:
+            start = start + series.interval
+        end = start + timeout
+    return end
+
+
+def plan_series(series: Series) -> SeriesPlan:
+    interval = series.interval
+    probes = DAY / interval
+    jitter = min(interval * JITTER, MAX_JITTER)
+    detect_paid = failures_seen(series, interval + jitter) + ALLOWANCE
+    detect_api = detect_paid
+    liveness = series.target.liveness
+    if has_check(series.target) and liveness.trigger_probes:
+        # the check fails at worst one interval (plus its timeout) in; it probes the series at once
+        detect_api = min(detect_paid, failures_seen(series, liveness.interval + liveness.timeout) + ALLOWANCE)
+    return SeriesPlan(series, probes, probes * series.price, detect_paid, detect_api)
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def print_plan(config: Config, out: Callable[[str], Any] = print) -> list[SeriesPlan]:
+    plans = [plan_series(s) for s in config.series]
+    rows = [("target", "api", "model", "resolution", "thinking", "interval", "timeout", "probes/day", "usd/day",
+             "usd/month", "detect", "detect-paid")]
+    for p in plans:
+        s = p.series
+        rows.append((*s.key, format_duration(s.interval), format_duration(s.timeout), f"{p.probes_per_day:g}",
+                     _usd(p.cost_per_day), _usd(p.cost_per_day * MONTH_DAYS), format_duration(p.detect_api),
+                     format_duration(p.detect_paid)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    total_probes = sum(p.probes_per_day for p in plans)
+    total_cost = sum(p.cost_per_day for p in plans)
+    checks = sum(DAY / t.liveness.interval for t in config.targets if has_check(t))
+    out(f"total: {total_probes:g} paid probes/day, {_usd(total_cost)}/day, {_usd(total_cost * MONTH_DAYS)}/month "
+        f"({MONTH_DAYS} days); {checks:g} free liveness checks/day")
+    out("detect: worst case from the start of a whole-API outage (the free liveness check sees it too) to a firing")
+    out(f"  {CONSECUTIVE_FAILURES}-failures alert; detect-paid: an outage only paid probes see (image generation fails).")
+    out(f"  Both include probe timeouts and a Prometheus allowance of {ALLOWANCE:g}s (scrape {SCRAPE_INTERVAL:g}s +"
+        f" evaluation {EVALUATION_INTERVAL:g}s + for {ALERT_FOR:g}s).")
+    out("costs: every probe succeeding at its per-image price; confirmations add up to confirm.count probes per failure streak.")
+    for warning in budget_warnings(config, plans):
+        out(f"WARNING: {warning}")
+    out(f"{len(config.series)} series in {len(config.targets)} targets")
+    return plans
+
+
+def budget_warnings(config: Config, plans: list[SeriesPlan]) -> list[str]:
+    budget = config.budget
+    if budget is None:
+        return []
+    spend = {GLOBAL: sum(p.cost_per_day for p in plans)}
+    for p in plans:
+        scope = target_scope(p.series.target.name)
+        spend[scope] = spend.get(scope, 0.0) + p.cost_per_day
+    limits = {target_scope(name): usd for name, usd in budget.targets.items()}
+    if budget.daily_limit_usd is not None:
+        limits[GLOBAL] = budget.daily_limit_usd
+    warnings = []
+    for scope, limit in limits.items():
+        planned = spend.get(scope, 0.0)
+        if planned > limit:
+            hours = 24 * limit / planned
+            warnings.append(f"the plan costs {_usd(planned)}/day in scope {scope}, more than its daily budget "
+                            f"{_usd(limit)}: its paid probes would pause about {hours:.1f} h into each day")
+    return warnings

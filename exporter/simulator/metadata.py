@@ -1,0 +1,86 @@
+"""The free metadata calls the exporter's liveness checks make, on the simulator's side.
+
+Gemini `GET /v1beta/models/{model}` (404 for an unknown or retired id), OpenAI-style `GET /v1/models`
+(the listed ids); OpenRouter's endpoint list lives in status_feed. Keys are checked as generation
+checks them. Faults reach these routes only with `metadata: true` (a whole-API outage); of the fault
+kinds only those that make sense without an image apply (status, html_error, not_json, hang, reset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from exporter.simulator.wire import Gemini, OpenAIImages
+
+if TYPE_CHECKING:
+    from exporter.simulator.server import Simulator
+
+LATENCY_SECONDS = 0.2  # a metadata call at real-world speed
+GEMINI = Gemini()
+OPENAI_STYLE = OpenAIImages()
+_KINDS = ("status", "html_error", "not_json", "hang", "reset")
+
+
+async def metadata_fault(request: web.Request, simulator: Simulator, apis: tuple[str, ...], model: str | None,
+                         wire: Any) -> web.StreamResponse | None:
+    """Answer as an injected metadata fault would, after the call's latency; None when there is none.
+    `apis`: the dialects this route serves; `model`: the id it names (None for a list)."""
+    await asyncio.sleep(LATENCY_SECONDS * simulator.speed)
+    elapsed = time.monotonic() - simulator.clock_zero
+    fault = next((f for f in simulator.faults
+                  if f.metadata and f.kind in _KINDS and f.api in (None, *apis) and model in (None, f.model or model)
+                  and f.applies(f.api, f.model, f.resolution, elapsed)), None)
+    if fault is None:
+        return None
+    if fault.kind == "status":
+        return web.json_response(wire.error(fault.status), status=fault.status)
+    if fault.kind == "html_error":
+        return web.Response(status=502, content_type="text/html", text="<html><body><h1>502 Bad Gateway</h1></body></html>")
+    if fault.kind == "not_json":
+        return web.Response(status=200, content_type="text/html", text="<html><body>Welcome</body></html>")
+    if fault.kind == "hang":
+        await asyncio.sleep(24 * 3600)
+    request.transport.abort()  # reset
+    raise asyncio.CancelledError
+
+
+def record(simulator: Simulator, request: web.Request, api: str, model: str | None, key: str | None) -> None:
+    """Note a metadata call in /_sim/requests (never the key itself)."""
+    simulator.requests.append({"path": request.path, "api": api, "model": model, "metadata": True,
+                               "authenticated": key is not None})
+
+
+def add_routes(app: web.Application, simulator: Simulator) -> None:
+
+    async def gemini_model(request: web.Request) -> web.StreamResponse:
+        model = request.match_info["model"]
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        record(simulator, request, "gemini", model, key)
+        failed = await metadata_fault(request, simulator, ("gemini",), model, GEMINI)
+        if failed is not None:
+            return failed
+        if simulator.keys and key not in simulator.keys:
+            status, payload = GEMINI.bad_key(key)
+            return web.json_response(payload, status=status)
+        if not simulator.model_exists(model):
+            return web.json_response(GEMINI.error(404, f"models/{model} is not found for API version v1beta"), status=404)
+        return web.json_response(GEMINI.model_info(model))
+
+    async def model_list(request: web.Request) -> web.StreamResponse:
+        value = request.headers.get("Authorization", "")
+        key = value[7:] if value.startswith("Bearer ") else None
+        record(simulator, request, "openai", None, key)
+        failed = await metadata_fault(request, simulator, ("openai_images", "openai_chat"), None, OPENAI_STYLE)
+        if failed is not None:
+            return failed
+        if simulator.keys and key not in simulator.keys:
+            status, payload = OPENAI_STYLE.bad_key(key)
+            return web.json_response(payload, status=status)
+        return web.json_response(OPENAI_STYLE.model_list(simulator.listed_models()))
+
+    app.router.add_get("/v1beta/models/{model}", gemini_model)
+    app.router.add_get("/v1/models", model_list)

@@ -1,0 +1,61 @@
+"""Plan before you pay: --config.check prints interval, probes and cost per day and month, and the
+worst-case detection time per series and in total, and warns when the plan exceeds the budget."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from exporter.config import load_text
+from exporter.plan import ALLOWANCE, plan_series, print_plan
+from test_config import run_check
+
+CONFIG = """
+budget: {daily_limit_usd: 20, targets: {pro4k: 5}}
+targets:
+  - {name: flash, api: gemini, model: gemini-2.5-flash-image, interval: 15m, timeout: 45s}
+  - {name: pro4k, api: gemini, model: gemini-3-pro-image, interval: 1h, resolutions: [4K], timeout: 3m,
+     confirm: {count: 1}, liveness: {enabled: false}}
+"""
+
+
+def test_plan_figures():
+    flash, pro = (plan_series(s) for s in load_text(CONFIG).series)
+    assert flash.probes_per_day == 96 and flash.cost_per_day == pytest.approx(96 * 0.134)
+    assert pro.probes_per_day == 24 and pro.cost_per_day == pytest.approx(24 * 0.24)
+    # flash, only paid probes see it: the next probe after 15m (+2s jitter) times out at 45s, two
+    # confirmations 30s after each failure end also time out, then the Prometheus allowance
+    assert flash.detect_paid == 900 + 2 + 45 + 2 * (30 + 45) + ALLOWANCE
+    # the free check (every 1m, 10s timeout) sees a whole-API outage and probes at once
+    assert flash.detect_api == 60 + 10 + 45 + 2 * (30 + 45) + ALLOWANCE
+    # pro4k: one confirmation, then the regular interval, counted from the confirmation's start; no liveness check
+    confirmation_start = 3600 + 2 + 180 + 30
+    assert pro.detect_paid == pro.detect_api == confirmation_start + 3600 + 180 + ALLOWANCE
+
+
+def test_print_plan_totals_and_budget_warnings():
+    lines: list[str] = []
+    print_plan(load_text(CONFIG), lines.append)
+    text = "\n".join(lines)
+    assert lines[0].split() == ["target", "api", "model", "resolution", "thinking", "interval", "timeout",
+                                "probes/day", "usd/day", "usd/month", "detect", "detect-paid"]
+    assert lines[1].split() == ["flash", "gemini", "gemini-2.5-flash-image", "1K", "default", "15m", "45s", "96",
+                                "$12.86", "$385.92", "4m55s", "18m47s"]
+    assert lines[2].split()[5:] == ["1h", "3m", "24", "$5.76", "$172.80", "2h7m2s", "2h7m2s"]
+    assert "total: 120 paid probes/day, $18.62/day, $558.72/month (30 days); 1440 free liveness checks/day" in text
+    assert "scrape 15s + evaluation 15s + for 0s" in text
+    warnings = [line for line in lines if line.startswith("WARNING")]
+    assert warnings == ["WARNING: the plan costs $5.76/day in scope target:pro4k, more than its daily budget $5.00: "
+                        "its paid probes would pause about 20.8 h into each day"]
+    assert lines[-1] == "2 series in 2 targets"
+
+
+def test_config_check_warns_but_passes_when_the_plan_exceeds_the_budget(tmp_path):
+    path = tmp_path / "expensive.yml"
+    path.write_text("budget: {daily_limit_usd: 50}\n"
+                    "targets: [{name: naive, api: gemini, model: gemini-3-pro-image, interval: 1m}]\n")
+    result = run_check("--config.file", str(path))
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"naive .* 1m +45s +1440 +\$192\.96 +\$5,788\.80 ", result.stdout)
+    assert "WARNING: the plan costs $192.96/day in scope global, more than its daily budget $50.00" in result.stdout
