@@ -104,7 +104,7 @@ async def _demo_config_only() -> Config:
 
 async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter import web
-    from exporter.metrics import make_registry
+    from exporter.metrics import Exposition
     from exporter.probe import Prober
     from exporter.scheduler import Scheduler
     from exporter.state import Store
@@ -124,7 +124,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     prober = Prober(redactor)
     scheduler = Scheduler(store, prober)
     status = StatusPoller(redactor)
-    app = web.make_app(make_registry(store, status), store, lambda: scheduler.running, lambda: config.source)
+    app = web.make_app(Exposition(store, status), store, lambda: scheduler.running, lambda: config.source)
     try:
         runner = await web.serve(app, args.listen)
     except (OSError, ValueError) as err:

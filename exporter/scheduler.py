@@ -66,6 +66,7 @@ class Scheduler:
         while True:
             jitter = random.uniform(0, min(series.interval * JITTER, MAX_JITTER))
             await asyncio.sleep(max(0.0, due + jitter - loop.time()))
+            self.store.late(loop.time() - due - jitter)
             if inflight is not None and not inflight.done():
                 self.store.states[series.key].skip("overlap")
                 log.warning("probe skipped: the previous one is still running", extra=series.labels)
