@@ -1,7 +1,7 @@
 """The simulator: an HTTP server that speaks every dialect, with realistic latency, real images
 and faults that can be injected by configuration and changed while it runs.
 
-Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "faults": [...], "keys": [...]};
+Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "payload": "noise", "faults": [...], "keys": [...]};
 GET /_sim/requests (recent requests, keys never recorded).
 """
 
@@ -32,6 +32,7 @@ ERROR_DELAY = 0.1  # errors come back after this fraction of the generation time
 class Simulator:
     def __init__(self, speed: float = 1.0, faults: list[Fault] | None = None, keys: list[str] | None = None):
         self.speed = speed
+        self.payload = "solid"  # images.PAYLOADS
         self.faults = faults or []
         self.keys = keys or []
         self.clock_zero = time.monotonic()
@@ -41,16 +42,19 @@ class Simulator:
         self.max_in_flight = 0  # the most generation requests answered at once, for tests
 
     def configure(self, raw: dict[str, Any]) -> None:
-        unknown = set(raw) - {"speed", "faults", "keys"}
+        unknown = set(raw) - {"speed", "faults", "keys", "payload"}
         if unknown:
             raise ValueError(f"unknown simulator keys: {', '.join(sorted(unknown))}")
         faults = parse_faults(raw["faults"]) if "faults" in raw else self.faults
         speed = float(raw.get("speed", self.speed))
         if speed < 0:
             raise ValueError("speed must not be negative")
+        payload = raw.get("payload", self.payload)
+        if payload not in images.PAYLOADS:
+            raise ValueError(f"payload must be one of {', '.join(images.PAYLOADS)}, got {payload!r}")
         if "faults" in raw:
             self.clock_zero = time.monotonic()  # scheduled windows count from when they were set
-        self.faults, self.speed = faults, speed
+        self.faults, self.speed, self.payload = faults, speed, payload
         self.keys = list(raw.get("keys", self.keys))
 
     def fault_for(self, ask: Ask) -> Fault | None:
@@ -117,7 +121,7 @@ class Simulator:
         if kind == "text_only":
             return web.json_response(wire.text_only(ask))
         width, height = (ask.width // 2, ask.height // 2) if kind == "wrong_size" else (ask.width, ask.height)
-        image: bytes | None = images.png(width, height)
+        image: bytes | None = images.png(width, height, self.payload)
         if kind == "corrupt_image":
             image = b"\x89PNG\r\n\x1a\n" + random.randbytes(256)
         if kind == "bad_base64":
@@ -141,7 +145,7 @@ class Simulator:
         return web.Response(body=image, content_type="image/png")
 
     async def _get_config(self, request: web.Request) -> web.Response:
-        return web.json_response({"speed": self.speed, "faults": [asdict(f) for f in self.faults], "keys": len(self.keys)})
+        return web.json_response({"speed": self.speed, "payload": self.payload, "faults": [asdict(f) for f in self.faults], "keys": len(self.keys)})
 
     async def _put_config(self, request: web.Request) -> web.Response:
         try:
