@@ -96,7 +96,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter import web
     from exporter.budget import Budget
     from exporter.liveness import LivenessChecker
-    from exporter.metrics import make_registry
+    from exporter.metrics import Exposition
     from exporter.probe import Prober
     from exporter.scheduler import Scheduler
     from exporter.state import Store
@@ -118,8 +118,8 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     scheduler = Scheduler(store, prober, budget)
     liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed)
     status = StatusPoller(redactor)
-    registry = make_registry(store, status, liveness, budget)
-    app = web.make_app(registry, store, lambda: scheduler.running, lambda: config.source)
+    app = web.make_app(Exposition(store, status, liveness, budget), store, lambda: scheduler.running,
+                       lambda: config.source)
     try:
         runner = await web.serve(app, args.listen)
     except (OSError, ValueError) as err:

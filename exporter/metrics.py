@@ -9,13 +9,15 @@ from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
 from exporter.budget import Budget
 from exporter.config import SERIES_LABELS
 from exporter.liveness import LivenessChecker
 from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
-from exporter.state import DURATION_BUCKETS, Store
+from exporter.state import DURATION_BUCKETS, LATENESS_BUCKETS, Store
 from exporter.status.collector import StatusCollector
 
 _BG = "Values come from the background prober"
@@ -80,15 +82,54 @@ _KINDS = {"histogram": HistogramMetricFamily, "counter": CounterMetricFamily, "g
 
 
 class ProbeCollector:
-    def __init__(self, store: Store):
+    """`series_families=False` leaves FAMILIES out of collect(): a scrape renders them with render()."""
+
+    def __init__(self, store: Store, series_families: bool = True):
         self.store = store
+        self.series_families = series_families
+        self._texts: dict[tuple[str, ...], tuple] = {}  # render(): series key -> (version, series, text by family)
 
     def describe(self):
         return []  # families are dynamic; registering must not call collect()
 
     def collect(self):
-        f = _families(FAMILIES, SERIES_LABELS)
+        if self.series_families:
+            f = _families(FAMILIES, SERIES_LABELS)
+            self.fill(f)
+            yield from f.values()
+        info = GaugeMetricFamily("nanobanana_exporter_build_info", "Version of nanobanana-exporter; always 1.", labels=["version"])
+        info.add_metric([__version__], 1)
+        yield info
+        lateness = HistogramMetricFamily(
+            "nanobanana_exporter_schedule_lateness_seconds",
+            "How late the scheduler started probes: actual start minus due time. Growing values mean a busy event loop.")
+        buckets = [(str(b), c) for b, c in zip(LATENESS_BUCKETS, accumulate(self.store.lateness_counts))]
+        lateness.add_metric([], buckets + [("+Inf", sum(self.store.lateness_counts))], self.store.lateness_sum)
+        yield lateness
+
+    def render(self, openmetrics: bool = False) -> str:
+        """FAMILIES as exposition text, the same samples as collect() without prometheus_client's
+        per-sample objects and formatting (1,000 series are ~50,000 samples, 8 MB). Each series' lines
+        are kept until its state changes (SeriesState.version) or a reload replaces its series."""
+        texts = {}
         for state in self.store:
+            hit = self._texts.get(state.series.key)
+            if hit is None or hit[0] != state.version or hit[1] is not state.series:
+                version = state.version  # read first: a probe recorded meanwhile makes the next scrape redo it
+                f = {name: _Lines(name, kind, extra) for name, (kind, _, extra) in FAMILIES.items()}
+                self.fill(f, [state])
+                hit = (version, state.series, {name: "".join(lines.lines) for name, lines in f.items()})
+            texts[state.series.key] = hit
+        self._texts = texts
+        out = []
+        for name, (kind, help_text, _) in FAMILIES.items():
+            typed = name if openmetrics or kind != "counter" else name + "_total"
+            out.append(f"# HELP {typed} {help_text}\n# TYPE {typed} {kind}\n")
+            out.extend(hit[2][name] for hit in texts.values())
+        return "".join(out)
+
+    def fill(self, f, states=None) -> None:
+        for state in self.store if states is None else states:
             values = list(state.series.key)
             buckets = [(str(b), c) for b, c in zip(DURATION_BUCKETS, accumulate(state.bucket_counts))]
             buckets.append(("+Inf", sum(state.bucket_counts)))
@@ -119,10 +160,6 @@ class ProbeCollector:
             f["nanobanana_probe_price_usd"].add_metric(values, state.series.price)
             for reason, count in state.confirmations.items():
                 f["nanobanana_probe_confirmations"].add_metric(values + [reason], count)
-        yield from f.values()
-        info = GaugeMetricFamily("nanobanana_exporter_build_info", "Version of nanobanana-exporter; always 1.", labels=["version"])
-        info.add_metric([__version__], 1)
-        yield info
 
 
 def _families(table: dict[str, tuple[str, str, tuple[str, ...]]], base: tuple[str, ...] = ()) -> dict:
@@ -175,13 +212,54 @@ class BudgetCollector:
         yield from f.values()
 
 
+class _Lines:
+    """One series' samples of one family written straight as text lines, labels sorted by name as
+    prometheus_client writes them; takes add_metric() calls like the family it stands in for."""
+
+    def __init__(self, name: str, kind: str, extra: tuple[str, ...]):
+        self.name, self.kind = name, kind
+        names = SERIES_LABELS + extra
+        self.order = sorted(range(len(names)), key=names.__getitem__)
+        self.le_at = sum(n < "le" for n in names)  # where a histogram's `le` goes among them
+        self.keys = [f'{names[i]}="' for i in self.order]
+        self.lines: list[str] = []
+
+    def _pairs(self, values: list[str]) -> list[str]:
+        return [f'{k}{_escape(values[i])}"' for k, i in zip(self.keys, self.order)]
+
+    def add_metric(self, values: list[str], value, sum_value: float | None = None) -> None:
+        pairs = self._pairs(values)
+        labels = ",".join(pairs)
+        if self.kind == "histogram":  # value: [(le, cumulative count), ...], as HistogramMetricFamily takes
+            name = self.name
+            head, tail = "".join(p + "," for p in pairs[: self.le_at]), "".join("," + p for p in pairs[self.le_at :])
+            self.lines.extend(f'{name}_bucket{{{head}le="{le}"{tail}}} {_number(count)}\n' for le, count in value)
+            self.lines.append(f"{name}_count{{{labels}}} {_number(value[-1][1])}\n")
+            self.lines.append(f"{name}_sum{{{labels}}} {_number(sum_value)}\n")
+        else:
+            sample = self.name + "_total" if self.kind == "counter" else self.name
+            self.lines.append(f"{sample}{{{labels}}} {_number(value)}\n")
+
+
+def _number(value) -> str:
+    if type(value) is int and -1000000 < value < 1000000:
+        return f"{value}.0"  # what floatToGoString gives, without its float checks
+    return floatToGoString(value)
+
+
+def _escape(value: str) -> str:
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+    return value
+
+
 def make_registry(store: Store, status=None, liveness: LivenessChecker | None = None,
-                  budget: Budget | None = None) -> CollectorRegistry:
+                  budget: Budget | None = None, series_families: bool = True) -> CollectorRegistry:
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    registry.register(ProbeCollector(store))
+    registry.register(ProbeCollector(store, series_families))
     if status is not None:  # the status poller (exporter.status.poller.StatusPoller)
         registry.register(StatusCollector(status))
     if liveness is not None:
@@ -189,3 +267,22 @@ def make_registry(store: Store, status=None, liveness: LivenessChecker | None = 
     if budget is not None:
         registry.register(BudgetCollector(budget))
     return registry
+
+
+class Exposition:
+    """What /metrics serves: the per-series families rendered by ProbeCollector.render(), the rest
+    (process, build info, scheduler, status sources) by prometheus_client."""
+
+    def __init__(self, store: Store, status=None, liveness: LivenessChecker | None = None, budget: Budget | None = None):
+        self.registry = make_registry(store, status, liveness, budget, series_families=False)
+        self.probes = ProbeCollector(store)
+
+    def render(self, accept: str) -> tuple[bytes, str]:
+        """The body and its content type for a scrape sending this Accept header."""
+        encoder, content_type = choose_encoder(accept)
+        openmetrics = content_type.startswith("application/openmetrics-text")
+        rest = encoder(self.registry).decode()
+        probes = self.probes.render(openmetrics)
+        if openmetrics and rest.endswith("# EOF\n"):
+            return (rest[: -len("# EOF\n")] + probes + "# EOF\n").encode(), content_type
+        return (rest + probes).encode(), content_type

@@ -180,7 +180,15 @@ class Prober:
 
 
 def _json_or_none(body: bytearray) -> Any:
+    """Parse the body and empty it: a 4K answer is tens of MB, and the raw bytes, their text and the
+    parsed payload would otherwise be three copies at once (json.loads decodes bytes to text first)."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except (UnicodeDecodeError, LookupError):
+        return None
+    finally:
+        body.clear()
+    try:
+        return json.loads(text)
+    except ValueError:
         return None

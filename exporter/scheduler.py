@@ -130,6 +130,7 @@ class Scheduler:
             if control.wake.is_set():
                 continue  # the plan changed while waiting: look again
             now = loop.time()
+            self.store.late(now - due)
             if early:
                 reason, control.confirm_at = control.reason, None
                 regular = now + series.interval  # the confirmation restarts the regular schedule

@@ -23,6 +23,7 @@ CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness")
 DURATION_BUCKETS: tuple[float, ...] = (
     0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300,
 )
+LATENESS_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
 HISTORY = 100
 
 
@@ -60,8 +61,10 @@ class SeriesState:
         self.last_success: float | None = None
         self.last: Attempt | None = None
         self.history: deque[Attempt] = deque(maxlen=history)
+        self.version = 0  # bumped by every change: the scrape reuses a series' text while it holds
 
     def record(self, attempt: Attempt) -> None:
+        self.version += 1
         self.probes[attempt.outcome] += 1
         self.last_run = attempt.started + attempt.duration
         self.last = attempt
@@ -87,6 +90,7 @@ class SeriesState:
             self.consecutive_failures += 1
 
     def skip(self, reason: str) -> None:
+        self.version += 1
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
@@ -95,6 +99,8 @@ class Store:
         self.history = history
         self.states: dict[tuple[str, ...], SeriesState] = {}
         self.started = time.time()
+        self.lateness_counts = [0] * (len(LATENESS_BUCKETS) + 1)  # the scheduler's, all series together
+        self.lateness_sum = 0.0
 
     def sync(self, config: Config) -> None:
         """Match the store to a (new) config: keep, add and drop series by their labels."""
@@ -104,6 +110,12 @@ class Store:
             state.series = series
             states[series.key] = state
         self.states = states
+
+    def late(self, seconds: float) -> None:
+        """A probe started `seconds` after it was due (a busy event loop starts probes late)."""
+        seconds = max(0.0, seconds)
+        self.lateness_counts[bisect.bisect_left(LATENESS_BUCKETS, seconds)] += 1
+        self.lateness_sum += seconds
 
     def __iter__(self):
         return iter(list(self.states.values()))

@@ -6,10 +6,8 @@ import asyncio
 from typing import Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
-
 from exporter import landing
+from exporter.metrics import Exposition
 from exporter.state import Store
 
 
@@ -22,10 +20,10 @@ def parse_listen_address(address: str) -> tuple[str | None, int]:
     return host, int(port)
 
 
-def make_app(registry: CollectorRegistry, store: Store, ready: Callable[[], bool], config_source: Callable[[], str]) -> web.Application:
+def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], config_source: Callable[[], str]) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
-        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        body = await asyncio.get_running_loop().run_in_executor(None, encoder, registry)
+        accept = request.headers.get("Accept", "")
+        body, content_type = await asyncio.get_running_loop().run_in_executor(None, exposition.render, accept)
         response = web.Response(body=body, headers={"Content-Type": content_type})
         response.enable_compression()
         return response

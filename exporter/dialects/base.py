@@ -10,7 +10,6 @@ nothing and proves reachability, key validity and that the model id still exists
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from dataclasses import dataclass, field
@@ -114,8 +113,8 @@ _HTTP_URL = re.compile(r"https?://[^\s)\"'>]+")
 def decode_base64(data: Any, where: str) -> bytes:
     if not isinstance(data, str) or not data:
         raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is not a base64 string")
-    try:
-        return base64.b64decode(data, validate=True)
+    try:  # a2b_base64 reads the str in place; b64decode would first copy it to bytes
+        return binascii.a2b_base64(data, strict_mode=True)
     except (binascii.Error, ValueError):
         raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is not valid base64") from None
 

@@ -1,7 +1,7 @@
 """The simulator: an HTTP server that speaks every dialect, with realistic latency, real images
 and faults that can be injected by configuration and changed while it runs.
 
-Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "faults": [...], "keys": [...],
+Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "payload": "noise", "faults": [...], "keys": [...],
 "models": [...], "retired_models": [...]}; GET /_sim/requests (recent requests, keys never recorded).
 
 Model ids: with `models` set, only those exist; without it, every id exists. Ids in
@@ -41,6 +41,7 @@ CATALOGUE: tuple[str, ...] = (
 class Simulator:
     def __init__(self, speed: float = 1.0, faults: list[Fault] | None = None, keys: list[str] | None = None):
         self.speed = speed
+        self.payload = "solid"  # images.PAYLOADS
         self.faults = faults or []
         self.keys = keys or []
         self.models: list[str] | None = None  # None: every model id exists
@@ -52,16 +53,19 @@ class Simulator:
         self.max_in_flight = 0  # the most generation requests answered at once, for tests
 
     def configure(self, raw: dict[str, Any]) -> None:
-        unknown = set(raw) - {"speed", "faults", "keys", "models", "retired_models"}
+        unknown = set(raw) - {"speed", "faults", "keys", "models", "retired_models", "payload"}
         if unknown:
             raise ValueError(f"unknown simulator keys: {', '.join(sorted(unknown))}")
         faults = parse_faults(raw["faults"]) if "faults" in raw else self.faults
         speed = float(raw.get("speed", self.speed))
         if speed < 0:
             raise ValueError("speed must not be negative")
+        payload = raw.get("payload", self.payload)
+        if payload not in images.PAYLOADS:
+            raise ValueError(f"payload must be one of {', '.join(images.PAYLOADS)}, got {payload!r}")
         if "faults" in raw:
             self.clock_zero = time.monotonic()  # scheduled windows count from when they were set
-        self.faults, self.speed = faults, speed
+        self.faults, self.speed, self.payload = faults, speed, payload
         self.keys = list(raw.get("keys", self.keys))
         if "models" in raw:
             self.models = None if raw["models"] is None else [str(m) for m in raw["models"]]
@@ -140,7 +144,7 @@ class Simulator:
         if kind == "text_only":
             return web.json_response(wire.text_only(ask))
         width, height = (ask.width // 2, ask.height // 2) if kind == "wrong_size" else (ask.width, ask.height)
-        image: bytes | None = images.png(width, height)
+        image: bytes | None = images.png(width, height, self.payload)
         if kind == "corrupt_image":
             image = b"\x89PNG\r\n\x1a\n" + random.randbytes(256)
         if kind == "bad_base64":
