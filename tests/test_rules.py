@@ -16,6 +16,7 @@ import yaml
 
 from exporter.outcomes import Outcome
 from exporter.sizes import RESOLUTIONS, THINKING_LEVELS
+from exporter.status.base import IMPACTS, UNKNOWN_IMPACT
 
 ROOT = Path(__file__).resolve().parent.parent
 AM = ROOT / "alertmanager"
@@ -61,26 +62,39 @@ def test_promtool_unit_tests_pass():
     assert result.stdout.count("SUCCESS") == len(PROMTOOL_TESTS)
 
 
-def promtool_cases() -> list[tuple[str, bool]]:
-    """(alertname, fires) for every alert_rule_test entry of every promtool test file."""
+def promtool_cases() -> list[tuple[str, str | None]]:
+    """(alertname, severity) for every alert a promtool case expects, (alertname, None) for every
+    case where it must not fire."""
     cases = []
     for path in PROMTOOL_TESTS:
         for test in yaml.safe_load(path.read_text())["tests"]:
             for check in test.get("alert_rule_test", []):
-                cases.append((check["alertname"], bool(check.get("exp_alerts"))))
+                expected = check.get("exp_alerts") or [{"exp_labels": {"severity": None}}]
+                cases += [(check["alertname"], alert["exp_labels"].get("severity")) for alert in expected]
     return cases
 
 
-@pytest.mark.parametrize("alert", alert_names())
-def test_every_alert_has_a_firing_and_a_silent_promtool_case(alert):
+# An alert may have one rule per severity (NanoBananaUpstreamIncident): each needs its firing case.
+@pytest.mark.parametrize("rule", alerting_rules(), ids=lambda r: f"{r['alert']}-{r['labels']['severity']}")
+def test_every_alert_has_a_firing_and_a_silent_promtool_case(rule):
     cases = promtool_cases()
-    assert (alert, True) in cases, f"{alert}: no promtool case where it fires"
-    assert (alert, False) in cases, f"{alert}: no promtool case where it must not fire"
+    alert, severity = rule["alert"], rule["labels"]["severity"]
+    assert (alert, severity) in cases, f"{alert}: no promtool case where it fires with severity {severity}"
+    assert (alert, None) in cases, f"{alert}: no promtool case where it must not fire"
 
 
 def test_promtool_cases_name_only_existing_alerts():
     unknown = {name for name, _ in promtool_cases()} - set(alert_names())
     assert not unknown, f"promtool cases for alerts that rules.yml does not define: {unknown}"
+
+
+def test_rules_yml_is_the_only_rule_file():
+    """One file to load and to test: a new alert set (status, cost) is a group in rules.yml, its
+    promtool cases are files in alertmanager/tests/ loading ../rules.yml."""
+    others = [p.name for p in AM.glob("*.yml") if p != RULES and "groups" in (yaml.safe_load(p.read_text()) or {})]
+    assert not others, f"fold {others} into alertmanager/rules.yml as a group"
+    for path in PROMTOOL_TESTS:
+        assert yaml.safe_load(path.read_text())["rule_files"] == ["../rules.yml"], path.name
 
 
 @pytest.mark.parametrize("rule", alerting_rules(), ids=lambda r: r["alert"])
@@ -126,6 +140,14 @@ def test_rules_classify_outcomes_like_outcomes_py():
     assert excluded_from_failures == {"|".join(sorted(not_failures, key=["success", "rate_limited"].index))}
     named = set(re.findall(r'outcome!?="([^"]+)"', text))
     assert named == {Outcome.RATE_LIMITED.value}
+
+
+def test_rules_and_inhibitions_match_the_impacts_the_exporter_exports():
+    text = RULES.read_text() + (AM / "alertmanager.yml").read_text()
+    matched = re.findall(r'impact!?=~?\\?"([^"\\]+)', text)
+    assert len(matched) >= 4, matched  # the two incident rules, the pages' ALERTS query, the inhibition
+    unknown = {value for m in matched for value in m.split("|")} - {*IMPACTS.values(), UNKNOWN_IMPACT}
+    assert not unknown, f"impact values the status collector never exports: {unknown}"
 
 
 @needs_amtool
