@@ -6,6 +6,7 @@ means adding one rule and its promtool cases, nothing here.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -125,11 +126,40 @@ def test_links_are_configured_in_one_place():
             assert 'query "nanobanana:alert_links:info"' in rule["annotations"][key], f"{rule['alert']}.{key}"
 
 
+def test_dashboard_links_open_real_dashboards_with_real_variables():
+    """dashboard_url names a committed dashboard's uid and fills its variables from the same labels."""
+    dashboards = {d["uid"]: {v["name"] for v in d["templating"]["list"]}
+                  for d in map(json.loads, map(Path.read_text, (ROOT / "grafana" / "dashboards").glob("*.json")))}
+    for rule in alerting_rules():
+        url = rule["annotations"]["dashboard_url"].partition("{{ end }}")[2]
+        m = re.fullmatch(r"/d/([\w-]+)(?:\?(.*))?", url)
+        assert m and m[1] in dashboards, f"{rule['alert']}: {url} is not one of the dashboards {sorted(dashboards)}"
+        for param in filter(None, (m[2] or "").split("&")):
+            name, _, value = param.partition("=")
+            variable = name.removeprefix("var-")
+            assert variable in dashboards[m[1]], f"{rule['alert']}: {m[1]} has no variable {variable}"
+            assert value == f"{{{{ $labels.{variable} | urlquery }}}}", f"{rule['alert']}: {param}"
+
+
 def test_latency_thresholds_cover_every_resolution_and_thinking_level():
     per_resolution = {rule["labels"]["resolution"] for rule in recorded("nanobanana:threshold:latency_p95_seconds")}
     factors = {rule["labels"]["thinking_level"] for rule in recorded("nanobanana:threshold:latency_thinking_factor")}
     assert per_resolution == set(RESOLUTIONS)
     assert factors == set(THINKING_LEVELS)
+
+
+def test_burn_rate_alerts_read_each_pair_of_the_settings():
+    """Each burn_rate setting is a long and a short window: the alerts compare exactly those two
+    recorded error ratios against that pair's factor."""
+    exprs = " ".join(rule["expr"] for rule in alerting_rules())
+    pairs = recorded("nanobanana:threshold:burn_rate")
+    assert len(pairs) == 4
+    for pair in pairs:
+        long, short = pair["labels"]["long_window"], pair["labels"]["short_window"]
+        factor = re.escape(f'scalar(nanobanana:threshold:burn_rate{{long_window="{long}"}})')
+        compared = re.findall(rf"nanobanana:probe_errors:ratio_rate(\w+) > {factor}", exprs)
+        assert sorted(compared) == sorted([long, short]), f"pair {long}/{short}: the alerts compare {compared}"
+        assert all(recorded(f"nanobanana:probe_errors:ratio_rate{w}") for w in (long, short))
 
 
 def test_rules_classify_outcomes_like_outcomes_py():
