@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout, no install nee
 from exporter.outcomes import OUTCOMES, Outcome  # noqa: E402
 from exporter.sizes import RESOLUTIONS  # noqa: E402
 from exporter.state import PHASES, TOKEN_KINDS  # noqa: E402
+from exporter.status.base import IMPACTS, UPTIME_WINDOWS  # noqa: E402
 
 RULES_FILE = ROOT / "alertmanager" / "rules.yml"
 SETTINGS_GROUP = "nanobanana-settings"
@@ -40,6 +41,8 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 # Variables in the order Grafana shows them; each filters on the label of the same name.
 FILTERS = ("job", "instance", "target", "model", "resolution", "thinking_level")
 SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS)
+# Exporter-wide series (status sources, build info) carry no probe labels: filter by scrape only.
+EXPORTER_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:2])
 SERIES = "target, model, resolution, thinking_level"  # `api` follows from target
 SUCCEEDED = f'outcome="{Outcome.SUCCESS}"'
 NOT_RATE_LIMITED = f'outcome!="{Outcome.RATE_LIMITED}"'
@@ -301,26 +304,48 @@ def overview(t: dict) -> dict:
              [query(f"time() - nanobanana_probe_last_success_timestamp_seconds{{{SEL}}}", legend)], "s",
              w=5, decimals=0),
     ]
-    outcomes = [
-        row("Outcomes"),
+    uptime_window = UPTIME_WINDOWS[0]  # the shortest: closest to "right now"
+    upstream = [
+        row("Is it Google, or is it us?"),
         timeseries("Success ratio", "Share of probes that succeeded per target, rate-limited probes left out. "
-                   f"The dashed line is the {t['availability_ratio']:.0%} availability alert. " + WHEN_RED,
+                   f"The dashed line is the {t['availability_ratio']:.0%} availability alert. Compare with the "
+                   "official incidents and OpenRouter's uptime beside it. " + WHEN_RED,
                    [query(success_ratio("$__rate_interval", "target, model"), "{{target}} {{model}}")],
                    "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=8, threshold_style="dashed",
                    min=0, max=1),
+        timeseries("Official incidents", "Incidents the official status feed lists as not ended, per watched "
+                   "product and impact (NanoBananaUpstreamIncident fires meanwhile). An incident while our "
+                   "success ratio falls: it is Google's side, inform users and follow the incident. No data: "
+                   "no status source configured.",
+                   [query(f"sum by (product, impact) (nanobanana_upstream_incidents_active{{{EXPORTER_SEL}}})",
+                           "{{product}} {{impact}}")], w=8, stack=True, bars=True, min=0, decimals=0,
+                   overrides=[by_name(f" {IMPACTS[impact]}$", color={"mode": "fixed", "fixedColor": colour})
+                              for impact, colour in (("SERVICE_INFORMATION", BLUE), ("SERVICE_DISRUPTION", ORANGE),
+                                                     ("SERVICE_OUTAGE", RED))]),
+        timeseries(f"OpenRouter endpoint uptime ({uptime_window})", "Share of requests each provider endpoint "
+                   f"served successfully over {uptime_window}, as OpenRouter saw it for all its users. Down with "
+                   "our success ratio: upstream. Ours down, theirs fine: our key, quota or network. The dashed "
+                   "line is our availability alert, for scale. No data: the openrouter status source is off.",
+                   [query(f'nanobanana_openrouter_endpoint_uptime_ratio{{{EXPORTER_SEL},window="{uptime_window}"}}',
+                           "{{provider}} {{model}}")],
+                   "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=8, threshold_style="dashed",
+                   min=0, max=1),
+    ]
+    outcomes = [
+        row("Outcomes"),
         timeseries("Probes per hour by outcome", "Every probe attempt except rate-limited ones, stacked by outcome: "
                    "green is success, red any failure. A failure band points at its cause: timeout (slow upstream "
                    "or network), server_error (upstream outage), auth_error (API key), content_blocked (prompt), "
                    "bad_image / no_image (model answered wrongly). " + WHEN_RED,
                    [query(f"3600 * {probes(NOT_RATE_LIMITED, by='outcome', fn='rate')}", "{{outcome}}")],
-                   w=8, stack=True, bars=True, overrides=OUTCOME_COLOURS, min=0),
+                   w=12, stack=True, bars=True, overrides=OUTCOME_COLOURS, min=0),
         timeseries("Rate limited per hour", "Probes answered with HTTP 429 / RESOURCE_EXHAUSTED, kept apart "
                    "because they are not a failure of the service: quota is spent. Red above "
                    f"{t['rate_limited_per_hour']} an hour (the info alert). When red: check quota and other "
                    "traffic on the same key, or probe less often.",
                    [query(f"3600 * sum by (target) (rate(nanobanana_probes_total{{{SEL},outcome=\"rate_limited\"}}"
                            "[$__rate_interval]))", "{{target}}")],
-                   thresholds=steps(YELLOW, (t["rate_limited_per_hour"], RED)), w=8, threshold_style="dashed",
+                   thresholds=steps(YELLOW, (t["rate_limited_per_hour"], RED)), w=12, threshold_style="dashed",
                    bars=True, min=0, color={"mode": "fixed", "fixedColor": YELLOW}),
     ]
     latency = [row("Latency (successful probes)")]
@@ -372,8 +397,9 @@ def overview(t: dict) -> dict:
                            "{{kind}}")], w=8, stack=True, min=0),
     ]
     return dashboard("nanobanana-overview", "Nano Banana / Overview",
-                     "Is Nano Banana working right now, for us? One row per target, then outcomes, latency, "
-                     "phases, sizes and tokens.", [now_row, outcomes, latency, time_goes, sizes])
+                     "Is Nano Banana working right now, for us? One row per target, then whether it is "
+                     "upstream, outcomes, latency, phases, sizes and tokens.",
+                     [now_row, upstream, outcomes, latency, time_goes, sizes])
 
 
 def probe_detail(t: dict) -> dict:
@@ -411,7 +437,7 @@ def probe_detail(t: dict) -> dict:
               query(f"nanobanana_probe_response_bytes{{{SEL}}}", f"response {legend}")], "bytes", w=8, h=4),
         stat("Exporter version", "nanobanana_exporter_build_info of the scraped exporter(s); the link opens "
              "its landing page with every series' recent attempts and errors.",
-             [query('nanobanana_exporter_build_info{job=~"$job",instance=~"$instance"}', "{{version}} {{instance}}")],
+             [query(f"nanobanana_exporter_build_info{{{EXPORTER_SEL}}}", "{{version}} {{instance}}")],
              w=8, h=4, links=landing, text_mode="name"),
     ]
     history = [

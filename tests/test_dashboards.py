@@ -287,10 +287,20 @@ def test_metric_name_extraction():
     assert metric_names("time() - g_timestamp_seconds") == {"g_timestamp_seconds"}
 
 
+# Exported only once the status poller's first fetches (against the demo's simulator) finished.
+STATUS_SAMPLES = ("nanobanana_upstream_incidents_active{", "nanobanana_openrouter_endpoint_uptime_ratio{")
+
+
 def produced_by_exporter() -> set[str]:
     """Sample names a Prometheus scraping the demo exporter would store."""
     with running_exporter("--demo") as (base, _):
-        text = httpx.get(f"{base}/metrics", timeout=10).text
+        deadline = time.monotonic() + 20
+        while True:
+            text = httpx.get(f"{base}/metrics", timeout=10).text
+            if all(s in text for s in STATUS_SAMPLES):
+                break
+            assert time.monotonic() < deadline, f"the demo exporter never exported {STATUS_SAMPLES}"
+            time.sleep(0.2)
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("", "_sum", "_count")}
     names = set()
     for family in text_string_to_metric_families(text):
@@ -316,6 +326,7 @@ def test_every_metric_name_is_produced():
         for metric in metric_names(expr):
             used.setdefault(metric, []).append(f"{name} {where}")
     assert "nanobanana_probe_phase_seconds_total" in used and "nanobanana_probe_phase_duration_seconds" in used
+    assert {s.rstrip("{") for s in STATUS_SAMPLES} <= set(used), "the overview compares with the status sources"
     unknown = {m: places for m, places in used.items() if m not in known}
     assert not unknown, f"metrics no exporter or recording rule produces: {unknown}"
 
