@@ -5,8 +5,8 @@
 
 Plain Python on purpose: a dashboard is a dict, and a few helpers (one per panel kind, one layout
 function) keep each panel to a few lines. Lists (phases, outcomes, resolutions, token kinds) come
-from the exporter and thresholds from alertmanager/thresholds.yml, the file the alert rules use, so
-colours and alerts cannot drift apart. Every query selects through the datasource variable, never
+from the exporter, and thresholds from the `nanobanana-settings` group of alertmanager/rules.yml,
+the numbers the alerts fire on, so colours and alerts cannot drift apart. Every query selects through the datasource variable, never
 a datasource uid, so the same JSON serves provisioning and grafana.com-style import.
 
 To add a panel: write it with one of the helpers below (expr, title, description, unit) and put it
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -28,8 +29,10 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout, no install nee
 from exporter.outcomes import OUTCOMES, Outcome  # noqa: E402
 from exporter.sizes import RESOLUTIONS  # noqa: E402
 from exporter.state import PHASES, TOKEN_KINDS  # noqa: E402
+from exporter.status.base import IMPACTS, UPTIME_WINDOWS  # noqa: E402
 
-THRESHOLDS_FILE = ROOT / "alertmanager" / "thresholds.yml"
+RULES_FILE = ROOT / "alertmanager" / "rules.yml"
+SETTINGS_GROUP = "nanobanana-settings"
 OUT = ROOT / "grafana" / "dashboards"
 SCHEMA_VERSION = 39  # Grafana 10.4 / 11
 TAGS = ["nanobanana"]
@@ -38,6 +41,8 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 # Variables in the order Grafana shows them; each filters on the label of the same name.
 FILTERS = ("job", "instance", "target", "model", "resolution", "thinking_level")
 SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS)
+# Exporter-wide series (status sources, build info) carry no probe labels: filter by scrape only.
+EXPORTER_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:2])
 SERIES = "target, model, resolution, thinking_level"  # `api` follows from target
 SUCCEEDED = f'outcome="{Outcome.SUCCESS}"'
 NOT_RATE_LIMITED = f'outcome!="{Outcome.RATE_LIMITED}"'
@@ -46,8 +51,29 @@ FAILED = f'outcome!~"{Outcome.SUCCESS}|{Outcome.RATE_LIMITED}"'
 GREEN, YELLOW, ORANGE, RED, BLUE = "green", "yellow", "orange", "red", "blue"
 
 
-def load_thresholds(path: Path = THRESHOLDS_FILE) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+def load_thresholds(path: Path = RULES_FILE) -> dict:
+    """The numbers recorded by rules.yml's settings group, by name without its prefix:
+    `nanobanana:threshold:error_ratio` -> t["error_ratio"], `nanobanana:slo_objective:ratio` ->
+    t["slo_objective"]. A record with labels (one per resolution, per burn-rate pair) becomes a
+    list of its labels plus "value"."""
+    [group] = [g for g in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"] if g["name"] == SETTINGS_GROUP]
+    t: dict = {}
+    for rule in group["rules"]:
+        name = re.fullmatch(r"nanobanana:(?:threshold:(\w+)|(slo_objective):ratio)", rule["record"])
+        if not name:
+            continue  # the links, not a number
+        value = float(re.fullmatch(r"vector\(([-\d.e]+)\)", rule["expr"].strip())[1])
+        value = int(value) if value.is_integer() else value
+        if "labels" in rule:
+            t.setdefault(name[1] or name[2], []).append({**rule["labels"], "value": value})
+        else:
+            t[name[1] or name[2]] = value
+    return t
+
+
+def latency_limits(t: dict) -> dict[str, float]:
+    """Resolution -> p95 seconds the latency alert fires above (at thinking factor 1)."""
+    return {r["resolution"]: r["value"] for r in t["latency_p95_seconds"]}
 
 
 # ---------------------------------------------------------------- PromQL building blocks
@@ -176,7 +202,7 @@ OUTCOME_COLOURS = [by_name(f"^{o}$", color={"mode": "fixed", "fixedColor": GREEN
 
 def latency_overrides(t: dict, legend_prefix: str = "") -> list[dict]:
     """Per-resolution p95 thresholds: series are named starting with their resolution."""
-    return [by_name(f"^{legend_prefix}{res}\\b.*", thresholds=steps(GREEN, (t["latency_p95_seconds"][res], RED)))
+    return [by_name(f"^{legend_prefix}{res}\\b.*", thresholds=steps(GREEN, (latency_limits(t)[res], RED)))
             for res in RESOLUTIONS]
 
 
@@ -258,13 +284,13 @@ def overview(t: dict) -> dict:
              + WHEN_RED, [query(f"nanobanana_probe_success{{{SEL}}}", legend)], thresholds=steps(RED, (1, GREEN)),
              w=4, mappings=OK_FAIL),
         stat("Availability (range)", f"Share of probes over the selected time range that succeeded, rate-limited "
-             f"probes left out. Red below {t['availability']:.1%} (the alert), green from the "
-             f"{t['slo']['objective']:.1%} objective. " + WHEN_RED,
+             f"probes left out. Red below {t['availability_ratio']:.1%} (the alert), green from the "
+             f"{t['slo_objective']:.1%} objective. " + WHEN_RED,
              [query(success_ratio("$__range", SERIES), legend, instant=True)], "percentunit",
-             steps(RED, (t["availability"], YELLOW), (t["slo"]["objective"], GREEN)), w=5, min=0, max=1, decimals=2),
+             steps(RED, (t["availability_ratio"], YELLOW), (t["slo_objective"], GREEN)), w=5, min=0, max=1, decimals=2),
         stat("p95 latency (range)", "95th percentile duration of successful probes over the selected range. "
              "Red above the per-resolution alert threshold (" + ", ".join(
-                 f"{r} {s} s" for r, s in t["latency_p95_seconds"].items()) + "). When red: compare the phase "
+                 f"{r} {s} s" for r, s in latency_limits(t).items()) + "). When red: compare the phase "
              "shares below (processing is upstream, transfer is the network) and the upstream status.",
              [query(quantile(0.95, SERIES, "$__range"), legend, instant=True)], "s", steps(GREEN),
              w=5, overrides=latency_overrides(t)),
@@ -278,31 +304,53 @@ def overview(t: dict) -> dict:
              [query(f"time() - nanobanana_probe_last_success_timestamp_seconds{{{SEL}}}", legend)], "s",
              w=5, decimals=0),
     ]
+    uptime_window = UPTIME_WINDOWS[0]  # the shortest: closest to "right now"
+    upstream = [
+        row("Is it Google, or is it us?"),
+        timeseries("Success ratio", "Share of probes that succeeded per target, rate-limited probes left out. "
+                   f"The dashed line is the {t['availability_ratio']:.0%} availability alert. Compare with the "
+                   "official incidents and OpenRouter's uptime beside it. " + WHEN_RED,
+                   [query(success_ratio("$__rate_interval", "target, model"), "{{target}} {{model}}")],
+                   "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=8, threshold_style="dashed",
+                   min=0, max=1),
+        timeseries("Official incidents", "Incidents the official status feed lists as not ended, per watched "
+                   "product and impact (NanoBananaUpstreamIncident fires meanwhile). An incident while our "
+                   "success ratio falls: it is Google's side, inform users and follow the incident. No data: "
+                   "no status source configured.",
+                   [query(f"sum by (product, impact) (nanobanana_upstream_incidents_active{{{EXPORTER_SEL}}})",
+                           "{{product}} {{impact}}")], w=8, stack=True, bars=True, min=0, decimals=0,
+                   overrides=[by_name(f" {IMPACTS[impact]}$", color={"mode": "fixed", "fixedColor": colour})
+                              for impact, colour in (("SERVICE_INFORMATION", BLUE), ("SERVICE_DISRUPTION", ORANGE),
+                                                     ("SERVICE_OUTAGE", RED))]),
+        timeseries(f"OpenRouter endpoint uptime ({uptime_window})", "Share of requests each provider endpoint "
+                   f"served successfully over {uptime_window}, as OpenRouter saw it for all its users. Down with "
+                   "our success ratio: upstream. Ours down, theirs fine: our key, quota or network. The dashed "
+                   "line is our availability alert, for scale. No data: the openrouter status source is off.",
+                   [query(f'nanobanana_openrouter_endpoint_uptime_ratio{{{EXPORTER_SEL},window="{uptime_window}"}}',
+                           "{{provider}} {{model}}")],
+                   "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=8, threshold_style="dashed",
+                   min=0, max=1),
+    ]
     outcomes = [
         row("Outcomes"),
-        timeseries("Success ratio", "Share of probes that succeeded per target, rate-limited probes left out. "
-                   f"The dashed line is the {t['availability']:.0%} availability alert. " + WHEN_RED,
-                   [query(success_ratio("$__rate_interval", "target, model"), "{{target}} {{model}}")],
-                   "percentunit", steps(RED, (t["availability"], GREEN)), w=8, threshold_style="dashed",
-                   min=0, max=1),
         timeseries("Probes per hour by outcome", "Every probe attempt except rate-limited ones, stacked by outcome: "
                    "green is success, red any failure. A failure band points at its cause: timeout (slow upstream "
                    "or network), server_error (upstream outage), auth_error (API key), content_blocked (prompt), "
                    "bad_image / no_image (model answered wrongly). " + WHEN_RED,
                    [query(f"3600 * {probes(NOT_RATE_LIMITED, by='outcome', fn='rate')}", "{{outcome}}")],
-                   w=8, stack=True, bars=True, overrides=OUTCOME_COLOURS, min=0),
+                   w=12, stack=True, bars=True, overrides=OUTCOME_COLOURS, min=0),
         timeseries("Rate limited per hour", "Probes answered with HTTP 429 / RESOURCE_EXHAUSTED, kept apart "
                    "because they are not a failure of the service: quota is spent. Red above "
                    f"{t['rate_limited_per_hour']} an hour (the info alert). When red: check quota and other "
                    "traffic on the same key, or probe less often.",
                    [query(f"3600 * sum by (target) (rate(nanobanana_probes_total{{{SEL},outcome=\"rate_limited\"}}"
                            "[$__rate_interval]))", "{{target}}")],
-                   thresholds=steps(YELLOW, (t["rate_limited_per_hour"], RED)), w=8, threshold_style="dashed",
+                   thresholds=steps(YELLOW, (t["rate_limited_per_hour"], RED)), w=12, threshold_style="dashed",
                    bars=True, min=0, color={"mode": "fixed", "fixedColor": YELLOW}),
     ]
     latency = [row("Latency (successful probes)")]
     for res in RESOLUTIONS:
-        limit = t["latency_p95_seconds"][res]
+        limit = latency_limits(t)[res]
         latency.append(timeseries(
             f"Latency {res}", f"p50, p95 and p99 duration of successful {res} probes (request start to verified "
             f"image) by thinking level. The dashed line is the {limit} s p95 alert. When above it: see where the "
@@ -349,8 +397,9 @@ def overview(t: dict) -> dict:
                            "{{kind}}")], w=8, stack=True, min=0),
     ]
     return dashboard("nanobanana-overview", "Nano Banana / Overview",
-                     "Is Nano Banana working right now, for us? One row per target, then outcomes, latency, "
-                     "phases, sizes and tokens.", [now_row, outcomes, latency, time_goes, sizes])
+                     "Is Nano Banana working right now, for us? One row per target, then whether it is "
+                     "upstream, outcomes, latency, phases, sizes and tokens.",
+                     [now_row, upstream, outcomes, latency, time_goes, sizes])
 
 
 def probe_detail(t: dict) -> dict:
@@ -373,8 +422,8 @@ def probe_detail(t: dict) -> dict:
              [query(f"time() - nanobanana_probe_last_success_timestamp_seconds{{{SEL}}}", legend)], "s", w=4,
              decimals=0, links=landing),
         stat("Availability (range)", f"Success ratio over the range, rate limits left out; red below "
-             f"{t['availability']:.1%}.", [query(success_ratio("$__range", SERIES), legend, instant=True)],
-             "percentunit", steps(RED, (t["availability"], YELLOW), (t["slo"]["objective"], GREEN)), w=4,
+             f"{t['availability_ratio']:.1%}.", [query(success_ratio("$__range", SERIES), legend, instant=True)],
+             "percentunit", steps(RED, (t["availability_ratio"], YELLOW), (t["slo_objective"], GREEN)), w=4,
              min=0, max=1, decimals=2),
         stat("p95 latency (range)", "95th percentile duration of successful probes over the range; red above "
              "the per-resolution alert threshold.",
@@ -388,7 +437,7 @@ def probe_detail(t: dict) -> dict:
               query(f"nanobanana_probe_response_bytes{{{SEL}}}", f"response {legend}")], "bytes", w=8, h=4),
         stat("Exporter version", "nanobanana_exporter_build_info of the scraped exporter(s); the link opens "
              "its landing page with every series' recent attempts and errors.",
-             [query('nanobanana_exporter_build_info{job=~"$job",instance=~"$instance"}', "{{version}} {{instance}}")],
+             [query(f"nanobanana_exporter_build_info{{{EXPORTER_SEL}}}", "{{version}} {{instance}}")],
              w=8, h=4, links=landing, text_mode="name"),
     ]
     history = [
@@ -444,11 +493,17 @@ def probe_detail(t: dict) -> dict:
 
 
 def slo_cost(t: dict) -> dict:
-    objective = t["slo"]["objective"]
+    objective = t["slo_objective"]
     budget = round(1 - objective, 10)
-    pairs = t["slo"]["burn_rates"]
-    windows = list(dict.fromkeys(w for p in pairs for w in (p["long"], p["short"])))
-    factors = sorted(p["factor"] for p in pairs)
+    pairs = t["burn_rate"]
+    windows = list(dict.fromkeys(w for p in pairs for w in (p["long_window"], p["short_window"])))
+    factors = sorted(p["value"] for p in pairs)
+
+    def burn_rate(window: str) -> str:
+        # The error ratio rules.yml records per series and window, the one the burn-rate alerts
+        # compare: the worst selected series is red exactly when an alert can fire.
+        return f"max(nanobanana:probe_errors:ratio_rate{window}{{{SEL}}}) / {budget}"
+
     burn = [
         row("Error budget"),
         stat("Error budget remaining (range)", f"Share of the error budget left over the selected range, for a "
@@ -458,31 +513,33 @@ def slo_cost(t: dict) -> dict:
              [query(f"1 - ({error_ratio('$__range', 'target, model')}) / {budget}", "{{target}} {{model}}",
                      instant=True)], "percentunit", steps(RED, (0, YELLOW), (0.25, GREEN)), w=12, h=6,
              max=1, decimals=1),
-        stat("Burn rate by window", "How fast the budget is being spent, in multiples of the rate that would "
-             "spend it exactly over the SLO period (1 = on track). Each window is red above its alert factor ("
-             + ", ".join(f"{p['long']} {p['factor']}x" for p in pairs) + "); the alerts fire when a long and its "
-             "short window are both above. When red: find the failing target and outcome on the overview.",
-             [query(f"({error_ratio(p['long'])}) / {budget}", p["long"], instant=True) for p in pairs],
+        stat("Burn rate by window", "How fast the budget is being spent by the worst selected series, in "
+             "multiples of the rate that would spend it exactly over the SLO period (1 = on track). Each window "
+             "is red above its alert factor (" + ", ".join(f"{p['long_window']} {p['value']}x" for p in pairs)
+             + "); the alerts fire when a long and its short window are both above. When red: find the failing "
+             "target and outcome on the overview.",
+             [query(burn_rate(p["long_window"]), p["long_window"], instant=True) for p in pairs],
              "short", steps(GREEN), w=12, h=6, decimals=2,
-             overrides=[by_name(f"^{p['long']}$", thresholds=steps(GREEN, (p["factor"], RED))) for p in pairs]),
-        timeseries("Burn rate over time", "Burn rate per alerting window pair over time; dashed lines mark the "
-                   "factors at which the alerts fire (long and short window both above).",
-                   [query(f"({error_ratio(w)}) / {budget}", w) for w in windows],
+             overrides=[by_name(f"^{p['long_window']}$", thresholds=steps(GREEN, (p["value"], RED))) for p in pairs]),
+        timeseries("Burn rate over time", "Burn rate of the worst selected series per alerting window over time; "
+                   "dashed lines mark the factors at which the alerts fire (long and short window both above).",
+                   [query(burn_rate(w), w) for w in windows],
                    "short", steps(GREEN, *[(f, ORANGE) for f in factors[:-1]], (factors[-1], RED)), w=12,
                    threshold_style="dashed", min=0),
         timeseries("Error ratio by target", f"Failed share of probes, rate limits left out. The budget line is "
-                   f"{budget:.1%}; the error-rate alert fires above {t['error_rate']:.0%}.",
+                   f"{budget:.1%}; the error-rate alert fires above {t['error_ratio']:.0%}.",
                    [query(error_ratio("$__rate_interval", "target"), "{{target}}")], "percentunit",
-                   steps(GREEN, (budget, YELLOW), (t["error_rate"], RED)), w=12, threshold_style="dashed", min=0),
+                   steps(GREEN, (budget, YELLOW), (t["error_ratio"], RED)), w=12, threshold_style="dashed", min=0),
     ]
-    # Spend, budget and upstream-status panels join here when their metrics exist
-    # (nanobanana_probe_cost_usd_total, nanobanana_budget_*, nanobanana_upstream_incidents_active): one
-    # panel helper call each; the metric-name test only accepts metrics the exporter already produces.
-    later = [note("Cost and upstream status", "Spend per day and per target, budget state and upstream "
-                  "incidents appear here once the exporter exports cost and status-feed metrics.")]
+    # Spend and budget panels join here when their metrics exist (nanobanana_probe_cost_usd_total,
+    # nanobanana_budget_*): one panel helper call each; the metric-name test only accepts metrics the
+    # exporter already produces.
+    later = [note("Cost", "Spend per day and per target and the budget state appear here once the exporter "
+                  "exports cost metrics.")]
     return dashboard("nanobanana-slo-cost", "Nano Banana / SLO and cost",
-                     f"Error budget and burn rates for the {objective:.1%} objective, computed from probe "
-                     "counters (rate limits excluded); cost and budget once exported.", [burn, later])
+                     f"Error budget and burn rates for the {objective:.1%} objective, from probe counters and "
+                     "the error ratios rules.yml records (rate limits excluded); cost and budget once exported.",
+                     [burn, later])
 
 
 DASHBOARDS = {"overview.json": overview, "probe-detail.json": probe_detail, "slo-cost.json": slo_cost}

@@ -4,6 +4,7 @@ from the thresholds the alert rules use."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -192,21 +193,35 @@ def test_generator_check_fails_on_a_hand_edit(tmp_path):
 # ---------------------------------------------------------------- thresholds shared with the alerts
 
 
+def load_thresholds() -> dict:
+    """What the generator reads from rules.yml's settings group (grafana/generate.py is a script)."""
+    spec = importlib.util.spec_from_file_location("generate", GRAFANA / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    return generate.load_thresholds()
+
+
+# Settings that shape an alert but no panel colour: the minimum counts that tell a blip from an
+# outage, the outage window's ratio, staleness and the thinking-level factors.
+NOT_DRAWN = {"outage_failure_ratio", "outage_min_probes", "warning_min_failures", "page_min_failures",
+             "stale_intervals", "latency_thinking_factor"}
+
+
 def test_every_shared_threshold_colours_a_panel():
-    t = yaml.safe_load((ROOT / "alertmanager" / "thresholds.yml").read_text())
-    assert set(t["latency_p95_seconds"]) == set(RESOLUTIONS), "one latency threshold per resolution"
-    wanted = {"availability": t["availability"], "error_rate": t["error_rate"],
-              "consecutive_failures": t["consecutive_failures"], "rate_limited_per_hour": t["rate_limited_per_hour"],
-              "slo objective": t["slo"]["objective"]}
-    wanted |= {f"latency {r}": s for r, s in t["latency_p95_seconds"].items()}
-    wanted |= {f"burn rate {p['long']}": p["factor"] for p in t["slo"]["burn_rates"]}
+    t = load_thresholds()
+    assert NOT_DRAWN < set(t), "NOT_DRAWN names settings that rules.yml no longer records"
+    assert {r["resolution"] for r in t["latency_p95_seconds"]} == set(RESOLUTIONS), "one latency threshold per resolution"
+    wanted = {name: value for name, value in t.items() if name not in NOT_DRAWN and not isinstance(value, list)}
+    wanted |= {f"latency {r['resolution']}": r["value"] for r in t["latency_p95_seconds"]}
+    wanted |= {f"burn rate {p['long_window']}": p["value"] for p in t["burn_rate"]}
+    assert len(wanted) == 12, wanted
     shown = {step["value"] for name in DASHBOARDS for _, k, v in walk(load(name)) if k == "steps" and isinstance(v, list) for step in v}
     missing = {k: v for k, v in wanted.items() if v not in shown}
-    assert not missing, f"thresholds.yml values no panel is coloured by: {missing}"
+    assert not missing, f"rules.yml settings no panel is coloured by: {missing}"
     overview = {p["title"]: p for p in panels(load("overview.json"))}
-    for res in RESOLUTIONS:
-        limit = overview[f"Latency {res}"]["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]
-        assert limit == {"color": "red", "value": t["latency_p95_seconds"][res]}
+    for r in t["latency_p95_seconds"]:
+        limit = overview[f"Latency {r['resolution']}"]["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]
+        assert limit == {"color": "red", "value": r["value"]}
 
 
 # ---------------------------------------------------------------- PromQL: parses, and names exist
@@ -272,10 +287,20 @@ def test_metric_name_extraction():
     assert metric_names("time() - g_timestamp_seconds") == {"g_timestamp_seconds"}
 
 
+# Exported only once the status poller's first fetches (against the demo's simulator) finished.
+STATUS_SAMPLES = ("nanobanana_upstream_incidents_active{", "nanobanana_openrouter_endpoint_uptime_ratio{")
+
+
 def produced_by_exporter() -> set[str]:
     """Sample names a Prometheus scraping the demo exporter would store."""
     with running_exporter("--demo") as (base, _):
-        text = httpx.get(f"{base}/metrics", timeout=10).text
+        deadline = time.monotonic() + 20
+        while True:
+            text = httpx.get(f"{base}/metrics", timeout=10).text
+            if all(s in text for s in STATUS_SAMPLES):
+                break
+            assert time.monotonic() < deadline, f"the demo exporter never exported {STATUS_SAMPLES}"
+            time.sleep(0.2)
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("", "_sum", "_count")}
     names = set()
     for family in text_string_to_metric_families(text):
@@ -301,6 +326,7 @@ def test_every_metric_name_is_produced():
         for metric in metric_names(expr):
             used.setdefault(metric, []).append(f"{name} {where}")
     assert "nanobanana_probe_phase_seconds_total" in used and "nanobanana_probe_phase_duration_seconds" in used
+    assert {s.rstrip("{") for s in STATUS_SAMPLES} <= set(used), "the overview compares with the status sources"
     unknown = {m: places for m, places in used.items() if m not in known}
     assert not unknown, f"metrics no exporter or recording rule produces: {unknown}"
 

@@ -6,6 +6,7 @@ means adding one rule and its promtool cases, nothing here.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import yaml
 
 from exporter.outcomes import Outcome
 from exporter.sizes import RESOLUTIONS, THINKING_LEVELS
+from exporter.status.base import IMPACTS, UNKNOWN_IMPACT
 
 ROOT = Path(__file__).resolve().parent.parent
 AM = ROOT / "alertmanager"
@@ -61,26 +63,39 @@ def test_promtool_unit_tests_pass():
     assert result.stdout.count("SUCCESS") == len(PROMTOOL_TESTS)
 
 
-def promtool_cases() -> list[tuple[str, bool]]:
-    """(alertname, fires) for every alert_rule_test entry of every promtool test file."""
+def promtool_cases() -> list[tuple[str, str | None]]:
+    """(alertname, severity) for every alert a promtool case expects, (alertname, None) for every
+    case where it must not fire."""
     cases = []
     for path in PROMTOOL_TESTS:
         for test in yaml.safe_load(path.read_text())["tests"]:
             for check in test.get("alert_rule_test", []):
-                cases.append((check["alertname"], bool(check.get("exp_alerts"))))
+                expected = check.get("exp_alerts") or [{"exp_labels": {"severity": None}}]
+                cases += [(check["alertname"], alert["exp_labels"].get("severity")) for alert in expected]
     return cases
 
 
-@pytest.mark.parametrize("alert", alert_names())
-def test_every_alert_has_a_firing_and_a_silent_promtool_case(alert):
+# An alert may have one rule per severity (NanoBananaUpstreamIncident): each needs its firing case.
+@pytest.mark.parametrize("rule", alerting_rules(), ids=lambda r: f"{r['alert']}-{r['labels']['severity']}")
+def test_every_alert_has_a_firing_and_a_silent_promtool_case(rule):
     cases = promtool_cases()
-    assert (alert, True) in cases, f"{alert}: no promtool case where it fires"
-    assert (alert, False) in cases, f"{alert}: no promtool case where it must not fire"
+    alert, severity = rule["alert"], rule["labels"]["severity"]
+    assert (alert, severity) in cases, f"{alert}: no promtool case where it fires with severity {severity}"
+    assert (alert, None) in cases, f"{alert}: no promtool case where it must not fire"
 
 
 def test_promtool_cases_name_only_existing_alerts():
     unknown = {name for name, _ in promtool_cases()} - set(alert_names())
     assert not unknown, f"promtool cases for alerts that rules.yml does not define: {unknown}"
+
+
+def test_rules_yml_is_the_only_rule_file():
+    """One file to load and to test: a new alert set (status, cost) is a group in rules.yml, its
+    promtool cases are files in alertmanager/tests/ loading ../rules.yml."""
+    others = [p.name for p in AM.glob("*.yml") if p != RULES and "groups" in (yaml.safe_load(p.read_text()) or {})]
+    assert not others, f"fold {others} into alertmanager/rules.yml as a group"
+    for path in PROMTOOL_TESTS:
+        assert yaml.safe_load(path.read_text())["rule_files"] == ["../rules.yml"], path.name
 
 
 @pytest.mark.parametrize("rule", alerting_rules(), ids=lambda r: r["alert"])
@@ -111,11 +126,40 @@ def test_links_are_configured_in_one_place():
             assert 'query "nanobanana:alert_links:info"' in rule["annotations"][key], f"{rule['alert']}.{key}"
 
 
+def test_dashboard_links_open_real_dashboards_with_real_variables():
+    """dashboard_url names a committed dashboard's uid and fills its variables from the same labels."""
+    dashboards = {d["uid"]: {v["name"] for v in d["templating"]["list"]}
+                  for d in map(json.loads, map(Path.read_text, (ROOT / "grafana" / "dashboards").glob("*.json")))}
+    for rule in alerting_rules():
+        url = rule["annotations"]["dashboard_url"].partition("{{ end }}")[2]
+        m = re.fullmatch(r"/d/([\w-]+)(?:\?(.*))?", url)
+        assert m and m[1] in dashboards, f"{rule['alert']}: {url} is not one of the dashboards {sorted(dashboards)}"
+        for param in filter(None, (m[2] or "").split("&")):
+            name, _, value = param.partition("=")
+            variable = name.removeprefix("var-")
+            assert variable in dashboards[m[1]], f"{rule['alert']}: {m[1]} has no variable {variable}"
+            assert value == f"{{{{ $labels.{variable} | urlquery }}}}", f"{rule['alert']}: {param}"
+
+
 def test_latency_thresholds_cover_every_resolution_and_thinking_level():
     per_resolution = {rule["labels"]["resolution"] for rule in recorded("nanobanana:threshold:latency_p95_seconds")}
     factors = {rule["labels"]["thinking_level"] for rule in recorded("nanobanana:threshold:latency_thinking_factor")}
     assert per_resolution == set(RESOLUTIONS)
     assert factors == set(THINKING_LEVELS)
+
+
+def test_burn_rate_alerts_read_each_pair_of_the_settings():
+    """Each burn_rate setting is a long and a short window: the alerts compare exactly those two
+    recorded error ratios against that pair's factor."""
+    exprs = " ".join(rule["expr"] for rule in alerting_rules())
+    pairs = recorded("nanobanana:threshold:burn_rate")
+    assert len(pairs) == 4
+    for pair in pairs:
+        long, short = pair["labels"]["long_window"], pair["labels"]["short_window"]
+        factor = re.escape(f'scalar(nanobanana:threshold:burn_rate{{long_window="{long}"}})')
+        compared = re.findall(rf"nanobanana:probe_errors:ratio_rate(\w+) > {factor}", exprs)
+        assert sorted(compared) == sorted([long, short]), f"pair {long}/{short}: the alerts compare {compared}"
+        assert all(recorded(f"nanobanana:probe_errors:ratio_rate{w}") for w in (long, short))
 
 
 def test_rules_classify_outcomes_like_outcomes_py():
@@ -126,6 +170,14 @@ def test_rules_classify_outcomes_like_outcomes_py():
     assert excluded_from_failures == {"|".join(sorted(not_failures, key=["success", "rate_limited"].index))}
     named = set(re.findall(r'outcome!?="([^"]+)"', text))
     assert named == {Outcome.RATE_LIMITED.value}
+
+
+def test_rules_and_inhibitions_match_the_impacts_the_exporter_exports():
+    text = RULES.read_text() + (AM / "alertmanager.yml").read_text()
+    matched = re.findall(r'impact!?=~?\\?"([^"\\]+)', text)
+    assert len(matched) >= 4, matched  # the two incident rules, the pages' ALERTS query, the inhibition
+    unknown = {value for m in matched for value in m.split("|")} - {*IMPACTS.values(), UNKNOWN_IMPACT}
+    assert not unknown, f"impact values the status collector never exports: {unknown}"
 
 
 @needs_amtool
