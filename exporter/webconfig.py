@@ -187,10 +187,10 @@ def load_text(text: str, source: str = "<web config>", base_dir: Path = Path("."
 
 def _reject_unsupported(raw: dict, source: str) -> None:
     tls = raw.get("tls_server_config")
-    for key in list(raw) + [f"tls_server_config.{k}" for k in (tls if isinstance(tls, dict) else {})]:
-        reason = UNSUPPORTED_KEYS.get(key.rpartition(".")[2])
-        if reason:
-            raise ConfigError(f"{source}: {key}: {reason}")
+    keys = [k for k in raw if k == "http_server_config"]
+    keys += [f"tls_server_config.{k}" for k in (tls if isinstance(tls, dict) else {}) if k in UNSUPPORTED_KEYS]
+    for key in keys:
+        raise ConfigError(f"{source}: {key}: {UNSUPPORTED_KEYS[key.rpartition('.')[2]]}")
 
 
 class BasicAuth:
