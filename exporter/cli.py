@@ -1,6 +1,6 @@
 """Command line, in the Prometheus exporters' style.
 
-  nanobanana-exporter [--config.file F] [--web.listen-address :9877] [--demo] [--config.check] ...
+  nanobanana-exporter [--config.file F] [--web.listen-address :9877] [--web.config.file W] [--demo] [--config.check] ...
   nanobanana-exporter simulator [--web.listen-address :9879] [--simulator.config F]
 """
 
@@ -29,6 +29,13 @@ def common_flags(parser: argparse.ArgumentParser, listen: str) -> None:
     parser.add_argument("--version", action="version", version=f"nanobanana-exporter {__version__}")
 
 
+def web_config_flag(parser: argparse.ArgumentParser) -> None:
+    """--web.config.file, for the exporter and the relay (see exporter/webconfig.py)."""
+    parser.add_argument("--web.config.file", dest="web_config_file", default=None, metavar="FILE",
+                        help="TLS and basic auth settings, in the Prometheus exporter-toolkit format "
+                        "(read at start and on every reload)")
+
+
 def exporter_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nanobanana-exporter",
@@ -41,6 +48,7 @@ def exporter_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true",
                         help="probe the built-in simulator with the built-in demo config (no API key, no network)")
     common_flags(parser, ":9877")
+    web_config_flag(parser)
     return parser
 
 
@@ -60,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     redactor = Redactor()
     logs.setup("warning" if args.log_level == "warn" else args.log_level, args.log_format, redactor)
     if args.config_check:
-        return check(args.config_file, args.demo)
+        return check(args.config_file, args.demo, args.web_config_file)
     try:
         return asyncio.run(run_exporter(args, redactor))
     except ConfigError as err:
@@ -68,20 +76,38 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def check(path: str, demo: bool) -> int:
+def check(path: str, demo: bool, web_config_file: str | None = None) -> int:
     try:
         if demo:
             config = asyncio.run(_demo_config_only())
         else:
             config = load_file(path)
+        web_config = load_web_config(web_config_file)
     except ConfigError as err:
         print(f"FAILED: {err}", file=sys.stderr)
         return 1
     from exporter.plan import print_plan
 
     print(f"{config.source}: config is valid")
+    if web_config_file:
+        print(f"{web_config.source}: web config is valid ({describe_web_config(web_config)})")
     print_plan(config)
     return 0
+
+
+def load_web_config(path: str | None):
+    from exporter import webconfig
+
+    return webconfig.load_file(path) if path else webconfig.WebConfig()
+
+
+def describe_web_config(web_config) -> str:
+    tls = web_config.tls
+    parts = [f"TLS {tls.min_version}+" + (", client certificates" if tls.client_ca_file else "") if tls else "no TLS",
+             f"{len(web_config.users)} basic auth users" if web_config.users else "no basic auth"]
+    if web_config.open_paths:
+        parts.append("open without auth: " + " ".join(sorted(web_config.open_paths)))
+    return ", ".join(parts)
 
 
 async def _demo_config_only() -> Config:
@@ -98,19 +124,32 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter.liveness import LivenessChecker
     from exporter.metrics import Exposition
     from exporter.probe import Prober
+    from exporter.reload import Reloader
     from exporter.scheduler import Scheduler
     from exporter.state import Store
     from exporter.status.poller import StatusPoller
 
     cleanups = []
+    web_config = load_web_config(args.web_config_file)
     if args.demo:
-        from exporter.demo import start_demo
+        from exporter.demo import demo_config, start_demo_simulator
 
-        sim_runner, config = await start_demo()
+        sim_runner, sim_url = await start_demo_simulator()
         cleanups.append(sim_runner.cleanup)
+
+        def read_config() -> Config:
+            return demo_config(sim_url)  # --demo has no file: a reload re-reads the built-in demo config
     else:
-        config = load_file(args.config_file)
-    redactor.update(config.secrets)
+        def read_config() -> Config:
+            return load_file(args.config_file)
+    try:
+        config = read_config()
+    except ConfigError:
+        for cleanup in cleanups:
+            await cleanup()
+        raise
+    secrets = set(config.secrets)  # old keys stay masked after a reload: they may still be in flight
+    redactor.update(secrets)
 
     store = Store()
     prober = Prober(redactor)
@@ -118,30 +157,53 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     scheduler = Scheduler(store, prober, budget)
     liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed)
     status = StatusPoller(redactor)
-    app = web.make_app(Exposition(store, status, liveness, budget), store, lambda: scheduler.running,
-                       lambda: config.source)
+    current = {"config": config}
+
+    async def reload() -> str:
+        new = read_config()  # everything is read and checked before anything changes
+        new_web = load_web_config(args.web_config_file)
+        await server.use(new_web)
+        secrets.update(new.secrets)
+        redactor.update(secrets)
+        scheduler.apply(new)
+        liveness.apply(new)
+        status.apply(new.status_sources)
+        current["config"] = new
+        return f"{new.source}, {len(new.series)} series in {len(new.targets)} targets, {describe_web_config(new_web)}"
+
+    reloader = Reloader("nanobanana_exporter", reload, redactor)
+    exposition = Exposition(store, status, liveness, budget)
+    exposition.registry.register(reloader)
+    app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source)
+    reloader.add_route(app)
+    server = web.Server(app, args.listen, web_config)
     try:
-        runner = await web.serve(app, args.listen)
+        await server.start()
     except (OSError, ValueError) as err:
         log.error("cannot listen", extra={"address": args.listen, "error": str(err)})
+        for cleanup in cleanups:
+            await cleanup()
+        await prober.aclose()
+        await status.stop()
         return 1
     scheduler.apply(config)
     liveness.apply(config)
     status.apply(config.status_sources)
-    log.info("listening", extra={"address": args.listen, "port": web.bound_port(runner),
+    log.info("listening", extra={"address": args.listen, "port": server.port, "scheme": web_config.scheme,
                                  "series": len(config.series), "config": config.source, "version": __version__})
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloader.handle_sighup(loop)
     await stop.wait()
     log.info("shutting down")
     try:
         await asyncio.wait_for(scheduler.stop(), STOP_GRACE)
     except TimeoutError:
         log.warning("in-flight probes did not stop in time")
-    await runner.cleanup()
+    await server.stop()
     await prober.aclose()
     await liveness.stop()
     await status.stop()

@@ -16,9 +16,19 @@ def demo_text() -> str:
 
 async def start_demo() -> tuple[object, Config]:
     """Start the simulator; returns its runner and the demo config pointed at it."""
-    raw = yaml.safe_load(demo_text())
+    runner, base_url = await start_demo_simulator()
+    return runner, demo_config(base_url)
+
+
+async def start_demo_simulator() -> tuple[object, str]:
+    """Start the simulator with the demo's faults; returns its runner and base URL."""
     simulator = Simulator()
-    simulator.configure(raw["simulator"])
-    runner, base_url = await start(simulator)
+    simulator.configure(yaml.safe_load(demo_text())["simulator"])
+    return await start(simulator)
+
+
+def demo_config(base_url: str) -> Config:
+    """The built-in demo config, pointed at a simulator at base_url (also what a reload re-reads)."""
+    raw = yaml.safe_load(demo_text())
     exporter_yaml = yaml.safe_dump(raw["exporter"], sort_keys=False).replace("${SIMULATOR}", base_url)
-    return runner, load_text(exporter_yaml, "<demo>")
+    return load_text(exporter_yaml, "<demo>")

@@ -1,4 +1,5 @@
-"""The exporter's HTTP endpoints: /metrics, /, /-/healthy, /-/ready."""
+"""The exporter's HTTP endpoints (/metrics, /, /-/healthy, /-/ready), and the listener that both
+the exporter and the relay serve from: TLS and basic auth from --web.config.file, swapped on reload."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiohttp import web
 from exporter import landing
 from exporter.metrics import Exposition
 from exporter.state import Store
+from exporter.webconfig import REALM, BasicAuth, WebConfig
 
 
 def parse_listen_address(address: str) -> tuple[str | None, int]:
@@ -46,6 +48,60 @@ def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], co
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", is_ready)
     return app
+
+
+class Server:
+    """One process's listener. Every request passes the basic-auth check of the current web config;
+    a new web config (reload) applies to the next request, and a TLS change re-opens the listener on
+    the same port (connections already open finish on the old settings)."""
+
+    def __init__(self, app: web.Application, address: str, web_config: WebConfig | None = None):
+        self.host, self.requested_port = parse_listen_address(address)
+        self.web_config = web_config or WebConfig()
+        self.auth = BasicAuth()
+        app.middlewares.append(self._guard)
+        self.runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        self.site: web.TCPSite | None = None
+        self.port = self.requested_port
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        try:
+            self.site = await self._open(self.requested_port)
+        except BaseException:
+            await self.runner.cleanup()
+            raise
+        self.port = self.runner.addresses[0][1]
+
+    async def _open(self, port: int) -> web.TCPSite:
+        site = web.TCPSite(self.runner, self.host, port, ssl_context=self.web_config.ssl_context())
+        await site.start()
+        return site
+
+    async def use(self, new: WebConfig) -> None:
+        """Switch to a new, already validated web config."""
+        old, self.web_config = self.web_config, new
+        if new.tls_fingerprint == old.tls_fingerprint or self.site is None:
+            return
+        await self.site.stop()
+        try:
+            self.site = await self._open(self.port)
+        except OSError:
+            self.web_config = old  # the port was taken in between: keep serving the old settings
+            self.site = await self._open(self.port)
+            raise
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler):
+        config = self.web_config
+        if config.users and request.path not in config.open_paths:
+            if not await self.auth.check(config, request.headers.get("Authorization", "")):
+                return web.Response(status=401, text="Unauthorized: basic auth required.\n",
+                                    headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
+        return await handler(request)
 
 
 async def serve(app: web.Application, address: str) -> web.AppRunner:

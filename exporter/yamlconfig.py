@@ -27,9 +27,11 @@ def read_text(path: str | Path) -> str:
         raise ConfigError(f"{path}: cannot read config file: {err.strerror or err}") from None
 
 
-def validate(text: str, source: str, model: type[M], shape: str) -> tuple[M, Where]:
+def validate(text: str, source: str, model: type[M], shape: str, *, empty_ok: bool = False,
+             precheck: Callable[[dict], None] | None = None) -> tuple[M, Where]:
     """The validated model and a `where` that places a key path in the file; ConfigError otherwise.
-    `shape` says what the top level must be, for a file that is not a mapping."""
+    `shape` says what the top level must be, for a file that is not a mapping; `empty_ok` takes an
+    empty file as an empty mapping; `precheck` sees the raw mapping before validation."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -37,9 +39,13 @@ def validate(text: str, source: str, model: type[M], shape: str) -> tuple[M, Whe
         at = f"{source}:{mark.line + 1}" if mark else source
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"{at}: invalid YAML: {problem}") from None
+    if raw is None and empty_ok:
+        raw, text = {}, "{}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the config must be {shape}")
     root = yaml.compose(text)
+    if precheck is not None:
+        precheck(raw)
     try:
         validated = model.model_validate(raw)
     except ValidationError as err:

@@ -53,22 +53,23 @@ def exporter_env(**extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running_process(args: list[str], ready_path: str = "/-/ready", env: dict[str, str] | None = None,
-                    ready_timeout: float = 20.0):
+                    ready_timeout: float = 20.0, scheme: str = "http", **client):
     """Start `python -m exporter ARGS --web.listen-address 127.0.0.1:PORT`; yields (base_url, process)
-    once ready_path answers 200. The process's output is in process.logs after exit."""
+    once ready_path answers 200. The process's output is in process.logs after exit.
+    scheme="https" and httpx options (verify=, cert=, auth=) fit a process behind --web.config.file."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "exporter", *args, "--web.listen-address", f"127.0.0.1:{port}"],
         env=env or exporter_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = f"{scheme}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout
         while True:
             if proc.poll() is not None:
                 raise AssertionError(f"process exited with {proc.returncode}: {proc.stdout.read()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + ready_path, timeout=1).status_code == 200:
+                if httpx.get(base + ready_path, timeout=1, **client).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise AssertionError(f"{args} did not become ready")
@@ -84,9 +85,9 @@ def running_process(args: list[str], ready_path: str = "/-/ready", env: dict[str
         proc.logs = proc.stdout.read()
 
 
-def running_exporter(*args: str, env: dict[str, str] | None = None, ready_timeout: float = 20.0):
+def running_exporter(*args: str, env: dict[str, str] | None = None, ready_timeout: float = 20.0, **client):
     """The exporter as a real process (see running_process)."""
-    return running_process(list(args), env=env, ready_timeout=ready_timeout)
+    return running_process(list(args), env=env, ready_timeout=ready_timeout, **client)
 
 
 def running_simulator(config_file: str | None = None, speed: float = 0.001):

@@ -1,6 +1,5 @@
 """The scrape's fast path (ProbeCollector.render) exports exactly what the collector does."""
 
-import time
 
 import yaml
 from prometheus_client.exposition import generate_latest

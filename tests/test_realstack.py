@@ -18,7 +18,7 @@ import time
 import httpx
 import pytest
 
-from conftest import ROOT, exporter_env, free_port
+from conftest import exporter_env, free_port
 from stack import (ALERTMANAGER, ALERTMANAGER_CONFIG, PROMETHEUS, RULES, FakeWebhook, alertmanager_config_for_test,
                    start_alertmanager, start_prometheus, start_service)
 from test_dashboards import all_expressions, substitute

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.dialects.base import Answer, Dialect, ProbeFailure, Request, dig, image_in_text, merge_body, openai_chat_usage
+from exporter.dialects.base import Dialect, ProbeFailure, Request, dig, image_in_text, merge_body, openai_chat_usage
 from exporter.dialects.openai_images import ModelList, bearer
 from exporter.outcomes import Outcome
 

@@ -58,21 +58,28 @@ class Courier:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    def reconfigure(self, channels: dict[str, Channel], deadline: float, request_timeout: float) -> None:
+        """A reloaded config: channels whose bot is unchanged keep their rate limiter (and its history)."""
+        self.limiters = {name: self.limiters[name] if self.channels.get(name) == c else RateLimiter(c.platform.rate_limits)
+                         for name, c in channels.items()}
+        self.channels, self.deadline, self.request_timeout = channels, deadline, request_timeout
+
     async def deliver(self, channel: Channel, notification: Notification) -> Outcome:
         deadline = time.monotonic() + self.deadline
         bodies, omitted = channel.platform.render(notification)
         if omitted:
             self.metrics.omitted.labels(channel.name).inc(omitted)
+        limiter = self.limiters[channel.name]  # held to the end, even if a reload replaces it meanwhile
         for index, body in enumerate(bodies, 1):
-            await self._send(channel, body, deadline, f"message {index}/{len(bodies)}")
+            await self._send(channel, limiter, body, deadline, f"message {index}/{len(bodies)}")
         return Outcome(messages=len(bodies), omitted=omitted)
 
-    async def _send(self, channel: Channel, body: dict, deadline: float, what: str) -> None:
+    async def _send(self, channel: Channel, limiter: RateLimiter, body: dict, deadline: float, what: str) -> None:
         backoff = BACKOFF_FIRST
         attempt = 0
         while True:
             attempt += 1
-            if not await self.limiters[channel.name].acquire(deadline):
+            if not await limiter.acquire(deadline):
                 self.metrics.requests.labels(channel.name, "deadline").inc()
                 raise DeliveryFailed(f"{what}: rate limit of the bot leaves no slot before the deadline", 503)
             try:

@@ -24,10 +24,24 @@ class RelayMetrics:
             "nanobanana_relay_delivery_duration_seconds",
             "Time from receiving a notification to its final outcome, retries and rate-limit waits included.",
             ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60), registry=self.registry)
-        for channel in channels:  # every series exists from the start, so rate() and alerts work at once
+        self.channels: set[str] = set()
+        self.sync(channels)
+
+    def sync(self, channels: list[str]) -> None:
+        """Every series of a configured channel exists from the start, so rate() and alerts work at
+        once; a channel removed by a reload loses its series, one that stays keeps its counts."""
+        for channel in self.channels - set(channels):
+            for outcome in NOTIFICATION_OUTCOMES:
+                self.notifications.remove(channel, outcome)
+            for result in REQUEST_RESULTS:
+                self.requests.remove(channel, result)
+            self.omitted.remove(channel)
+            self.duration.remove(channel)
+        for channel in channels:
             for outcome in NOTIFICATION_OUTCOMES:
                 self.notifications.labels(channel, outcome)
             for result in REQUEST_RESULTS:
                 self.requests.labels(channel, result)
             self.omitted.labels(channel)
             self.duration.labels(channel)
+        self.channels = set(channels)

@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
@@ -21,8 +22,14 @@ log = logging.getLogger("exporter.relay")
 MAX_BODY = 4 * 1024 * 1024  # Alertmanager groups are far smaller; a larger body is not a notification
 
 
-def make_app(config: RelayConfig, courier: Courier, metrics: RelayMetrics, redactor: Redactor) -> web.Application:
+def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, metrics: RelayMetrics,
+             redactor: Redactor) -> web.Application:
+    """config: the config, or a function returning the current one (a reload replaces it; each
+    request reads it once, when it starts)."""
+    current = config if callable(config) else (lambda: config)
+
     async def alerts(request: web.Request) -> web.Response:
+        config = current()
         name = request.match_info["channel"]
         channel = config.channels.get(name)
         if channel is None:
@@ -62,6 +69,7 @@ def make_app(config: RelayConfig, courier: Courier, metrics: RelayMetrics, redac
         return web.Response(text="Ready.\n")  # the config is loaded before the server starts
 
     async def index(request: web.Request) -> web.Response:
+        config = current()
         rows = "".join(f"<li><code>/alerts/{n}</code> ({c.platform.name})</li>" for n, c in sorted(config.channels.items()))
         html = (f"<html><head><title>nanobanana relay</title></head><body><h1>nanobanana relay</h1>"
                 f"<p>Alertmanager webhook endpoints:</p><ul>{rows}</ul><p><a href='/metrics'>Metrics</a></p></body></html>")

@@ -1,0 +1,90 @@
+"""Reloading the config of a running process (SIGHUP or POST /-/reload), like Prometheus.
+
+The process gives a function that reads and checks everything first (config and web config) and
+only then applies it; a failure leaves the running config as it was. Reloads never overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily
+
+from exporter.config import ConfigError
+
+log = logging.getLogger("exporter.reload")
+
+# The metric names, as Prometheus itself names them (prometheus_config_last_reload_*).
+SUCCESSFUL = "{prefix}_config_last_reload_successful"
+SUCCESS_TIMESTAMP = "{prefix}_config_last_reload_success_timestamp_seconds"
+
+
+class Reloader:
+    def __init__(self, prefix: str, apply: Callable[[], Awaitable[str]], redact: Callable[[str], str] = str):
+        """prefix: nanobanana_exporter or nanobanana_relay. apply: reads, checks and applies the new
+        config, returns a one-line summary, raises ConfigError (nothing applied) when it is invalid."""
+        self.prefix = prefix
+        self.apply = apply
+        self.redact = redact
+        self.successful = True
+        self.success_time = time.time()  # the config loaded at start counts as the first success
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+
+    async def reload(self, trigger: str) -> tuple[bool, str]:
+        """(ok, summary or error). Never raises: the process keeps running either way."""
+        async with self._lock:
+            try:
+                summary = await self.apply()
+            except ConfigError as err:
+                return self._failed(trigger, str(err))
+            except Exception as err:  # noqa: BLE001 - a reload must never take the process down
+                log.exception("reload crashed")
+                return self._failed(trigger, f"{type(err).__name__}: {err}")
+            self.successful, self.success_time = True, time.time()
+            log.info("config reloaded", extra={"trigger": trigger, "summary": summary})
+            return True, summary
+
+    def _failed(self, trigger: str, error: str) -> tuple[bool, str]:
+        error = self.redact(error)
+        self.successful = False
+        log.error("reload failed, the running config stays", extra={"trigger": trigger, "error": error})
+        return False, error
+
+    # wiring ------------------------------------------------------------------------------------
+    def handle_sighup(self, loop: asyncio.AbstractEventLoop) -> None:
+        def on_hup() -> None:
+            task = loop.create_task(self.reload("SIGHUP"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+
+    def add_route(self, app: web.Application) -> None:
+        """POST /-/reload: 200 and a summary, or 500 and the error (as Prometheus answers)."""
+        async def reload(request: web.Request) -> web.Response:
+            ok, text = await self.reload("POST /-/reload")
+            if ok:
+                return web.Response(text=f"config reloaded: {text}\n")
+            return web.Response(status=500, text=f"failed to reload config: {text}\n")
+
+        app.router.add_post("/-/reload", reload)
+
+    # metrics -----------------------------------------------------------------------------------
+    def describe(self):
+        return []
+
+    def collect(self):
+        ok = GaugeMetricFamily(SUCCESSFUL.format(prefix=self.prefix),
+                               "1 if the last config reload succeeded (the config loaded at start counts), else 0.")
+        ok.add_metric([], 1 if self.successful else 0)
+        when = GaugeMetricFamily(SUCCESS_TIMESTAMP.format(prefix=self.prefix),
+                                 "When the config was last loaded or reloaded successfully.")
+        when.add_metric([], self.success_time)
+        yield ok
+        yield when
