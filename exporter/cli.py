@@ -174,7 +174,8 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     reloader = Reloader("nanobanana_exporter", reload, redactor)
     exposition = Exposition(store, status, liveness, budget)
     exposition.registry.register(reloader)
-    app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source)
+    app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source,
+                       liveness, budget)
     reloader.add_route(app)
     server = web.Server(app, args.listen, web_config)
     try:

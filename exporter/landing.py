@@ -30,13 +30,47 @@ def _outcome(outcome: Outcome) -> str:
 
 def _attempt_row(a: Attempt, now: float) -> str:
     phases = " ".join(f"{k} {v:.3f}s" for k, v in a.phases.items() if v)
+    early = f" <small>(confirming: {escape(a.confirmation)})</small>" if a.confirmation else ""
     return (
-        f"<tr><td>{_when(a.started, now)}</td><td>{_outcome(a.outcome)}</td><td>{a.duration:.3f}s</td>"
-        f"<td><small>{escape(phases)}</small></td><td>{escape(a.image_size)}</td><td>{escape(a.message)}</td></tr>"
+        f"<tr><td>{_when(a.started, now)}{early}</td><td>{_outcome(a.outcome)}</td><td>{a.duration:.3f}s</td>"
+        f"<td><small>{escape(phases)}</small></td><td>{escape(a.image_size)}</td><td>${a.cost:.3f}</td>"
+        f"<td>{escape(a.message)}</td></tr>"
     )
 
 
-def render(store: Store, ready: bool, config_source: str) -> str:
+def _liveness(liveness) -> str:
+    if liveness is None or not liveness.states:
+        return ""
+    now = time.time()
+    rows = []
+    for state in list(liveness.states.values()):
+        last = state.last
+        cells = "".join(f"<td>{escape(v)}</td>" for v in state.key)
+        if last is None:
+            rows.append(f'<tr>{cells}<td colspan="4"><small>not checked yet</small></td></tr>')
+            continue
+        css = "success" if last.outcome == Outcome.SUCCESS else "fail"
+        rows.append(f'<tr>{cells}<td><span class="{css}">{escape(last.outcome)}</span></td><td>{last.duration:.3f}s</td>'
+                    f"<td>{_when(last.started, now)}</td><td>{escape(last.message)}</td></tr>")
+    return ("<h2>Free liveness checks</h2><p><small>Metadata calls that cost nothing: reachability, key and "
+            "model id.</small></p><table><tr><th>target</th><th>api</th><th>model</th><th>last outcome</th>"
+            f"<th>duration</th><th>finished</th><th>error</th></tr>{''.join(rows)}</table>")
+
+
+def _budget(budget) -> str:
+    if budget is None:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(s.scope)}</td><td>${s.spent:.2f}</td>"
+        f"<td>{'none' if s.limit is None else f'${s.limit:.2f}'}</td>"
+        f"<td>{'<span class=fail>exhausted: paid probes paused</span>' if s.exhausted else 'ok'}</td></tr>"
+        for s in budget.states()
+    )
+    return ("<h2>Budget today</h2><table><tr><th>scope</th><th>spent</th><th>daily limit</th><th>state</th></tr>"
+            f"{rows}</table>")
+
+
+def render(store: Store, ready: bool, config_source: str, liveness=None, budget=None) -> str:
     now = time.time()
     rows, details = [], []
     for state in store:
@@ -53,7 +87,7 @@ def render(store: Store, ready: bool, config_source: str) -> str:
         history = "".join(_attempt_row(a, now) for a in reversed(state.history))
         details.append(
             f"<details><summary>{name}: last {len(state.history)} attempts</summary>"
-            "<table><tr><th>started</th><th>outcome</th><th>duration</th><th>phases</th><th>image</th><th>error</th></tr>"
+            "<table><tr><th>started</th><th>outcome</th><th>duration</th><th>phases</th><th>image</th><th>cost</th><th>error</th></tr>"
             f"{history}</table></details>"
         )
     header = "".join(f"<th>{k}</th>" for k in ("target", "api", "model", "resolution", "thinking"))
@@ -66,6 +100,8 @@ def render(store: Store, ready: bool, config_source: str) -> str:
 <h2>Series</h2>
 <table><tr>{header}<th>last outcome</th><th>duration</th><th>finished</th><th>last error</th><th>failures in a row</th></tr>
 {"".join(rows)}</table>
+{_liveness(liveness)}
+{_budget(budget)}
 <h2>Recent attempts</h2>
 {"".join(details)}
 <h2>Outcomes</h2>

@@ -22,7 +22,8 @@ def parse_listen_address(address: str) -> tuple[str | None, int]:
     return host, int(port)
 
 
-def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], config_source: Callable[[], str]) -> web.Application:
+def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], config_source: Callable[[], str],
+             liveness=None, budget=None) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         accept = request.headers.get("Accept", "")
         body, content_type = await asyncio.get_running_loop().run_in_executor(None, exposition.render, accept)
@@ -31,7 +32,7 @@ def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], co
         return response
 
     async def index(request: web.Request) -> web.Response:
-        html = landing.render(store, ready(), config_source())
+        html = landing.render(store, ready(), config_source(), liveness, budget)
         return web.Response(text=html, content_type="text/html")
 
     async def healthy(request: web.Request) -> web.Response:

@@ -54,6 +54,7 @@ def test_demo_end_to_end_every_family_and_promtool_clean(tmp_path):
         assert check.returncode == 0 and check.stdout.strip() == "" and check.stderr.strip() == "", check.stdout + check.stderr
         page = httpx.get(base + "/", timeout=5).text
         assert "gateway-images" in page and "Recent attempts" in page
+        assert "Free liveness checks" in page and "Budget today" in page and "target:openrouter" in page
         assert httpx.get(base + "/-/healthy").status_code == 200
 
 
