@@ -463,7 +463,8 @@ def probe_detail(t: dict) -> dict:
                    overrides=OUTCOME_COLOURS + [by_name(f"^{Outcome.RATE_LIMITED}$",
                                                         color={"mode": "fixed", "fixedColor": YELLOW})]),
         timeseries("Skipped probes", "Probes not run when due, by reason: overlap means the previous probe "
-                   "was still running, so the interval is shorter than the probes take.",
+                   "was still running, so the interval is shorter than the probes take; budget means the "
+                   "scope's daily budget is spent (see the SLO and cost dashboard).",
                    [query(f"sum by (reason) (increase(nanobanana_probe_skipped_total{{{SEL}}}[$__rate_interval]))",
                            "{{reason}}")], w=12, bars=True, min=0, decimals=0),
     ]
