@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout, no install needed
 
-from exporter.outcomes import OUTCOMES, Outcome  # noqa: E402
+from exporter.outcomes import LIVENESS_OUTCOMES, OUTCOMES, Outcome  # noqa: E402
 from exporter.sizes import RESOLUTIONS  # noqa: E402
 from exporter.state import PHASES, TOKEN_KINDS  # noqa: E402
 from exporter.status.base import IMPACTS, UPTIME_WINDOWS  # noqa: E402
@@ -43,6 +43,8 @@ FILTERS = ("job", "instance", "target", "model", "resolution", "thinking_level")
 SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS)
 # Exporter-wide series (status sources, build info) carry no probe labels: filter by scrape only.
 EXPORTER_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:2])
+# Free liveness checks run once per target and model: no resolution or thinking level to filter on.
+TARGET_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:4])
 SERIES = "target, model, resolution, thinking_level"  # `api` follows from target
 SUCCEEDED = f'outcome="{Outcome.SUCCESS}"'
 NOT_RATE_LIMITED = f'outcome!="{Outcome.RATE_LIMITED}"'
@@ -176,11 +178,6 @@ def state_timeline(title, description, targets, w=24, h=6, **kw) -> dict:
     return panel("state-timeline", title, description, targets, "short", steps(GREEN), w, h, options, **kw)
 
 
-def note(title: str, content: str, w: int = 24, h: int = 3) -> dict:
-    return {"type": "text", "title": title, "gridPos": {"w": w, "h": h},
-            "options": {"mode": "markdown", "content": content}}
-
-
 def row(title: str, repeat: str | None = None) -> dict:
     r = {"type": "row", "title": title, "collapsed": False, "panels": [], "gridPos": {"w": 24, "h": 1}}
     if repeat:
@@ -196,6 +193,8 @@ def by_name(pattern: str, **properties) -> dict:
 
 OK_FAIL = [{"type": "value", "options": {"0": {"text": "FAIL", "color": RED, "index": 0},
                                          "1": {"text": "OK", "color": GREEN, "index": 1}}}]
+LIVENESS_COLOURS = [by_name(f"{o}$", color={"mode": "fixed", "fixedColor": GREEN if o == Outcome.SUCCESS else RED})
+                    for o in LIVENESS_OUTCOMES]
 OUTCOME_COLOURS = [by_name(f"^{o}$", color={"mode": "fixed", "fixedColor": GREEN if o is Outcome.SUCCESS else RED})
                    for o in OUTCOMES if o is not Outcome.RATE_LIMITED]
 
@@ -311,14 +310,21 @@ def overview(t: dict) -> dict:
                    f"The dashed line is the {t['availability_ratio']:.0%} availability alert. Compare with the "
                    "official incidents and OpenRouter's uptime beside it. " + WHEN_RED,
                    [query(success_ratio("$__rate_interval", "target, model"), "{{target}} {{model}}")],
-                   "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=8, threshold_style="dashed",
+                   "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=6, threshold_style="dashed",
                    min=0, max=1),
+        state_timeline("Free liveness check", "The free check of each target and model (a model lookup or list, "
+                       "every minute by default): it proves reachability, the API key and that the model id "
+                       "exists. Red while paid probes fail too: the API itself is down for us. Red alone: key or "
+                       "model id (NanoBananaApiKeyRejected, NanoBananaModelGone), the probe-detail dashboard "
+                       "names the outcome. Green while paid probes fail: only image generation is broken.",
+                       [query(f"nanobanana_liveness_success{{{TARGET_SEL}}}", "{{target}} {{model}}")],
+                       w=6, h=8, mappings=OK_FAIL),
         timeseries("Official incidents", "Incidents the official status feed lists as not ended, per watched "
                    "product and impact (NanoBananaUpstreamIncident fires meanwhile). An incident while our "
                    "success ratio falls: it is Google's side, inform users and follow the incident. No data: "
                    "no status source configured.",
                    [query(f"sum by (product, impact) (nanobanana_upstream_incidents_active{{{EXPORTER_SEL}}})",
-                           "{{product}} {{impact}}")], w=8, stack=True, bars=True, min=0, decimals=0,
+                           "{{product}} {{impact}}")], w=6, stack=True, bars=True, min=0, decimals=0,
                    overrides=[by_name(f" {IMPACTS[impact]}$", color={"mode": "fixed", "fixedColor": colour})
                               for impact, colour in (("SERVICE_INFORMATION", BLUE), ("SERVICE_DISRUPTION", ORANGE),
                                                      ("SERVICE_OUTAGE", RED))]),
@@ -328,7 +334,7 @@ def overview(t: dict) -> dict:
                    "line is our availability alert, for scale. No data: the openrouter status source is off.",
                    [query(f'nanobanana_openrouter_endpoint_uptime_ratio{{{EXPORTER_SEL},window="{uptime_window}"}}',
                            "{{provider}} {{model}}")],
-                   "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=8, threshold_style="dashed",
+                   "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=6, threshold_style="dashed",
                    min=0, max=1),
     ]
     outcomes = [
@@ -431,14 +437,20 @@ def probe_detail(t: dict) -> dict:
              overrides=latency_overrides(t, ".* ")),
         stat("Interval and timeout", "The configured probe interval and timeout of the series.",
              [query(f"nanobanana_probe_interval_seconds{{{SEL}}}", f"interval {legend}"),
-              query(f"nanobanana_probe_timeout_seconds{{{SEL}}}", f"timeout {legend}")], "s", w=8, h=4),
+              query(f"nanobanana_probe_timeout_seconds{{{SEL}}}", f"timeout {legend}")], "s", w=6, h=4),
         stat("Last image and response size", "Sizes of the last probe's decoded image and response body.",
              [query(f"nanobanana_probe_image_bytes{{{SEL}}}", f"image {legend}"),
-              query(f"nanobanana_probe_response_bytes{{{SEL}}}", f"response {legend}")], "bytes", w=8, h=4),
+              query(f"nanobanana_probe_response_bytes{{{SEL}}}", f"response {legend}")], "bytes", w=6, h=4),
+        stat("Liveness check", "Outcome of the target's last free liveness check (model lookup or list). "
+             "auth_error: the key is refused (NanoBananaApiKeyRejected); model_missing: the model id was retired "
+             "or misspelt (NanoBananaModelGone); timeout, server_error, network_error: the API is unreachable, "
+             "check the upstream status. The landing page shows the API's message.",
+             [query(f"nanobanana_liveness_outcome{{{TARGET_SEL}}} == 1", "{{target}} {{model}}: {{outcome}}")],
+             thresholds=steps(BLUE), w=6, h=4, text_mode="name", overrides=LIVENESS_COLOURS, links=landing),
         stat("Exporter version", "nanobanana_exporter_build_info of the scraped exporter(s); the link opens "
              "its landing page with every series' recent attempts and errors.",
              [query(f"nanobanana_exporter_build_info{{{EXPORTER_SEL}}}", "{{version}} {{instance}}")],
-             w=8, h=4, links=landing, text_mode="name"),
+             w=6, h=4, links=landing, text_mode="name"),
     ]
     history = [
         row("Outcome history"),
@@ -451,7 +463,8 @@ def probe_detail(t: dict) -> dict:
                    overrides=OUTCOME_COLOURS + [by_name(f"^{Outcome.RATE_LIMITED}$",
                                                         color={"mode": "fixed", "fixedColor": YELLOW})]),
         timeseries("Skipped probes", "Probes not run when due, by reason: overlap means the previous probe "
-                   "was still running, so the interval is shorter than the probes take.",
+                   "was still running, so the interval is shorter than the probes take; budget means the "
+                   "scope's daily budget is spent (see the SLO and cost dashboard).",
                    [query(f"sum by (reason) (increase(nanobanana_probe_skipped_total{{{SEL}}}[$__rate_interval]))",
                            "{{reason}}")], w=12, bars=True, min=0, decimals=0),
     ]
@@ -531,15 +544,48 @@ def slo_cost(t: dict) -> dict:
                    [query(error_ratio("$__rate_interval", "target"), "{{target}}")], "percentunit",
                    steps(GREEN, (budget, YELLOW), (t["error_ratio"], RED)), w=12, threshold_style="dashed", min=0),
     ]
-    # Spend and budget panels join here when their metrics exist (nanobanana_probe_cost_usd_total,
-    # nanobanana_budget_*): one panel helper call each; the metric-name test only accepts metrics the
-    # exporter already produces.
-    later = [note("Cost", "Spend per day and per target and the budget state appear here once the exporter "
-                  "exports cost metrics.")]
+    spend_per_day = f"increase(nanobanana_probe_cost_usd_total{{{SEL}}}[1d])"
+    when_spent = ("When red: see where the money went (spend by target, confirmations below), compare with the "
+                  "plan of nanobanana-exporter --config.check, then lengthen intervals or raise the limit.")
+    cost = [
+        row("Cost"),
+        stat("Spend (last 24 h)", "Estimated spend of the selected series' finished probes over the last 24 hours "
+             "at the configured prices (a rolling day, not the budget day). Compare with the plan that "
+             "nanobanana-exporter --config.check prints.",
+             [query(f"sum ({spend_per_day})", "all selected", instant=True)], "currencyUSD", w=6, h=6,
+             decimals=2),
+        timeseries("Spend per day by target", "Estimated spend over the preceding 24 hours, per target. A rising "
+                   "line means more paid probes: confirmations of a failure streak, a new series or a shorter "
+                   "interval. 4K probes cost almost twice as much as 1K.",
+                   [query(f"sum by (target) ({spend_per_day})", "{{target}}")], "currencyUSD", w=18, h=6, min=0),
+        bargauge("Budget used by scope", "Spend of this budget day over the daily limit of each scope (global, "
+                 "target:<name>); only scopes with a limit. At 100 % the scope's paid probes pause until the day "
+                 "ends (NanoBananaBudgetExhausted) and their series go stale. " + when_spent,
+                 [query(f"nanobanana_budget_spent_usd{{{EXPORTER_SEL}}} / nanobanana_budget_limit_usd"
+                         f"{{{EXPORTER_SEL}}}", "{{scope}}", instant=True)], "percentunit", steps(GREEN, (1, RED)),
+                 w=8, min=0, max=1),
+        stat("Paid probes paused", "1 (PAUSED) while a scope's budget is spent: its paid probes are skipped "
+             "(reason budget) until the budget day ends, free liveness checks go on. " + when_spent,
+             [query(f"nanobanana_budget_exhausted{{{EXPORTER_SEL}}}", "{{scope}}")], thresholds=steps(GREEN, (1, RED)),
+             w=4, h=8, mappings=[{"type": "value", "options": {"0": {"text": "running", "color": GREEN, "index": 0},
+                                                               "1": {"text": "PAUSED", "color": RED, "index": 1}}}]),
+        timeseries("Budget spend and limit", "Spend of the current budget day per scope (it drops to 0 when the "
+                   "day ends in the configured time zone) and, dashed, each scope's daily limit. A spend line "
+                   "heading for its limit well before the day ends fires NanoBananaBudgetBurningFast.",
+                   [query(f"nanobanana_budget_spent_usd{{{EXPORTER_SEL}}}", "{{scope}} spent"),
+                    query(f"nanobanana_budget_limit_usd{{{EXPORTER_SEL}}}", "{{scope}} limit")], "currencyUSD",
+                   w=12, min=0, overrides=[by_name(" limit$", **{"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}})]),
+        timeseries("Confirmations by reason", "Paid probes run early to confirm a failure: failure (a paid probe "
+                   "failed) or liveness (a free check failed). They cost like any probe; many of them mean a long "
+                   "failure streak, so look at the error ratio above and the overview.",
+                   [query(f"sum by (reason) (increase(nanobanana_probe_confirmations_total{{{SEL}}}[$__rate_interval]))",
+                           "{{reason}}")], w=24, bars=True, min=0, decimals=0),
+    ]
     return dashboard("nanobanana-slo-cost", "Nano Banana / SLO and cost",
                      f"Error budget and burn rates for the {objective:.1%} objective, from probe counters and "
-                     "the error ratios rules.yml records (rate limits excluded); cost and budget once exported.",
-                     [burn, later])
+                     "the error ratios rules.yml records (rate limits excluded); spend, daily budgets and "
+                     "confirmation probes.",
+                     [burn, cost])
 
 
 DASHBOARDS = {"overview.json": overview, "probe-detail.json": probe_detail, "slo-cost.json": slo_cost}

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.outcomes import Outcome
+from exporter.metrics import BUDGET_FAMILIES, LIVENESS_FAMILIES
+from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
 from exporter.sizes import RESOLUTIONS, THINKING_LEVELS
 from exporter.status.base import IMPACTS, UNKNOWN_IMPACT
 
@@ -163,13 +164,22 @@ def test_burn_rate_alerts_read_each_pair_of_the_settings():
 
 
 def test_rules_classify_outcomes_like_outcomes_py():
-    """Failures are 'every outcome but success and rate_limited' in the rules and in outcomes.py."""
+    """Failures are 'every outcome but success and rate_limited' in the rules and in outcomes.py;
+    the liveness alerts name only outcomes the liveness checker exports."""
     text = RULES.read_text()
     not_failures = {o.value for o in Outcome if not o.is_failure}
     excluded_from_failures = set(re.findall(r'outcome!~"([^"]+)"', text))
     assert excluded_from_failures == {"|".join(sorted(not_failures, key=["success", "rate_limited"].index))}
-    named = set(re.findall(r'outcome!?="([^"]+)"', text))
+    liveness = set(re.findall(r'nanobanana_liveness_\w+\{outcome="([^"]+)"', text))
+    assert liveness and liveness <= set(LIVENESS_OUTCOMES)
+    named = set(re.findall(r'outcome!?="([^"]+)"', text)) - liveness
     assert named == {Outcome.RATE_LIMITED.value}
+
+
+def test_cost_alerts_read_only_metrics_the_exporter_defines():
+    [group] = [g for g in rule_groups() if g["name"] == "nanobanana-cost"]
+    used = set(re.findall(r"\bnanobanana_[a-z_]+", " ".join(rule["expr"] for rule in group["rules"])))
+    assert used and used <= set(LIVENESS_FAMILIES) | set(BUDGET_FAMILIES), used
 
 
 def test_rules_and_inhibitions_match_the_impacts_the_exporter_exports():
