@@ -13,6 +13,7 @@ from prometheus_client.exposition import choose_encoder
 from pydantic import ValidationError
 
 from exporter.redact import Redactor
+from exporter.web import read_body
 from exporter.relay.alerts import Notification
 from exporter.relay.config import RelayConfig
 from exporter.relay.delivery import Courier, DeliveryFailed
@@ -39,7 +40,7 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
             return web.Response(status=401, text="missing or wrong bearer token\n",
                                 headers={"WWW-Authenticate": 'Bearer realm="nanobanana-relay"'})
         try:
-            notification = Notification.model_validate(json.loads(await request.read()))
+            notification = Notification.model_validate(json.loads(await read_body(request)))
         except (ValueError, UnicodeDecodeError, ValidationError) as err:
             metrics.notifications.labels(name, "bad_request").inc()
             return web.Response(status=400, text=f"not an Alertmanager webhook payload: {_explain(err)}\n")
