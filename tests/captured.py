@@ -20,37 +20,39 @@ KINDS = ("metrics", "landing page", "log", "relay message", "response")
 
 
 class Captured:
+    """Each text is scanned as it arrives (the session reads ~100 MB of scrapes: only sizes and
+    findings are kept), so a secret must be registered before text that could hold it is captured:
+    at import time, or before the process that knows it starts."""
+
     def __init__(self) -> None:
         self.secrets: set[str] = set()
-        self.texts: dict[str, list[tuple[str, str]]] = defaultdict(list)  # kind -> [(where, text)]
+        self.sizes: dict[str, int] = defaultdict(int)  # kind -> characters scanned
+        self.found: list[str] = []
         self._lock = threading.Lock()
 
     def secret(self, *values: str) -> None:
         """Register recognisable fake secrets the tests use."""
-        self.secrets.update(v for v in values if v)
+        with self._lock:
+            self.secrets.update(v for v in values if v)
 
     def add(self, kind: str, text: str, where: str = "") -> None:
-        if text:
-            with self._lock:
-                self.texts[kind].append((where, text))
-
-    def size(self, kind: str | None = None) -> int:
+        if not text:
+            return
         with self._lock:
-            kinds = [kind] if kind else list(self.texts)
-            return sum(len(text) for k in kinds for _, text in self.texts.get(k, []))
-
-    def leaks(self) -> list[str]:
-        """'kind (where): secret ... context' for every occurrence of a registered secret."""
-        found = []
-        with self._lock:
-            items = [(k, w, t) for k, entries in self.texts.items() for w, t in entries]
-        for kind, where, text in items:
-            for secret in sorted(self.secrets):
+            self.sizes[kind] += len(text)
+            for secret in self.secrets:
                 at = text.find(secret)
                 if at >= 0:
                     context = text[max(0, at - 80): at + len(secret) + 40].replace("\n", " ")
-                    found.append(f"{kind} ({where or '?'}): {secret!r} in ...{context}...")
-        return found
+                    self.found.append(f"{kind} ({where or '?'}): {secret!r} in ...{context}...")
+
+    def size(self, kind: str) -> int:
+        return self.sizes.get(kind, 0)
+
+    def leaks(self) -> list[str]:
+        """'kind (where): secret in ...context...' for every occurrence of a registered secret."""
+        with self._lock:
+            return list(self.found)
 
     def response(self, response: httpx.Response) -> None:
         """Keep a response a test read from one of our servers' user-facing endpoints."""

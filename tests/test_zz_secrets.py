@@ -22,8 +22,8 @@ def test_no_fake_secret_in_anything_captured(request):
           + ", ".join(f"{kind} {size:,} chars" for kind, size in sizes.items()))
     leaks = CAPTURED.leaks()
     assert not leaks, f"{len(leaks)} fake secrets leaked:\n" + "\n".join(leaks[:20])
-    assert len(CAPTURED.secrets) >= 8, CAPTURED.secrets
-    assert sum(sizes.values()) >= 10_000, f"too little captured to mean anything: {sizes}"
+    assert CAPTURED.secrets and sum(sizes.values()) >= 10_000, f"too little captured to mean anything: {sizes}"
     if len({item.module.__name__ for item in others}) >= 30:  # the whole suite ran: every kind must be there
+        assert len(CAPTURED.secrets) >= 8, CAPTURED.secrets
         short = {kind: size for kind, size in sizes.items() if size < MIN_FULL_RUN[kind]}
         assert not short, f"the collector saw too little of these (is it still fed?): {short}"
