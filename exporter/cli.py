@@ -122,7 +122,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter import web
     from exporter.budget import Budget
     from exporter.liveness import LivenessChecker
-    from exporter.metrics import Exposition
+    from exporter.metrics import Exposition, TasksCollector
     from exporter.probe import Prober
     from exporter.reload import Reloader
     from exporter.scheduler import Scheduler
@@ -174,6 +174,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     reloader = Reloader("nanobanana_exporter", reload, redactor)
     exposition = Exposition(store, status, liveness, budget)
     exposition.registry.register(reloader)
+    exposition.registry.register(TasksCollector(asyncio.get_running_loop()))
     app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source,
                        liveness, budget)
     reloader.add_route(app)

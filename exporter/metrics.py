@@ -5,6 +5,7 @@ Values come from the background prober, not from the scrape: scraping never trig
 
 from __future__ import annotations
 
+import asyncio
 from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
@@ -210,6 +211,25 @@ class BudgetCollector:
                 f["nanobanana_budget_exhausted"].add_metric([scope.scope], float(scope.exhausted))
         f["nanobanana_budget_day_end_timestamp_seconds"].add_metric([], self.budget.day_end())
         yield from f.values()
+
+
+class TasksCollector:
+    """The asyncio tasks of the exporter's event loop, as Go exporters export go_goroutines: steady
+    with a steady config, so a count that keeps growing is a leak. Read from the scrape's worker
+    thread; asyncio.all_tasks copes with tasks starting meanwhile."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        tasks = GaugeMetricFamily("nanobanana_exporter_asyncio_tasks",
+                                  "Unfinished asyncio tasks in the exporter's event loop (one per series, one per "
+                                  "probe in flight, the HTTP server's); growing with a steady config means a leak.")
+        tasks.add_metric([], len(asyncio.all_tasks(self.loop)))
+        yield tasks
 
 
 class _Lines:

@@ -12,6 +12,19 @@ from exporter.metrics import Exposition
 from exporter.state import Store
 from exporter.webconfig import REALM, BasicAuth, WebConfig
 
+# Limits of every listener (the exporter's and the relay's), against slow and abusive clients.
+# aiohttp's keep-alive timeout is armed when a connection opens and again after each answer, and
+# closes a connection still waiting for a request or for the rest of its headers (aiohttp >= 3.14.4):
+# it is the idle timeout and the header-read timeout at once (slowloris). Its default is an hour.
+IDLE_TIMEOUT = 10.0  # seconds; Prometheus reconnects when the next scrape comes later
+BODY_TIMEOUT = 10.0  # seconds to read a request body, where one is read (the relay's webhooks): read_body()
+LIMITS = {
+    "keepalive_timeout": IDLE_TIMEOUT,
+    "max_line_size": 8190,  # request line and each header line; longer ones get 400
+    "max_field_size": 8190,
+    "max_headers": 100,
+}
+
 
 def parse_listen_address(address: str) -> tuple[str | None, int]:
     """':9877' -> (None, 9877) meaning every interface; '127.0.0.1:0', '[::1]:9877'."""
@@ -61,7 +74,7 @@ class Server:
         self.web_config = web_config or WebConfig()
         self.auth = BasicAuth()
         app.middlewares.append(self._guard)
-        self.runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        self.runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5, **LIMITS)
         self.site: web.TCPSite | None = None
         self.port = self.requested_port
 
@@ -105,9 +118,20 @@ class Server:
         return await handler(request)
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The request body, read within BODY_TIMEOUT (else 408 and the connection closes) and within the
+    app's client_max_size (else aiohttp's 413)."""
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            return await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text=f"the request body did not arrive within {BODY_TIMEOUT:g}s\n",
+                                     headers={"Connection": "close"}) from None
+
+
 async def serve(app: web.Application, address: str) -> web.AppRunner:
     host, port = parse_listen_address(address)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5, **LIMITS)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

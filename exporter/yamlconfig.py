@@ -5,6 +5,7 @@ Shared by the exporter's and the relay's configs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,7 +50,7 @@ def validate(text: str, source: str, model: type[M], shape: str, *, empty_ok: bo
     try:
         validated = model.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_describe(err, root, source)) from None
+        raise ConfigError(_describe(err, root, source, raw)) from None
 
     def where(*loc: Any) -> str:
         line = _line_of(root, list(loc))
@@ -64,10 +65,10 @@ _MESSAGES = {
 }
 
 
-def _describe(err: ValidationError, root: Any, source: str) -> str:
+def _describe(err: ValidationError, root: Any, source: str, raw: Any) -> str:
     lines = []
     for problem in err.errors():
-        loc = [part for part in problem["loc"] if not _is_type_tag(part)]
+        loc = _key_path(problem["loc"], raw)
         path = _format_path(loc)
         line = _line_of(root, loc)
         message = _MESSAGES.get(problem["type"]) or problem["msg"].removeprefix("Value error, ")
@@ -78,16 +79,43 @@ def _describe(err: ValidationError, root: Any, source: str) -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
+def _key_path(loc: tuple, raw: Any) -> list[Any]:
+    """The error's location without pydantic's validator names, keeping keys of the document that
+    look like them (a key "[" is a key)."""
+    path, node = [], raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif _is_type_tag(part):
+            continue
+        else:
+            node = None
+        path.append(part)
+    return path
+
+
 def _is_type_tag(part: Any) -> bool:
     # pydantic adds validator names (for example "function-before[...]") to locations
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
 
 
 def _format_path(loc: list[Any]) -> str:
+    """targets[0].api; a key that is not a plain name is quoted, so an empty or odd key is still named:
+    channels['a b'], ['']."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(str(part)):
+            out += f"[{str(part)!r}]"
+        else:
+            out += f".{part}" if out else str(part)
     return out
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _line_of(node: Any, loc: list[Any]) -> int | None:

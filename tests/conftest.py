@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,11 +17,23 @@ import yaml
 
 from exporter.config import load_text
 from exporter.simulator import Simulator, start
+from tests.captured import CAPTURED, install_httpx_hook
 
 ROOT = Path(__file__).resolve().parent.parent
 # Recognisable fake secrets: every test that can leak one checks the output for these.
 FAKE_KEY = "AIzaFAKE-test-key-0123456789abcdefXYZ"
 FAKE_BEARER = "sk-FAKE-bearer-secret-0123456789"
+CAPTURED.secret(FAKE_KEY, FAKE_BEARER)
+
+
+def pytest_configure(config):
+    install_httpx_hook()  # every /metrics, landing page and relay answer a test reads is kept for the check
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The secrets check (tests/test_zz_secrets.py) scans what every other test captured: it runs last."""
+    last = [item for item in items if item.module.__name__.endswith("test_zz_secrets")]
+    items[:] = [item for item in items if item not in last] + last
 
 
 @pytest.fixture
@@ -51,23 +64,44 @@ def exporter_env(**extra: str) -> dict[str, str]:
     return env
 
 
+class _Output:
+    """Reads a process's output as it comes, so a chatty process never blocks on a full pipe
+    (a blocked stderr write stalls its event loop, and every scrape with it)."""
+
+    def __init__(self, proc: subprocess.Popen, name: str):
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(proc.stdout,), name=f"output of {name}", daemon=True)
+        self.thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
 @contextlib.contextmanager
 def running_process(args: list[str], ready_path: str = "/-/ready", env: dict[str, str] | None = None,
                     ready_timeout: float = 20.0, scheme: str = "http", **client):
     """Start `python -m exporter ARGS --web.listen-address 127.0.0.1:PORT`; yields (base_url, process)
-    once ready_path answers 200. The process's output is in process.logs after exit.
-    scheme="https" and httpx options (verify=, cert=, auth=) fit a process behind --web.config.file."""
+    once ready_path answers 200. The output so far is process.output(), all of it process.logs after
+    exit (and the secrets check reads it). scheme="https" and httpx options (verify=, cert=, auth=) fit
+    a process behind --web.config.file."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "exporter", *args, "--web.listen-address", f"127.0.0.1:{port}"],
         env=env or exporter_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
     )
+    output = _Output(proc, args[0])
+    proc.output = output.text
     base = f"{scheme}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"process exited with {proc.returncode}: {proc.stdout.read()}")
+                output.thread.join(5)
+                raise AssertionError(f"process exited with {proc.returncode}: {output.text()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(base + ready_path, timeout=1, **client).status_code == 200:
                     break
@@ -82,7 +116,10 @@ def running_process(args: list[str], ready_path: str = "/-/ready", env: dict[str
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        proc.logs = proc.stdout.read()
+                proc.wait(5)
+        output.thread.join(5)
+        proc.logs = output.text()
+        CAPTURED.add("log", proc.logs)
 
 
 def running_exporter(*args: str, env: dict[str, str] | None = None, ready_timeout: float = 20.0, **client):

@@ -12,6 +12,7 @@ from exporter.relay.config import load_text
 from exporter.relay.delivery import Courier
 from exporter.relay.metrics import RelayMetrics
 from exporter.relay.server import make_app
+from tests.captured import CAPTURED
 
 # Each is searched for in logs, metrics and responses by the tests that could leak it.
 FEISHU_HOOK = "fakehook-FEISHU-0123456789abcdef"
@@ -21,6 +22,7 @@ DINGTALK_SECRET = "SECdingtalkFAKE0123456789"
 WECOM_KEY = "wcFAKEkey-0123-4567-89ab"
 BEARER = "relay-bearer-FAKE-0123456789"
 SECRETS = (FEISHU_HOOK, FEISHU_SECRET, DINGTALK_TOKEN, DINGTALK_SECRET, WECOM_KEY, BEARER)
+CAPTURED.secret(*SECRETS)
 
 CONFIG = """
 channels:

@@ -32,6 +32,8 @@ import httpx
 import yaml
 from aiohttp import web
 
+from tests.captured import CAPTURED
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "alertmanager" / "rules.yml"
 ALERTMANAGER_CONFIG = ROOT / "alertmanager" / "alertmanager.yml"
@@ -158,6 +160,7 @@ class FakeWebhook:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        CAPTURED.add("relay message", body.decode(errors="replace"), f"{request.method} {request.path}")
         failure = self._take_failure()
         if failure and failure.slow:
             await asyncio.sleep(failure.slow)
@@ -223,6 +226,7 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+            CAPTURED.add("log", self.logs(), self.name)
 
     def __enter__(self) -> "Service":
         return self

@@ -14,6 +14,7 @@ import httpx
 
 from conftest import FAKE_KEY, ROOT, exporter_env, free_port, running_exporter, running_simulator
 from exporter.reload import SUCCESS_TIMESTAMP, SUCCESSFUL
+from tests.captured import CAPTURED
 from tests.relay_support import BEARER, CONFIG, SECRETS, environ, payload
 from tests.stack import FakeWebhook, start_service
 
@@ -138,6 +139,7 @@ def test_relay_reload_keeps_adds_and_drops_channels(tmp_path):
 
             # dt removed, "fs2" added (its URL must be masked as well)
             new_secret = "fs2hook-NEW-SECRET-0123456789"
+            CAPTURED.secret(new_secret)
             new_config = CONFIG.replace("DEADLINE", "3s").replace("  dt: {type: dingtalk, url_env: DT_URL, secret_env: DT_SECRET}\n", "")
             url_file = tmp_path / "fs2-url"
             url_file.write_text(f"{fake.url()}/open-apis/bot/v2/hook/{new_secret}")

@@ -12,11 +12,13 @@ from exporter.config import ConfigError
 from exporter.redact import Redactor
 from exporter.status.base import LATENCY_QUANTILES, UPTIME_WINDOWS
 from status_server import Harness, StatusServer, fixture, fixture_json, start_server, status_config
+from tests.captured import CAPTURED
 
 SOURCE = "openrouter"
 MODEL = "google/gemini-3-pro-image-preview"
 FLASH = "google/gemini-2.5-flash-image"
 KEY = "sk-or-v1-FAKE-status-key-0123456789abcdef"
+CAPTURED.secret(KEY)
 UPTIME = "nanobanana_openrouter_endpoint_uptime_ratio"
 LATENCY = "nanobanana_openrouter_endpoint_latency_seconds"
 STATUS = "nanobanana_openrouter_endpoint_status"

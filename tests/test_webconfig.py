@@ -16,12 +16,14 @@ import pytest
 import trustme
 
 from conftest import ROOT, exporter_env, running_exporter, running_process
+from tests.captured import CAPTURED
 from exporter.config import ConfigError
 from exporter.webconfig import BasicAuth, load_text
 from tests.relay_support import CONFIG, environ, payload
 from tests.stack import FakeWebhook
 
 PASSWORD = "correct horse battery staple"
+CAPTURED.secret(PASSWORD)
 ROUNDS = 10  # bcrypt's usual cost: slow enough that an uncached check per scrape would show
 
 

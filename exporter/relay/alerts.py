@@ -6,6 +6,7 @@ to read: what fires, where (target, model, resolution), since when, and links to
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Literal
 from urllib.parse import quote
@@ -56,6 +57,24 @@ class Notification(_Payload):
         return next((s for s in SEVERITY_ORDER if s in present), None)
 
 
+class BadPayload(ValueError):
+    """A body that is JSON but cannot be a notification we deliver; the message says why."""
+
+
+def parse(body: bytes) -> Notification:
+    """The notification in a webhook body. ValueError (UnicodeDecodeError, BadPayload, pydantic's
+    ValidationError) for anything else, so the caller answers 400."""
+    try:
+        raw = json.loads(body)
+        # A lone surrogate ("\ud800") is valid JSON but no platform can be sent it: refuse it here.
+        json.dumps(raw, ensure_ascii=False).encode()
+    except RecursionError:
+        raise BadPayload("body is nested too deeply") from None
+    except UnicodeEncodeError:
+        raise BadPayload("body has a lone UTF-16 surrogate escape (\\ud800-\\udfff)") from None
+    return Notification.model_validate(raw)
+
+
 def title(n: Notification) -> str:
     """'[FIRING:2] NanoBananaOutage prod gemini-3-pro-image', like Alertmanager's default title."""
     count = f":{len(n.firing)}" if n.status == "firing" else ""
@@ -75,7 +94,10 @@ def silence_url(n: Notification, alert: Alert) -> str | None:
 def when(moment: datetime | None) -> str:
     if moment is None or moment.year < 2000:  # Alertmanager sends 0001-01-01 for "not ended"
         return "-"
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except OverflowError:  # 9999-12-31T23:59-23:59 is past the calendar in UTC: show it as sent
+        return moment.isoformat()
 
 
 def alert_lines(n: Notification, alert: Alert) -> list[str]:

@@ -56,13 +56,7 @@ class RelayModel(_Strict):
     token_env: str | None = None
     token_file: str | None = None
     deadline: Duration = 30.0
-    request_timeout: Duration = 10.0
-
-    @model_validator(mode="after")
-    def _one_token(self) -> "RelayModel":
-        if self.token_env and self.token_file:
-            raise ValueError("set token_env or token_file, not both")
-        return self
+    request_timeout: Duration = 10.0  # token_env and token_file together: read_secret names the key
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -13,7 +12,8 @@ from prometheus_client.exposition import choose_encoder
 from pydantic import ValidationError
 
 from exporter.redact import Redactor
-from exporter.relay.alerts import Notification
+from exporter.web import read_body
+from exporter.relay.alerts import BadPayload, parse
 from exporter.relay.config import RelayConfig
 from exporter.relay.delivery import Courier, DeliveryFailed
 from exporter.relay.metrics import RelayMetrics
@@ -39,7 +39,7 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
             return web.Response(status=401, text="missing or wrong bearer token\n",
                                 headers={"WWW-Authenticate": 'Bearer realm="nanobanana-relay"'})
         try:
-            notification = Notification.model_validate(json.loads(await request.read()))
+            notification = parse(await read_body(request))
         except (ValueError, UnicodeDecodeError, ValidationError) as err:
             metrics.notifications.labels(name, "bad_request").inc()
             return web.Response(status=400, text=f"not an Alertmanager webhook payload: {_explain(err)}\n")
@@ -96,4 +96,6 @@ def _explain(err: Exception) -> str:
         return f"{where}: {first['msg']}" if where else first["msg"]
     if isinstance(err, UnicodeDecodeError):
         return "body is not UTF-8"
+    if isinstance(err, BadPayload):
+        return str(err)
     return "body is not JSON"
