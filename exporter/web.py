@@ -4,6 +4,7 @@ the exporter and the relay serve from: TLS and basic auth from --web.config.file
 from __future__ import annotations
 
 import asyncio
+import gzip
 from typing import Callable
 
 from aiohttp import web
@@ -37,12 +38,19 @@ def parse_listen_address(address: str) -> tuple[str | None, int]:
 
 def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], config_source: Callable[[], str],
              liveness=None, budget=None) -> web.Application:
+    def scrape(accept: str, gzipped: bool) -> tuple[bytes, dict[str, str]]:
+        body, content_type = exposition.render(accept)
+        if not gzipped:
+            return body, {"Content-Type": content_type}
+        # level 1: at 1,000 series (8 MB of text) 11 ms instead of 35 ms at the default level, for a
+        # body 20 % larger (270 KB instead of 225 KB); see BENCHMARKS.md
+        return gzip.compress(body, compresslevel=1, mtime=0), {"Content-Type": content_type, "Content-Encoding": "gzip"}
+
     async def metrics(request: web.Request) -> web.Response:
-        accept = request.headers.get("Accept", "")
-        body, content_type = await asyncio.get_running_loop().run_in_executor(None, exposition.render, accept)
-        response = web.Response(body=body, headers={"Content-Type": content_type})
-        response.enable_compression()
-        return response
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+        body, headers = await asyncio.get_running_loop().run_in_executor(
+            None, scrape, request.headers.get("Accept", ""), gzipped)
+        return web.Response(body=body, headers=headers)
 
     async def index(request: web.Request) -> web.Response:
         html = landing.render(store, ready(), config_source(), liveness, budget)
