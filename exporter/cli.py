@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from exporter import __version__, logs
@@ -194,13 +193,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     log.info("listening", extra={"address": args.listen, "port": server.port, "scheme": web_config.scheme,
                                  "series": len(config.series), "config": config.source, "version": __version__})
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    reloader.handle_sighup(loop)
-    await stop.wait()
-    log.info("shutting down")
+    await reloader.serve_until_stopped()
     try:
         await asyncio.wait_for(scheduler.stop(), STOP_GRACE)
     except TimeoutError:

@@ -65,6 +65,16 @@ class Reloader:
 
         loop.add_signal_handler(signal.SIGHUP, on_hup)
 
+    async def serve_until_stopped(self) -> None:
+        """Reload on SIGHUP; return on SIGTERM or SIGINT."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        self.handle_sighup(loop)
+        await stop.wait()
+        log.info("shutting down")
+
     def add_route(self, app: web.Application) -> None:
         """POST /-/reload: 200 and a summary, or 500 and the error (as Prometheus answers)."""
         async def reload(request: web.Request) -> web.Response:

@@ -131,3 +131,14 @@ def running_simulator(config_file: str | None = None, speed: float = 0.001):
     """The simulator as a real process; PUT /_sim/config changes its faults while it runs."""
     args = ["simulator", "--speed", str(speed)] + (["--simulator.config", config_file] if config_file else [])
     return running_process(args, ready_path="/_sim/config")
+
+
+@pytest.fixture
+async def server():
+    """A loopback server of status feeds (tests/status_server.py) for the status-source tests."""
+    from status_server import StatusServer, start_server
+
+    status = StatusServer()
+    runner = await start_server(status)
+    yield status
+    await runner.cleanup()

@@ -7,19 +7,11 @@ import json
 import pytest
 
 from exporter.status.base import IMPACTS, TITLE_MAX
-from status_server import Harness, StatusServer, fixture, fixture_json, start_server, status_config
+from status_server import Harness, StatusServer, fixture, fixture_json, status_config
 
 SOURCE = "google_cloud"
 INFO = "nanobanana_upstream_incident_info"
 ACTIVE = "nanobanana_upstream_incidents_active"
-
-
-@pytest.fixture
-async def server():
-    server = StatusServer()
-    runner = await start_server(server)
-    yield server
-    await runner.cleanup()
 
 
 def google_only(server: StatusServer, extra: str = "") -> Harness:

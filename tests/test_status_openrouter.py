@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from exporter.config import ConfigError
 from exporter.redact import Redactor
 from exporter.status.base import LATENCY_QUANTILES, UPTIME_WINDOWS
-from status_server import Harness, StatusServer, fixture, fixture_json, start_server, status_config
+from status_server import Harness, StatusServer, fixture, fixture_json, status_config
 from tests.captured import CAPTURED
 
 SOURCE = "openrouter"
@@ -22,14 +22,6 @@ CAPTURED.secret(KEY)
 UPTIME = "nanobanana_openrouter_endpoint_uptime_ratio"
 LATENCY = "nanobanana_openrouter_endpoint_latency_seconds"
 STATUS = "nanobanana_openrouter_endpoint_status"
-
-
-@pytest.fixture
-async def server():
-    server = StatusServer()
-    runner = await start_server(server)
-    yield server
-    await runner.cleanup()
 
 
 def openrouter_only(server: StatusServer, extra: str = "", environ: dict[str, str] | None = None,

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 
 from exporter.status.poller import StatusPoller
-from status_server import Harness, StatusServer, fixture, start_server, status_config
-
-
-@pytest.fixture
-async def server():
-    server = StatusServer()
-    runner = await start_server(server)
-    yield server
-    await runner.cleanup()
+from status_server import Harness, StatusServer, fixture, status_config
 
 
 async def wait_for(condition, timeout: float = 5.0) -> None:

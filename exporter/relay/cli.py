@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from exporter import __version__, logs
@@ -104,13 +103,7 @@ async def serve(config: RelayConfig, listen: str, redactor: Redactor, web_config
         return 1
     log.info("relay listening", extra={"address": listen, "port": server.port, "scheme": web_config.scheme,
                                        "channels": len(config.channels), "config": config.source, "version": __version__})
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    reloader.handle_sighup(loop)
-    await stop.wait()
-    log.info("shutting down")
+    await reloader.serve_until_stopped()
     await server.stop()
     await courier.aclose()
     return 0
