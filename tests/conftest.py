@@ -21,7 +21,7 @@ from tests.captured import CAPTURED, install_httpx_hook
 
 ROOT = Path(__file__).resolve().parent.parent
 # Recognisable fake secrets: every test that can leak one checks the output for these.
-FAKE_KEY = "AIzaFAKE-test-key-0123456789abcdefXYZ"
+FAKE_KEY = "FAKE-gemini-test-key-0123456789abcdefXYZ"
 FAKE_BEARER = "sk-FAKE-bearer-secret-0123456789"
 CAPTURED.secret(FAKE_KEY, FAKE_BEARER)
 
