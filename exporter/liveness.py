@@ -77,7 +77,7 @@ class LivenessChecker:
         """Check exactly the config's targets that have a check; kept targets keep their counters."""
         wanted = {(t.name, t.api, t.model): t for t in config.targets if has_check(t)}
         for key, (target, task) in list(self._tasks.items()):
-            if wanted.get(key) != target:
+            if wanted.get(key) != target or task.done():
                 task.cancel()
                 del self._tasks[key]
         self.states = {key: self.states.get(key) or LivenessState(t) for key, t in wanted.items()}
@@ -125,6 +125,11 @@ class LivenessChecker:
             outcome, message = Outcome.NETWORK_ERROR.value, f"{type(err).__name__}: {err}"
         except httpx.HTTPError as err:
             outcome, message = Outcome.CLIENT_ERROR.value, f"{type(err).__name__}: {err}"
+        except Exception as err:  # a bug of ours must not end the target's checks for good
+            log.error("liveness check raised unexpectedly: %s", self.redact(repr(err)))
+            outcome, message = Outcome.BAD_RESPONSE.value, f"unexpected {type(err).__name__}: {err}"
+        if outcome not in LIVENESS_OUTCOMES:  # e.g. a policy-worded 400: for a metadata call, a client error
+            outcome = Outcome.CLIENT_ERROR.value
         return Check(started_wall, outcome, time.perf_counter() - started, self.redact(message)[:500])
 
     def _verdict(self, target: Target, status: int, payload: Any) -> tuple[str, str]:

@@ -80,9 +80,11 @@ class Scheduler:
         if self.budget is not None:
             self.budget.configure(config.budget, [t.name for t in config.targets])
         wanted = {s.key: s for s in config.series}
-        for key, (series, task, _) in list(self._loops.items()):
+        for key, (series, task, control) in list(self._loops.items()):
             if wanted.get(key) != series:
                 task.cancel()
+                if key not in wanted and control.inflight is not None:
+                    control.inflight.cancel()  # a removed target's probe must not spend on or hold its slot
                 del self._loops[key]
         for key, series in wanted.items():
             if key not in self._loops:
@@ -161,14 +163,14 @@ class Scheduler:
         _, limit = self._limits[series.target.name]
         async with limit:
             attempt = await self.prober.probe(series)
+        attempt.cost = series.target.price.cost(series.resolution, attempt.outcome, attempt.usage, attempt.image_bytes)
+        if self.budget is not None:  # the image is billed even when a reload dropped the series meanwhile
+            self.budget.record(series.target.name, attempt.cost)
         state = self.store.states.get(series.key)
         if state is None or state.series != series:
             return  # the series was removed or changed by a reload while the probe ran
-        attempt.cost = series.target.price.cost(series.resolution, attempt.outcome, attempt.usage, attempt.image_bytes)
         attempt.confirmation = reason
         state.record(attempt)
-        if self.budget is not None:
-            self.budget.record(series.target.name, attempt.cost)
         if attempt.outcome is Outcome.SUCCESS:
             control.confirmations = 0
         delay = confirmation_delay(attempt.outcome, control.confirmations, series.target.confirm, series.interval)

@@ -17,13 +17,20 @@ def read_secret(env: str | None, path: str | None, where: str, environ: Any) -> 
         value = environ.get(env, "").strip()
         if not value:
             raise ValueError(f"{where}_env: environment variable {env} is not set")
-        return value
+        return _checked(value, f"{where}_env", f"environment variable {env}")
     if path:
         try:
-            value = Path(path).read_text(encoding="utf-8").strip()
+            value = Path(path).read_text(encoding="utf-8-sig").strip()  # -sig: a BOM is not part of a key
         except OSError as err:
             raise ValueError(f"{where}_file: cannot read {path}: {err.strerror or err}") from None
         if not value:
             raise ValueError(f"{where}_file: {path} is empty")
-        return value
+        return _checked(value, f"{where}_file", path)
     return None
+
+
+def _checked(value: str, key: str, origin: str) -> str:
+    """Secrets travel in HTTP headers and URLs: printable ASCII only (the value itself is never shown)."""
+    if not (value.isascii() and value.isprintable()):
+        raise ValueError(f"{key}: {origin} holds characters that cannot go in an HTTP header (non-ASCII or control)")
+    return value

@@ -64,7 +64,13 @@ class SeriesState:
         self.version = 0  # bumped by every change: the scrape reuses a series' text while it holds
 
     def record(self, attempt: Attempt) -> None:
-        self.version += 1
+        try:
+            self._record(attempt)
+        finally:
+            # bumped after the change: a scrape in between must not cache old values under the new version
+            self.version += 1
+
+    def _record(self, attempt: Attempt) -> None:
         self.probes[attempt.outcome] += 1
         self.last_run = attempt.started + attempt.duration
         self.last = attempt
@@ -90,8 +96,8 @@ class SeriesState:
             self.consecutive_failures += 1
 
     def skip(self, reason: str) -> None:
-        self.version += 1
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        self.version += 1
 
 
 class Store:

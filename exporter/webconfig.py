@@ -202,7 +202,7 @@ class BasicAuth:
         cached = self._cache.get(key)
         if cached is None:
             self.bcrypt_calls += 1
-            cached = await asyncio.get_running_loop().run_in_executor(None, bcrypt.checkpw, password.encode(), hashed)
+            cached = await asyncio.get_running_loop().run_in_executor(None, _checkpw, password.encode(), hashed)
             cached = cached and user in config.users
             self._cache[key] = cached
             if len(self._cache) > self.size:
@@ -210,3 +210,11 @@ class BasicAuth:
         else:
             self._cache.move_to_end(key)
         return cached
+
+
+def _checkpw(password: bytes, hashed: bytes) -> bool:
+    """bcrypt's check; a password it refuses (over 72 bytes for bcrypt 5) is simply wrong, not a 500."""
+    try:
+        return bcrypt.checkpw(password, hashed)
+    except ValueError:
+        return False

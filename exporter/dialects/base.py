@@ -11,6 +11,7 @@ nothing and proves reachability, key validity and that the model id still exists
 from __future__ import annotations
 
 import binascii
+import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -88,11 +89,11 @@ def classify_error(status: int, payload: Any) -> ProbeFailure:
     if isinstance(error, str):
         error = {"message": error}
     error = error if isinstance(error, dict) else {}
-    message = str(error.get("message") or "").strip()[:300]
+    message = str(error.get("message") or "").strip()  # cut by the caller after redaction: a cut key is not masked
     code = str(error.get("code") or error.get("type") or "")
     grpc_status = str(error.get("status") or "")
     reasons = {
-        str(d.get("reason")) for d in error.get("details") or [] if isinstance(d, dict) and d.get("reason")
+        str(d.get("reason")) for d in _list(error.get("details")) if isinstance(d, dict) and d.get("reason")
     }
     text = f"HTTP {status}" + (f" {grpc_status}" if grpc_status else "") + (f": {message}" if message else "")
     if status == 429 or grpc_status == "RESOURCE_EXHAUSTED":
@@ -152,7 +153,15 @@ def openai_chat_usage(usage: Any) -> dict[str, int]:
 
 
 def _ints(**values: Any) -> dict[str, int]:
-    return {k: int(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    """Token counts that can only add to counters: finite, not negative, not booleans."""
+    return {
+        k: int(v) for k, v in values.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+    }
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
 def dig(payload: Any, *path: Any) -> Any:

@@ -17,7 +17,7 @@ import logging
 import random
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import asdict
 from typing import Any
 
@@ -48,7 +48,7 @@ class Simulator:
         self.retired_models: list[str] = []
         self.clock_zero = time.monotonic()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200)
-        self.served_images: dict[str, bytes] = {}
+        self.served_images: OrderedDict[str, bytes] = OrderedDict()  # url_image answers, newest last
         self.in_flight = 0
         self.max_in_flight = 0  # the most generation requests answered at once, for tests
 
@@ -153,6 +153,8 @@ class Simulator:
         if kind == "url_image":
             name = uuid.uuid4().hex + ".png"
             self.served_images[name] = image or b""
+            while len(self.served_images) > 32:  # images never fetched (a probe timed out) do not pile up
+                self.served_images.popitem(last=False)
             url = f"{request.scheme}://{request.host}/_sim/images/{name}"
         payload = json.dumps(wire.image(ask, image, url)).encode()
         if kind == "truncated_json":
