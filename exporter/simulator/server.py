@@ -209,7 +209,7 @@ def _summary(body: Any) -> Any:
 
 async def start(simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
     """Serve the simulator; returns the runner and its base URL."""
-    runner = web.AppRunner(simulator.app(), access_log=None, shutdown_timeout=0.5)
+    runner = web.AppRunner(simulator.app(), access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
