@@ -1,7 +1,7 @@
 """The shape every API dialect shares: build the request, read the answer.
 
 A dialect turns a probe series into an HTTP request and turns the upstream's answer into an
-`Answer` (an image, or the URL of one, plus token usage) or raises `ProbeFailure` with the outcome
+`Answer` (an image, or the URL of one; token usage comes from `usage()`) or raises `ProbeFailure` with the outcome
 that classifies it. Dialects never do I/O: the probe runs the request, times it and checks the image.
 
 A dialect may also have a free liveness check (`exporter.liveness`): a metadata request that costs
@@ -13,7 +13,7 @@ from __future__ import annotations
 import binascii
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from exporter.outcomes import Outcome
@@ -43,7 +43,6 @@ class Request:
 class Answer:
     image: bytes | None = None  # decoded image bytes
     image_url: str | None = None  # an https URL to download instead
-    usage: dict[str, int] = field(default_factory=dict)  # input, output, thinking tokens
 
 
 class Dialect:

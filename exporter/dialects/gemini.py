@@ -47,7 +47,6 @@ class Gemini(Dialect):
         return str(name).removeprefix("models/") == target.model
 
     def parse(self, payload):
-        answer_usage = self.usage(payload)
         feedback = payload.get("promptFeedback") if isinstance(payload, dict) else None
         if isinstance(feedback, dict) and feedback.get("blockReason"):
             raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"prompt blocked: {feedback['blockReason']}")
@@ -60,7 +59,7 @@ class Gemini(Dialect):
                 inline = part.get("inlineData") or part.get("inline_data")
                 if isinstance(inline, dict):
                     image = decode_base64(inline.get("data"), f"candidates[0].content.parts[{i}].inlineData.data")
-                    return Answer(image=image, usage=answer_usage)
+                    return Answer(image=image)
         reason = str(candidate.get("finishReason") or "")
         if reason in BLOCK_REASONS:
             raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"finish reason {reason}")

@@ -48,5 +48,4 @@ class OpenAIChat(ModelList, Dialect):
                     break
         if answer is None:
             raise ProbeFailure(Outcome.NO_IMAGE, "message content has no image")
-        answer.usage = openai_chat_usage(payload.get("usage"))
         return answer

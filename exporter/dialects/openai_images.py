@@ -52,7 +52,6 @@ class OpenAIImages(ModelList, Dialect):
         )
 
     def parse(self, payload):
-        answer_usage = self.usage(payload)
         data = dig(payload, "data")
         if not isinstance(data, list):
             raise ProbeFailure(Outcome.BAD_RESPONSE, "data is not a list")
@@ -60,10 +59,7 @@ class OpenAIImages(ModelList, Dialect):
             raise ProbeFailure(Outcome.NO_IMAGE, "answer has an empty data list")
         item = data[0] if isinstance(data[0], dict) else {}
         if item.get("b64_json"):
-            answer = Answer(image=decode_base64(item["b64_json"], "data[0].b64_json"))
-        elif item.get("url"):
-            answer = image_from_url(item["url"], "data[0].url")
-        else:
-            raise ProbeFailure(Outcome.NO_IMAGE, "data[0] has neither b64_json nor url")
-        answer.usage = answer_usage
-        return answer
+            return Answer(image=decode_base64(item["b64_json"], "data[0].b64_json"))
+        if item.get("url"):
+            return image_from_url(item["url"], "data[0].url")
+        raise ProbeFailure(Outcome.NO_IMAGE, "data[0] has neither b64_json nor url")

@@ -49,6 +49,4 @@ class OpenRouter(Dialect):
         if not isinstance(images, list) or not images:
             raise ProbeFailure(Outcome.NO_IMAGE, "message has no images")
         url = dig(images, 0, "image_url", "url")
-        answer = image_from_url(str(url), "choices[0].message.images[0].image_url.url")
-        answer.usage = openai_chat_usage(payload.get("usage"))
-        return answer
+        return image_from_url(str(url), "choices[0].message.images[0].image_url.url")
