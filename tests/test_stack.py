@@ -121,6 +121,37 @@ def test_an_official_incident_holds_back_probe_warnings_but_not_the_budget(tmp_p
             assert not [r for r in chat.received() if "NanoBananaLatencyHigh" in r.body.decode()]
 
 
+def test_inhibitions_stay_within_one_exporter_and_one_location(tmp_path):
+    """ExporterDown (no series labels) silences only its own exporter in its own location: not the
+    warnings of another region (every region scrapes the same exporter address), and, being a
+    critical without `target`, not every warning without series labels either."""
+    def down(location):
+        return {"labels": {"alertname": "NanoBananaExporterDown", "severity": "critical", "job": "nanobanana",
+                           "instance": "exporter:9877", "location": location},
+                "annotations": {"summary": "down", "description": "First: check things."}}
+
+    same_region = alert("NanoBananaLatencyHigh", "warning", location="eu")
+    other_region = alert("NanoBananaErrorRateHigh", "warning", location="us", model="gemini-2.5-flash-image")
+    budget_elsewhere = {"labels": {"alertname": "NanoBananaBudgetExhausted", "severity": "warning", "scope": "global",
+                                   "job": "nanobanana", "instance": "other-exporter:9877", "location": "eu"},
+                        "annotations": {"summary": "budget", "description": "First: check things."}}
+    # A series' critical still silences the same series' warning, in its own location only.
+    outage_us = alert("NanoBananaOutage", "critical", location="us", instance="other:9877")
+    latency_us = alert("NanoBananaAvailabilityLow", "warning", location="us", instance="other:9877")
+    latency_ap = alert("NanoBananaAvailabilityLow", "warning", location="ap", instance="other:9877")
+    with FakeWebhook() as chat:
+        config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
+                                              relay_url=chat.url(), token="test-relay-token")
+        with start_alertmanager(config, tmp_path) as am:
+            post_alerts(am, [down("eu"), same_region, other_region, budget_elsewhere, outage_us, latency_us, latency_ap])
+            alerts = poll(lambda: am.get("/api/v2/alerts"),
+                          lambda a: len(a) == 7 and sum(bool(x["status"]["inhibitedBy"]) for x in a) >= 2)
+            time.sleep(1)  # let any wrong inhibition show up too
+            alerts = am.get("/api/v2/alerts")
+            inhibited = {(a["labels"]["alertname"], a["labels"].get("location")) for a in alerts if a["status"]["inhibitedBy"]}
+            assert inhibited == {("NanoBananaLatencyHigh", "eu"), ("NanoBananaAvailabilityLow", "us")}
+
+
 def test_fake_webhook_answers_feishu_style_errors_then_recovers():
     with FakeWebhook() as hook:
         hook.fail(reply={"code": 11232, "msg": "frequency limited"}, times=1)
