@@ -100,7 +100,8 @@ def test_alertmanager_runs_the_project_config(tmp_path):
 
 
 def test_an_official_incident_holds_back_probe_warnings_but_not_the_budget(tmp_path):
-    """While Google reports an outage, our probe warnings add nothing; a spent budget is ours, not Google's."""
+    """While Google reports an outage, our probe warnings add nothing; a spent budget and a stale
+    series (our own scheduler) are ours, not Google's."""
     incident = alert("NanoBananaUpstreamIncident", "warning")
     incident["labels"] = {"alertname": "NanoBananaUpstreamIncident", "severity": "warning", "source": "google_cloud",
                           "product": "Gemini", "impact": "outage", "id": "mXzRkt3rQ7yHmT9bJ8cK", "title": "Outage",
@@ -112,11 +113,12 @@ def test_an_official_incident_holds_back_probe_warnings_but_not_the_budget(tmp_p
         config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
                                               relay_url=chat.url(), token="test-relay-token")
         with start_alertmanager(config, tmp_path) as am:
-            post_alerts(am, [incident, alert("NanoBananaLatencyHigh", "warning"), budget])
-            alerts = poll(lambda: am.get("/api/v2/alerts"), lambda a: len(a) == 3 and any(x["status"]["inhibitedBy"] for x in a))
+            post_alerts(am, [incident, alert("NanoBananaLatencyHigh", "warning"), budget, alert("NanoBananaProbeStale", "warning")])
+            alerts = poll(lambda: am.get("/api/v2/alerts"), lambda a: len(a) == 4 and any(x["status"]["inhibitedBy"] for x in a))
             inhibited = {a["labels"]["alertname"] for a in alerts if a["status"]["inhibitedBy"]}
             assert inhibited == {"NanoBananaLatencyHigh"}
             chat.wait_for(lambda r: r.path == "/slack" and "NanoBananaBudgetExhausted" in r.body.decode(), timeout=30)
+            chat.wait_for(lambda r: r.path == "/slack" and "NanoBananaProbeStale" in r.body.decode(), timeout=30)
             time.sleep(2.5)  # > group_wait + group_interval of the test config
             assert not [r for r in chat.received() if "NanoBananaLatencyHigh" in r.body.decode()]
 
