@@ -154,6 +154,27 @@ def test_inhibitions_stay_within_one_exporter_and_one_location(tmp_path):
             assert inhibited == {("NanoBananaLatencyHigh", "eu"), ("NanoBananaAvailabilityLow", "us")}
 
 
+def test_each_location_gets_its_own_notification_naming_it(tmp_path):
+    """The same series failing in two regions: two groups, each titled and labelled with its location."""
+    with FakeWebhook() as chat:
+        config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
+                                              relay_url=chat.url(), token="test-relay-token")
+        with start_alertmanager(config, tmp_path) as am:
+            post_alerts(am, [alert("NanoBananaOutage", "critical", location="europe-west4"),
+                             alert("NanoBananaOutage", "critical", location="us-central1")])
+            slack = chat.wait_for(lambda r: r.path == "/slack", count=2, timeout=30)
+            attachments = [r.json["attachments"][0] for r in slack]
+            assert sorted(a["title"] for a in attachments) == [
+                "[FIRING:1] NanoBananaOutage prod gemini-3-pro-image europe-west4",
+                "[FIRING:1] NanoBananaOutage prod gemini-3-pro-image us-central1"]
+            for a in attachments:
+                location = a["title"].rsplit(" ", 1)[1]
+                assert f"location `{location}`" in a["text"]
+                assert "location%3D%22" + location in a["title_link"]
+            relayed = chat.wait_for(lambda r: r.path == "/alerts/feishu", count=2, timeout=30)
+            assert sorted(r.json["groupLabels"]["location"] for r in relayed) == ["europe-west4", "us-central1"]
+
+
 def test_fake_webhook_answers_feishu_style_errors_then_recovers():
     with FakeWebhook() as hook:
         hook.fail(reply={"code": 11232, "msg": "frequency limited"}, times=1)
