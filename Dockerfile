@@ -16,7 +16,11 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 FROM python:3.11-slim
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels nanobanana-exporter \
-    && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin nanobanana
+    && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin nanobanana \
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/nanobanana
+# The working directory holds the budget's state file (budget.state_file, relative by default):
+# spend survives a restart. Mount a volume here to keep it across containers.
+WORKDIR /var/lib/nanobanana
 USER 10001:10001
 ENV PYTHONUNBUFFERED=1
 EXPOSE 9877 9878

@@ -46,6 +46,13 @@ EXPORTER_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:2])
 # Free liveness checks run once per target and model: no resolution or thinking level to filter on.
 TARGET_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:4])
 SERIES = "target, model, resolution, thinking_level"  # `api` follows from target
+# Probe-detail shows one series in depth: these variables pick a single value there, no "All".
+SERIES_FILTERS = ("target", "model", "resolution", "thinking_level")
+# Window of the success-ratio, error-ratio and latency curves. Probes come every few minutes
+# (15 by default for expensive series, plus confirmations), so $__rate_interval (a few scrape
+# intervals) mostly holds no probe at all: one hour always holds several, at any zoom.
+PROBE_WINDOW = "1h"
+WINDOW_NOTE = " Each point covers the hour before it, so that it holds several probes."
 SUCCEEDED = f'outcome="{Outcome.SUCCESS}"'
 NOT_RATE_LIMITED = f'outcome!="{Outcome.RATE_LIMITED}"'
 FAILED = f'outcome!~"{Outcome.SUCCESS}|{Outcome.RATE_LIMITED}"'
@@ -95,7 +102,7 @@ def error_ratio(window: str, by: str = "") -> str:
     return f"{probes(FAILED, window, by)} / {probes(NOT_RATE_LIMITED, window, by)}"
 
 
-def quantile(q: float, by: str, window: str = "$__rate_interval", extra: str = "") -> str:
+def quantile(q: float, by: str, window: str = PROBE_WINDOW, extra: str = "") -> str:
     return (f"histogram_quantile({q}, sum by (le, {by}) "
             f"(rate(nanobanana_probe_duration_seconds_bucket{{{SEL}{extra}}}[{window}])))")
 
@@ -228,25 +235,32 @@ def datasource_variable() -> dict:
             "current": {}, "hide": 0, "includeAll": False, "multi": False, "options": [], "refresh": 1, "regex": ""}
 
 
-def query_variable(name: str, query: str) -> dict:
+def query_variable(name: str, query: str, single: bool = False) -> dict:
+    """Multi-select with "All" (`.*`), or with `single` one value, the first one listed by default."""
+    if single:
+        return {"name": name, "label": name, "type": "query", "datasource": DS, "query": query, "definition": query,
+                "current": {}, "hide": 0, "includeAll": False, "multi": False, "options": [],
+                "refresh": 2, "regex": "", "sort": 1}
     return {"name": name, "label": name, "type": "query", "datasource": DS, "query": query, "definition": query,
             "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
             "hide": 0, "includeAll": True, "allValue": ".*", "multi": True, "options": [],
             "refresh": 2, "regex": "", "sort": 1}
 
 
-def variables() -> list[dict]:
-    """Each variable lists the values left by the ones before it (job narrows instance, ...)."""
+def variables(single: tuple[str, ...] = ()) -> list[dict]:
+    """Each variable lists the values left by the ones before it (job narrows instance, ...);
+    those named in `single` pick one value."""
     out = [datasource_variable(),
-           query_variable("job", "label_values(nanobanana_exporter_build_info, job)")]
+           query_variable("job", "label_values(nanobanana_exporter_build_info, job)", "job" in single)]
     for i, name in enumerate(FILTERS[1:], start=1):
         before = ",".join(f'{n}=~"${n}"' for n in FILTERS[:i])
         metric = "nanobanana_exporter_build_info" if name == "instance" else "nanobanana_probe_interval_seconds"
-        out.append(query_variable(name, f"label_values({metric}{{{before}}}, {name})"))
+        out.append(query_variable(name, f"label_values({metric}{{{before}}}, {name})", name in single))
     return out
 
 
-def dashboard(uid: str, title: str, description: str, sections: list[list[dict]], links: list | None = None) -> dict:
+def dashboard(uid: str, title: str, description: str, sections: list[list[dict]], links: list | None = None,
+              single: tuple[str, ...] = ()) -> dict:
     panels = layout(sections)
     kinds = sorted({p["type"] for p in panels if p["type"] != "row"})
     return {
@@ -262,7 +276,7 @@ def dashboard(uid: str, title: str, description: str, sections: list[list[dict]]
         "links": [{"type": "dashboards", "tags": TAGS, "asDropdown": False, "includeVars": True,
                    "keepTime": True, "title": "Nano Banana", "targetBlank": False, "icon": "external link",
                    "tooltip": "", "url": ""}] + (links or []),
-        "templating": {"list": variables()},
+        "templating": {"list": variables(single)},
         "timepicker": {},
         "panels": panels,
     }
@@ -308,8 +322,8 @@ def overview(t: dict) -> dict:
         row("Is it Google, or is it us?"),
         timeseries("Success ratio", "Share of probes that succeeded per target, rate-limited probes left out. "
                    f"The dashed line is the {t['availability_ratio']:.0%} availability alert. Compare with the "
-                   "official incidents and OpenRouter's uptime beside it. " + WHEN_RED,
-                   [query(success_ratio("$__rate_interval", "target, model"), "{{target}} {{model}}")],
+                   "official incidents and OpenRouter's uptime beside it." + WINDOW_NOTE + " " + WHEN_RED,
+                   [query(success_ratio(PROBE_WINDOW, "target, model"), "{{target}} {{model}}")],
                    "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=6, threshold_style="dashed",
                    min=0, max=1),
         state_timeline("Free liveness check", "The free check of each target and model (a model lookup or list, "
@@ -360,7 +374,7 @@ def overview(t: dict) -> dict:
         latency.append(timeseries(
             f"Latency {res}", f"p50, p95 and p99 duration of successful {res} probes (request start to verified "
             f"image) by thinking level. The dashed line is the {limit} s p95 alert. When above it: see where the "
-            "time goes below; processing is upstream, connect/tls/transfer are the network.",
+            "time goes below; processing is upstream, connect/tls/transfer are the network." + WINDOW_NOTE,
             [query(quantile(q, "thinking_level", extra=f',resolution="{res}"'), f"{{{{thinking_level}}}} p{round(q * 100)}")
              for q in (0.5, 0.95, 0.99)],
             "s", steps(GREEN, (limit, RED)), w=8, threshold_style="dashed", min=0))
@@ -481,12 +495,12 @@ def probe_detail(t: dict) -> dict:
     duration = [
         row("Duration, sizes, tokens"),
         timeseries("Duration", "p50, p95, p99 and mean of successful probes; the red line is the p95 alert for "
-                   "the resolution.",
+                   "the resolution." + WINDOW_NOTE,
                    [query(quantile(q, SERIES), f"{{{{resolution}}}} p{round(q * 100)} {{{{target}}}}")
                     for q in (0.5, 0.95, 0.99)]
                    + [query(f"sum by ({SERIES}) (rate(nanobanana_probe_duration_seconds_sum{{{SEL}}}"
-                             f"[$__rate_interval])) / sum by ({SERIES}) (rate(nanobanana_probe_duration_seconds_"
-                             f"count{{{SEL}}}[$__rate_interval]))", "{{resolution}} mean {{target}}")],
+                             f"[{PROBE_WINDOW}])) / sum by ({SERIES}) (rate(nanobanana_probe_duration_seconds_"
+                             f"count{{{SEL}}}[{PROBE_WINDOW}]))", "{{resolution}} mean {{target}}")],
                    "s", w=12, min=0, threshold_style="dashed", overrides=latency_overrides(t)),
         timeseries("Sizes", "Last image and response sizes over time.",
                    [query(f"nanobanana_probe_image_bytes{{{SEL}}}", f"image {legend}"),
@@ -501,8 +515,8 @@ def probe_detail(t: dict) -> dict:
               "icon": "external link", "tooltip": "Needs one instance selected, reachable from your browser",
               "asDropdown": False, "includeVars": False, "keepTime": False, "tags": []}]
     return dashboard("nanobanana-probe-detail", "Nano Banana / Probe detail",
-                     "One probe series in depth: pick a single target, resolution and thinking level.",
-                     [now, history, phases, duration], links)
+                     "One probe series in depth: pick a single target, model, resolution and thinking level.",
+                     [now, history, phases, duration], links, single=SERIES_FILTERS)
 
 
 def slo_cost(t: dict) -> dict:
@@ -540,8 +554,8 @@ def slo_cost(t: dict) -> dict:
                    "short", steps(GREEN, *[(f, ORANGE) for f in factors[:-1]], (factors[-1], RED)), w=12,
                    threshold_style="dashed", min=0),
         timeseries("Error ratio by target", f"Failed share of probes, rate limits left out. The budget line is "
-                   f"{budget:.1%}; the error-rate alert fires above {t['error_ratio']:.0%}.",
-                   [query(error_ratio("$__rate_interval", "target"), "{{target}}")], "percentunit",
+                   f"{budget:.1%}; the error-rate alert fires above {t['error_ratio']:.0%}." + WINDOW_NOTE,
+                   [query(error_ratio(PROBE_WINDOW, "target"), "{{target}}")], "percentunit",
                    steps(GREEN, (budget, YELLOW), (t["error_ratio"], RED)), w=12, threshold_style="dashed", min=0),
     ]
     spend_per_day = f"increase(nanobanana_probe_cost_usd_total{{{SEL}}}[1d])"

@@ -32,6 +32,8 @@ BUILT_IN_PANELS = NO_QUERY | {"stat", "timeseries", "bargauge", "heatmap", "piec
 # Grafana's built-in variables, replaced by plausible values; dashboard variables become `.*`
 # (what "All" sends, since every variable has allValue `.*` and is used in a `=~` matcher).
 BUILT_IN = {"__rate_interval": "1m", "__range": "1h", "__interval": "1m"}
+# Probe-detail's variables that pick one series (the rest narrow the exporters, with "All").
+SINGLE_SERIES = ("target", "model", "resolution", "thinking_level")
 VARIABLE_REF = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 LABEL_VALUES = re.compile(r"^label_values\((?:(?P<selector>.+),\s*)?(?P<label>\w+)\)$")
 QUERY_RESULT = re.compile(r"^query_result\((?P<expr>.+)\)$")
@@ -118,7 +120,10 @@ def test_dashboard_has_the_structure_grafana_needs(name):
     assert variables[0]["type"] == "datasource" and variables[0]["query"] == "prometheus"
     for v in variables[1:]:
         assert v["type"] == "query" and v["datasource"] == DS, v["name"]
-        assert v["multi"] and v["includeAll"] and v["allValue"] == ".*", v["name"]
+        if name == "probe-detail.json" and v["name"] in SINGLE_SERIES:
+            assert not v["multi"] and not v["includeAll"], f"{v['name']}: one series in depth, one value"
+        else:
+            assert v["multi"] and v["includeAll"] and v["allValue"] == ".*", v["name"]
 
     ids = [p["id"] for p in panels(d)]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
@@ -205,7 +210,7 @@ def load_thresholds() -> dict:
 # Settings that shape an alert but no panel colour: the minimum counts that tell a blip from an
 # outage, the outage window's ratio, staleness and the thinking-level factors.
 NOT_DRAWN = {"outage_failure_ratio", "outage_min_probes", "warning_min_failures", "page_min_failures",
-             "stale_intervals", "latency_thinking_factor"}
+             "latency_min_probes", "stale_intervals", "latency_thinking_factor"}
 
 
 def test_every_shared_threshold_colours_a_panel():
@@ -349,3 +354,20 @@ def test_provisioning_files_point_at_the_documented_paths():
     readme = (ROOT / "README.md").read_text()
     assert f"grafana/dashboards:{path}" in readme, "README shows the mount for the provisioned path"
     assert "/etc/grafana/provisioning" in readme
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_ratio_and_latency_curves_cover_several_probes(name):
+    """At 15-minute probes a $__rate_interval window (a few scrapes) mostly holds no probe: success
+    and error ratios and latency quantiles read a window of an hour or the whole range instead."""
+    checked = 0
+    for p in panels(load(name)):
+        for t in p.get("targets", []):
+            expr = t["expr"]
+            ratio = "nanobanana_probes_total" in expr and " / " in expr and "outcome" in expr
+            latency = "histogram_quantile" in expr or "nanobanana_probe_duration_seconds_sum" in expr
+            if ratio or latency:
+                checked += 1
+                assert "$__rate_interval" not in expr and "$__interval" not in expr, (p["title"], expr)
+                assert re.search(r"\[(1h|\$__range)\]", expr), (p["title"], expr)
+    assert checked, "no ratio or latency panel found"

@@ -20,6 +20,7 @@ import yaml
 
 from conftest import ROOT, exporter_env, free_port, running_exporter
 from exporter import __version__, healthcheck
+from exporter.budget import BudgetSettings
 from exporter.cli import exporter_parser
 from exporter.config import load_text
 from exporter.relay.cli import parser as relay_parser
@@ -369,3 +370,52 @@ def test_web_config_example_is_valid(tmp_path):
     text = (ROOT / "deploy/web.yml").read_text().replace("/etc/nanobanana/tls", str(tmp_path))
     config = load_web_text(text, "web.yml")
     assert config.tls and config.users and config.open_paths == {"/-/healthy"}
+
+
+# --- where the budget's state file is written ------------------------------------------------------
+
+STATE_DIR = "/var/lib/nanobanana"
+
+
+def state_file(config_text: str, workdir: str, environ: dict[str, str]) -> str:
+    """Where the exporter writes its budget state with this config, started in `workdir`."""
+    config = load_text(config_text, "nanobanana.yml", environ=environ)
+    path = (config.budget or BudgetSettings()).state_file
+    assert path, "the shipped config keeps spend across restarts"
+    return str(Path(workdir) / path)
+
+
+def test_dockerfile_runs_in_a_state_directory_the_user_owns():
+    final = stages()[-1]
+    workdirs = [args for word, args in final if word == "WORKDIR"]
+    assert workdirs == [STATE_DIR]
+    user = dict(final[1:])["USER"]
+    uid, gid = user.split(":")
+    created = " ".join(args for word, args in final if word == "RUN")
+    assert re.search(rf"install -d -o {uid} -g {gid} \S+ \S+ {STATE_DIR}\b", created), created
+    assert not Path(BudgetSettings().state_file).is_absolute()  # so the default lands in WORKDIR
+
+
+def test_systemd_exporter_writes_its_state_in_its_state_directory():
+    text = (ROOT / "deploy/systemd/nanobanana-exporter.service").read_text()
+    settings = dict(re.findall(r"^(\w+)=(.*)$", text, re.M))
+    # StateDirectory= is created owned by User= and stays writable under ProtectSystem=strict
+    assert settings["StateDirectory"] == "nanobanana" and settings["ProtectSystem"] == "strict"
+    assert settings["WorkingDirectory"] == f"/var/lib/{settings['StateDirectory']}" == STATE_DIR
+    assert Path(BudgetSettings().state_file).parent == Path(".")
+
+
+def test_kubernetes_exporter_writes_its_state_on_a_writable_volume_and_never_runs_twice():
+    deployment = next(d for d in by_kind("Deployment") if d["metadata"]["name"] == "nanobanana-exporter")
+    # two exporters during a rollout would probe, and pay, twice, each with its own budget
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"} and deployment["spec"]["replicas"] == 1
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    config_map = next(o for o in by_kind("ConfigMap") if o["metadata"]["name"] == "nanobanana-exporter")
+    env = {e["name"]: "value-from-a-secret" for e in container["env"]}
+    path = state_file(config_map["data"]["nanobanana.yml"], container.get("workingDir", "/"), env)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    writable = [m for m in container["volumeMounts"] if not m.get("readOnly")
+                and ("emptyDir" in volumes[m["name"]] or "persistentVolumeClaim" in volumes[m["name"]])]
+    assert any(path.startswith(m["mountPath"].rstrip("/") + "/") for m in writable), (path, writable)

@@ -52,6 +52,19 @@ def test_feishu_card_lists_what_the_on_call_person_needs():
     assert "First:" not in resolved and "[silence]" not in resolved  # nothing to do, nothing to silence
 
 
+def test_the_location_is_shown_in_the_title_the_labels_and_the_silence():
+    n = payload(alert(location="europe-west4"))
+    n["groupLabels"]["location"] = "europe-west4"
+    [body], _ = feishu.render(Notification.model_validate(n))
+    card = body["card"]
+    assert card["header"]["title"]["content"] == "[FIRING:1] NanoBananaOutage prod gemini-3-pro-image europe-west4"
+    [text] = [e["content"] for e in card["elements"] if e["tag"] == "markdown"]
+    assert "api: gemini · location: europe-west4" in text
+    assert 'location="europe-west4"' in unquote(text.split("[silence](")[1])
+    [ding], _ = dingtalk.render(Notification.model_validate(n))
+    assert "location: europe-west4" in ding["markdown"]["text"]
+
+
 def test_feishu_signature_matches_the_documented_algorithm():
     secret, now = "test-secret-value", 1_717_243_200.7
     request = feishu.sign("https://open.feishu.cn/open-apis/bot/v2/hook/x", secret, {"msg_type": "text"}, now)

@@ -100,7 +100,8 @@ def test_alertmanager_runs_the_project_config(tmp_path):
 
 
 def test_an_official_incident_holds_back_probe_warnings_but_not_the_budget(tmp_path):
-    """While Google reports an outage, our probe warnings add nothing; a spent budget is ours, not Google's."""
+    """While Google reports an outage, our probe warnings add nothing; a spent budget and a stale
+    series (our own scheduler) are ours, not Google's."""
     incident = alert("NanoBananaUpstreamIncident", "warning")
     incident["labels"] = {"alertname": "NanoBananaUpstreamIncident", "severity": "warning", "source": "google_cloud",
                           "product": "Gemini", "impact": "outage", "id": "mXzRkt3rQ7yHmT9bJ8cK", "title": "Outage",
@@ -112,13 +113,66 @@ def test_an_official_incident_holds_back_probe_warnings_but_not_the_budget(tmp_p
         config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
                                               relay_url=chat.url(), token="test-relay-token")
         with start_alertmanager(config, tmp_path) as am:
-            post_alerts(am, [incident, alert("NanoBananaLatencyHigh", "warning"), budget])
-            alerts = poll(lambda: am.get("/api/v2/alerts"), lambda a: len(a) == 3 and any(x["status"]["inhibitedBy"] for x in a))
+            post_alerts(am, [incident, alert("NanoBananaLatencyHigh", "warning"), budget, alert("NanoBananaProbeStale", "warning")])
+            alerts = poll(lambda: am.get("/api/v2/alerts"), lambda a: len(a) == 4 and any(x["status"]["inhibitedBy"] for x in a))
             inhibited = {a["labels"]["alertname"] for a in alerts if a["status"]["inhibitedBy"]}
             assert inhibited == {"NanoBananaLatencyHigh"}
             chat.wait_for(lambda r: r.path == "/slack" and "NanoBananaBudgetExhausted" in r.body.decode(), timeout=30)
+            chat.wait_for(lambda r: r.path == "/slack" and "NanoBananaProbeStale" in r.body.decode(), timeout=30)
             time.sleep(2.5)  # > group_wait + group_interval of the test config
             assert not [r for r in chat.received() if "NanoBananaLatencyHigh" in r.body.decode()]
+
+
+def test_inhibitions_stay_within_one_exporter_and_one_location(tmp_path):
+    """ExporterDown (no series labels) silences only its own exporter in its own location: not the
+    warnings of another region (every region scrapes the same exporter address), and, being a
+    critical without `target`, not every warning without series labels either."""
+    def down(location):
+        return {"labels": {"alertname": "NanoBananaExporterDown", "severity": "critical", "job": "nanobanana",
+                           "instance": "exporter:9877", "location": location},
+                "annotations": {"summary": "down", "description": "First: check things."}}
+
+    same_region = alert("NanoBananaLatencyHigh", "warning", location="eu")
+    other_region = alert("NanoBananaErrorRateHigh", "warning", location="us", model="gemini-2.5-flash-image")
+    budget_elsewhere = {"labels": {"alertname": "NanoBananaBudgetExhausted", "severity": "warning", "scope": "global",
+                                   "job": "nanobanana", "instance": "other-exporter:9877", "location": "eu"},
+                        "annotations": {"summary": "budget", "description": "First: check things."}}
+    # A series' critical still silences the same series' warning, in its own location only.
+    outage_us = alert("NanoBananaOutage", "critical", location="us", instance="other:9877")
+    latency_us = alert("NanoBananaAvailabilityLow", "warning", location="us", instance="other:9877")
+    latency_ap = alert("NanoBananaAvailabilityLow", "warning", location="ap", instance="other:9877")
+    with FakeWebhook() as chat:
+        config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
+                                              relay_url=chat.url(), token="test-relay-token")
+        with start_alertmanager(config, tmp_path) as am:
+            post_alerts(am, [down("eu"), same_region, other_region, budget_elsewhere, outage_us, latency_us, latency_ap])
+            alerts = poll(lambda: am.get("/api/v2/alerts"),
+                          lambda a: len(a) == 7 and sum(bool(x["status"]["inhibitedBy"]) for x in a) >= 2)
+            time.sleep(1)  # let any wrong inhibition show up too
+            alerts = am.get("/api/v2/alerts")
+            inhibited = {(a["labels"]["alertname"], a["labels"].get("location")) for a in alerts if a["status"]["inhibitedBy"]}
+            assert inhibited == {("NanoBananaLatencyHigh", "eu"), ("NanoBananaAvailabilityLow", "us")}
+
+
+def test_each_location_gets_its_own_notification_naming_it(tmp_path):
+    """The same series failing in two regions: two groups, each titled and labelled with its location."""
+    with FakeWebhook() as chat:
+        config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
+                                              relay_url=chat.url(), token="test-relay-token")
+        with start_alertmanager(config, tmp_path) as am:
+            post_alerts(am, [alert("NanoBananaOutage", "critical", location="europe-west4"),
+                             alert("NanoBananaOutage", "critical", location="us-central1")])
+            slack = chat.wait_for(lambda r: r.path == "/slack", count=2, timeout=30)
+            attachments = [r.json["attachments"][0] for r in slack]
+            assert sorted(a["title"] for a in attachments) == [
+                "[FIRING:1] NanoBananaOutage prod gemini-3-pro-image europe-west4",
+                "[FIRING:1] NanoBananaOutage prod gemini-3-pro-image us-central1"]
+            for a in attachments:
+                location = a["title"].rsplit(" ", 1)[1]
+                assert f"location `{location}`" in a["text"]
+                assert "location%3D%22" + location in a["title_link"]
+            relayed = chat.wait_for(lambda r: r.path == "/alerts/feishu", count=2, timeout=30)
+            assert sorted(r.json["groupLabels"]["location"] for r in relayed) == ["europe-west4", "us-central1"]
 
 
 def test_fake_webhook_answers_feishu_style_errors_then_recovers():

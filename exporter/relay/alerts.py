@@ -14,7 +14,8 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 # Labels shown on every alert, in this order; the rest stay in Alertmanager.
-KEY_LABELS = ("target", "model", "resolution", "thinking_level", "api", "instance")
+# `location`: where the probes run from (deploy/multi-region), so two regions' alerts differ.
+KEY_LABELS = ("target", "model", "resolution", "thinking_level", "api", "location", "instance")
 SEVERITY_ORDER = ("critical", "warning", "info")
 DESCRIPTION_LIMIT = 600  # characters; the runbook link carries the rest
 
@@ -76,10 +77,11 @@ def parse(body: bytes) -> Notification:
 
 
 def title(n: Notification) -> str:
-    """'[FIRING:2] NanoBananaOutage prod gemini-3-pro-image', like Alertmanager's default title."""
+    """'[FIRING:2] NanoBananaOutage prod gemini-3-pro-image europe-west4', like Alertmanager's
+    default title (the location only when the group has one)."""
     count = f":{len(n.firing)}" if n.status == "firing" else ""
     name = n.groupLabels.get("alertname") or n.commonLabels.get("alertname") or "alerts"
-    rest = [n.groupLabels[k] for k in ("target", "model") if n.groupLabels.get(k)]
+    rest = [n.groupLabels[k] for k in ("target", "model", "location") if n.groupLabels.get(k)]
     return " ".join([f"[{n.status.upper()}{count}]", name, *rest])
 
 
