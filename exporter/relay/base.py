@@ -52,6 +52,24 @@ def check_http(status: int) -> None:
         raise DeliveryError(f"HTTP {status} from the platform", retry=False, result="http_error")
 
 
+def errcode_reply(platform: str, retryable: dict[int, str]) -> Callable[[int, object], None]:
+    """check_reply for platforms that answer {"errcode": 0} on success (DingTalk, WeCom); the codes
+    in `retryable` (rate limits) are worth trying again, any other is final."""
+
+    def check_reply(status: int, reply: object) -> None:
+        check_http(status)
+        if not isinstance(reply, dict):
+            raise DeliveryError(f"{platform} answered without a JSON object", retry=True, result="http_error")
+        code = reply.get("errcode")
+        if code == 0:
+            return
+        if code in retryable:
+            raise DeliveryError(f"{platform} errcode {code} ({retryable[code]})", retry=True, result="rate_limited")
+        raise DeliveryError(f"{platform} errcode {code}", retry=False, result="platform_error")
+
+    return check_reply
+
+
 def pack(
     blocks: list[str],
     build: Callable[[list[str], str, str], dict],

@@ -9,7 +9,7 @@ from urllib.parse import quote_plus
 
 from exporter.relay import alerts
 from exporter.relay.alerts import Notification
-from exporter.relay.base import DeliveryError, Platform, Request, check_http, pack
+from exporter.relay.base import Platform, Request, errcode_reply, pack
 
 MAX_TEXT_BYTES = 20000
 RETRYABLE_CODES = {130101: "sending too fast"}
@@ -40,16 +40,4 @@ def sign(url: str, secret: str | None, body: dict, now: float) -> Request:
     return Request(f"{url}{separator}timestamp={timestamp_ms}&sign={signature(secret, timestamp_ms)}", body)
 
 
-def check_reply(status: int, reply: object) -> None:
-    check_http(status)
-    if not isinstance(reply, dict):
-        raise DeliveryError("DingTalk answered without a JSON object", retry=True, result="http_error")
-    code = reply.get("errcode")
-    if code == 0:
-        return
-    if code in RETRYABLE_CODES:
-        raise DeliveryError(f"DingTalk errcode {code} ({RETRYABLE_CODES[code]})", retry=True, result="rate_limited")
-    raise DeliveryError(f"DingTalk errcode {code}", retry=False, result="platform_error")
-
-
-PLATFORM = Platform(name="dingtalk", rate_limits=((20, 60.0),), render=render, sign=sign, check_reply=check_reply)
+PLATFORM = Platform(name="dingtalk", rate_limits=((20, 60.0),), render=render, sign=sign, check_reply=errcode_reply("DingTalk", RETRYABLE_CODES))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from exporter.relay import alerts
 from exporter.relay.alerts import Notification
-from exporter.relay.base import DeliveryError, Platform, Request, check_http, pack
+from exporter.relay.base import Platform, Request, errcode_reply, pack
 
 MAX_CONTENT_BYTES = 4096
 RETRYABLE_CODES = {45009: "API frequency out of limit"}
@@ -28,16 +28,4 @@ def sign(url: str, secret: str | None, body: dict, now: float) -> Request:
     return Request(url, body)
 
 
-def check_reply(status: int, reply: object) -> None:
-    check_http(status)
-    if not isinstance(reply, dict):
-        raise DeliveryError("WeCom answered without a JSON object", retry=True, result="http_error")
-    code = reply.get("errcode")
-    if code == 0:
-        return
-    if code in RETRYABLE_CODES:
-        raise DeliveryError(f"WeCom errcode {code} ({RETRYABLE_CODES[code]})", retry=True, result="rate_limited")
-    raise DeliveryError(f"WeCom errcode {code}", retry=False, result="platform_error")
-
-
-PLATFORM = Platform(name="wecom", rate_limits=((20, 60.0),), render=render, sign=sign, check_reply=check_reply)
+PLATFORM = Platform(name="wecom", rate_limits=((20, 60.0),), render=render, sign=sign, check_reply=errcode_reply("WeCom", RETRYABLE_CODES))
