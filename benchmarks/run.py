@@ -200,7 +200,7 @@ def blackbox_timings(base: str, probes: int) -> list[tuple[float, float, float]]
     from exporter.dialects import DIALECTS
 
     config = load_text(yaml.safe_dump({"targets": [{"name": "fixed", "api": "gemini", "base_url": base, "model": MODEL}]}))
-    request = DIALECTS["gemini"].build(config.series[0], None)
+    request = DIALECTS["gemini"].build(config.series[0], None, config.targets[0].prompts[0])
     module = {"modules": {"gemini": {"prober": "http", "timeout": "10s", "http": {
         "method": "POST", "headers": {"Content-Type": "application/json"}, "body": json.dumps(request.body),
         "valid_status_codes": [200], "preferred_ip_protocol": "ip4"}}}}

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from exporter.budget import BudgetSettings
+from exporter.catalog import FAMILIES, Family, family_of
 from exporter.dialects import DIALECTS
 from exporter.durations import parse_duration
-from exporter.pricing import Price, PriceSettings
+from exporter.pricing import Price, PriceSettings, Resolution
 from exporter.secrets import read_secret
 from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
 from exporter.status import SourceConfig, StatusSourcesModel, resolve_sources
@@ -26,12 +27,11 @@ __all__ = ["Config", "ConfigError", "Series", "Target", "load_file", "load_text"
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-Resolution = Literal[RESOLUTIONS]  # type: ignore[valid-type]
 ThinkingLevel = Literal[THINKING_LEVELS]  # type: ignore[valid-type]
 AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
 Api = Literal[tuple(DIALECTS)]  # type: ignore[valid-type]
 
-DEFAULT_TIMEOUTS = {"1K": 45.0, "2K": 90.0, "4K": 180.0}
+DEFAULT_TIMEOUTS = {"512": 30.0, "1K": 45.0, "2K": 90.0, "4K": 180.0}
 DEFAULT_INTERVAL = 900.0  # 15m: with confirmations and free liveness checks, see README "Cost"
 DEFAULT_PROMPT = "A simple red circle on a white background"
 
@@ -71,6 +71,7 @@ class Settings(_Strict):
 
     interval: Duration | None = None
     prompt: str | None = Field(default=None, min_length=1)
+    prompts: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)  # rotated per probe
     aspect_ratio: AspectRatio | None = None
     timeout: Timeouts | None = None
     resolutions: list[Resolution] | None = Field(default=None, min_length=1)
@@ -86,6 +87,7 @@ class TargetModel(Settings):
     name: str = Field(pattern=r"^[a-z0-9_-]+$", max_length=64)
     api: Api
     model: str = Field(min_length=1)
+    family: Literal[tuple(FAMILIES)] | None = None  # type: ignore[valid-type]  # for ids the catalog does not know
     base_url: str | None = Field(default=None, pattern=r"^https?://")
     api_key_env: str | None = None
     api_key_file: str | None = None
@@ -97,6 +99,12 @@ class TargetModel(Settings):
         if value is not None and len(set(value)) != len(value):
             raise ValueError("lists a value twice")
         return value
+
+    @model_validator(mode="after")
+    def _one_prompt_form(self) -> "TargetModel":
+        if self.prompt is not None and self.prompts is not None:
+            raise ValueError("set prompt or prompts, not both")
+        return self
 
 
 class ConfigModel(_Strict):
@@ -126,7 +134,7 @@ class Target:
     base_url: str
     api_key: str | None = field(repr=False)
     interval: float
-    prompt: str
+    prompts: tuple[str, ...]  # rotated per probe; one prompt is a tuple of one
     aspect_ratio: str
     timeouts: dict[str, float]
     resolutions: tuple[str, ...]
@@ -134,6 +142,7 @@ class Target:
     max_concurrency: int
     max_response_bytes: int
     extra_body: dict[str, Any]
+    family: Family = field(default_factory=lambda: family_of(""))
     price: Price = field(default_factory=lambda: Price.resolve(None, None))
     confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
     liveness: LivenessSettings = field(default_factory=LivenessSettings)
@@ -220,6 +229,12 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
         if not base_url:
             raise ConfigError(f"{where('targets', index, 'api')}: api {t.api} needs a base_url")
         timeouts = {**DEFAULT_TIMEOUTS, **(defaults.timeout or {}), **(t.timeout or {})}
+        family = family_of(t.model, t.family)
+        resolutions = tuple(pick("resolutions", ["1K"]))
+        thinking_levels = tuple(pick("thinking_levels", ["default"]))
+        aspect_ratio = pick("aspect_ratio", "1:1")
+        _check_family(t, family, resolutions, thinking_levels, aspect_ratio, index, where)
+        prompts = t.prompts or ([t.prompt] if t.prompt else None) or defaults.prompts or [defaults.prompt or DEFAULT_PROMPT]
         targets.append(
             Target(
                 name=t.name,
@@ -228,15 +243,16 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
                 base_url=base_url.rstrip("/"),
                 api_key=_read_key(t, index, where, environ),
                 interval=pick("interval", DEFAULT_INTERVAL),
-                prompt=pick("prompt", DEFAULT_PROMPT),
-                aspect_ratio=pick("aspect_ratio", "1:1"),
+                prompts=tuple(prompts),
+                aspect_ratio=aspect_ratio,
                 timeouts=timeouts,
-                resolutions=tuple(pick("resolutions", ["1K"])),
-                thinking_levels=tuple(pick("thinking_levels", ["default"])),
+                resolutions=resolutions,
+                thinking_levels=thinking_levels,
                 max_concurrency=pick("max_concurrency", 2),
                 max_response_bytes=pick("max_response_bytes", 64 * 1024 * 1024),
                 extra_body=dict(t.extra_body),
-                price=Price.resolve(t.price, defaults.price),
+                family=family,
+                price=Price.resolve(t.price, defaults.price, family),
                 confirm=_merged(ConfirmSettings, t.confirm, defaults.confirm),
                 liveness=_merged(LivenessSettings, t.liveness, defaults.liveness),
             )
@@ -249,6 +265,26 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
     except ValueError as err:
         raise ConfigError(f"{source}: {err}") from None
     return Config(targets=tuple(targets), source=source, status_sources=status_sources, budget=model.budget)
+
+
+def _check_family(t: TargetModel, family: Family, resolutions: tuple[str, ...], thinking_levels: tuple[str, ...],
+                  aspect_ratio: str, index: int, where: Where) -> None:
+    """A resolution, aspect ratio or thinking level the target's model does not take is an error that
+    names the model and what it takes (from the catalog, or the target's `family:`)."""
+    model = f"model {t.model} ({family.title})"
+    no_thinking = () if family.thinking_levels else ("(no thinking setting)",)
+    checks = (
+        ("resolutions", [r for r in resolutions if r not in family.resolutions], family.resolutions),
+        ("aspect_ratio", [aspect_ratio] if aspect_ratio not in family.aspect_ratios else [], family.aspect_ratios),
+        ("thinking_levels", [lv for lv in thinking_levels if not family.takes_thinking(lv)],
+         ("default", *family.thinking_levels, *no_thinking)),
+    )
+    for key, refused, takes in checks:
+        if refused:
+            own = getattr(t, key) is not None
+            path = where("targets", index, key) if own else where("defaults", key)
+            raise ConfigError(f"{path}: {model} does not take {', '.join(refused)}; it takes {', '.join(takes)}"
+                              .replace(", (", " ("))
 
 
 def _merged(cls: type[_Strict], own: _Strict | None, inherited: _Strict | None) -> Any:

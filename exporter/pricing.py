@@ -1,7 +1,7 @@
 """What a probe costs: a target's price settings and the rule for what a failed attempt costs.
 
 Prices are estimates in USD from configuration, never read from an invoice. A target is priced per
-image and resolution (Google's list prices by default), or per token when `per_million_tokens` is
+image and resolution (by default the list price of the target's model family, exporter/catalog.py), or per token when `per_million_tokens` is
 set and the answer reported usage. A failed attempt costs what the provider bills for it: by default
 nothing for an error, the full price for an answer that carried an image or output tokens (a
 blocked or wrong-sized image is still generated and billed).
@@ -10,17 +10,14 @@ blocked or wrong-sized image is still generated and billed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, NonNegativeFloat
+from pydantic import BaseModel, BeforeValidator, ConfigDict, NonNegativeFloat
 
+from exporter.catalog import PRO, RESOLUTIONS, Family
 from exporter.outcomes import Outcome
-from exporter.sizes import RESOLUTIONS
 
 TOKEN_KINDS: tuple[str, ...] = ("input", "output", "thinking")
-
-# Google's list prices per output image (1K and 2K are 1120 output tokens, 4K 2000 tokens).
-LIST_PRICES: dict[str, float] = {"1K": 0.134, "2K": 0.134, "4K": 0.24}
 
 # `failed:` -> which failed attempts are charged (rate-limited attempts are never charged: refused)
 FAILED_RULES: dict[str, str] = {
@@ -29,12 +26,13 @@ FAILED_RULES: dict[str, str] = {
     "none": "never charge a failed attempt",
 }
 
-Resolution = Literal[RESOLUTIONS]  # type: ignore[valid-type]
+# YAML reads `512` as a number: a resolution is its text
+Resolution = Annotated[Literal[RESOLUTIONS], BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]  # type: ignore[valid-type]
 TokenKind = Literal[TOKEN_KINDS]  # type: ignore[valid-type]
 
 
 class PriceSettings(BaseModel):
-    """`price:` under `defaults:` or a target; each key falls back to the defaults, then the list price."""
+    """`price:` under `defaults:` or a target; each key falls back to the defaults, then the family's list price."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,9 +48,9 @@ class Price:
     failed: str = "output"
 
     @classmethod
-    def resolve(cls, own: PriceSettings | None, inherited: PriceSettings | None) -> "Price":
+    def resolve(cls, own: PriceSettings | None, inherited: PriceSettings | None, family: Family = PRO) -> "Price":
         own, inherited = own or PriceSettings(), inherited or PriceSettings()
-        per_image = {**LIST_PRICES, **(inherited.per_image or {}), **(own.per_image or {})}
+        per_image = {**family.prices, **(inherited.per_image or {}), **(own.per_image or {})}
         tokens = own.per_million_tokens if own.per_million_tokens is not None else inherited.per_million_tokens
         return cls(per_image, dict(tokens) if tokens else None, own.failed or inherited.failed or "output")
 

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from exporter.config import Series
 from exporter.dialects import DIALECTS
-from exporter.dialects.base import Answer, ProbeFailure, classify_error
+from exporter.dialects.base import Answer, ProbeFailure, classify_error, error_in_body
 from exporter.outcomes import Outcome
 from exporter.sizes import size_problem
 from exporter.state import PHASES, Attempt
@@ -101,13 +101,14 @@ class Prober:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def probe(self, series: Series) -> Attempt:
+    async def probe(self, series: Series, prompt: str | None = None) -> Attempt:
+        """One attempt with `prompt` (the target's first prompt when None)."""
         started_wall, started = time.time(), time.perf_counter()
         timer = PhaseTimer()
         result: dict[str, Any] = {}
         try:
             async with asyncio.timeout(series.timeout):
-                await self._attempt(series, timer, result)
+                await self._attempt(series, prompt or series.target.prompts[0], timer, result)
             outcome, message = Outcome.SUCCESS, ""
         except ProbeFailure as failure:
             outcome, message = failure.outcome, failure.message
@@ -137,9 +138,9 @@ class Prober:
             message=self.redact(message)[:500],
         )
 
-    async def _attempt(self, series: Series, timer: PhaseTimer, result: dict[str, Any]) -> None:
+    async def _attempt(self, series: Series, prompt: str, timer: PhaseTimer, result: dict[str, Any]) -> None:
         dialect = DIALECTS[series.target.api]
-        request = dialect.build(series, series.target.api_key)
+        request = dialect.build(series, series.target.api_key, prompt)
         cap = series.target.max_response_bytes
         status, body, content_type = await self._fetch(
             "POST", request.url, timer, cap, headers=request.headers, json=request.body
@@ -155,6 +156,9 @@ class Prober:
         if not isinstance(payload, dict):
             raise ProbeFailure(Outcome.BAD_RESPONSE, "answer is JSON but not an object")
         result["usage"] = dialect.usage(payload)  # before parse: a rejected answer may be billed too
+        failure = error_in_body(payload)
+        if failure is not None:
+            raise failure
         answer: Answer = dialect.parse(payload)
         del payload
         timer.add("decode", time.perf_counter() - decode_started)
@@ -167,7 +171,7 @@ class Prober:
         result["image_bytes"] = len(image or b"")
         fmt, width, height = inspect_image(image or b"")
         result["image_size"] = f"{width}x{height} {fmt.lower()}"
-        problem = size_problem(width, height, series.resolution, series.target.aspect_ratio)
+        problem = size_problem(width, height, series.resolution, series.target.aspect_ratio, series.target.family)
         timer.add("decode", time.perf_counter() - decode_started)
         if problem:
             raise ProbeFailure(Outcome.BAD_IMAGE, problem)

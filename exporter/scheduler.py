@@ -58,6 +58,7 @@ class _Control:
     confirmations: int = 0  # failure confirmations started since the last success
     inflight: asyncio.Task | None = None
     last_trigger: float = float("-inf")  # loop time of the last liveness-triggered probe
+    probes: int = 0  # probes started: picks the next of the target's prompts
 
     def plan(self, at: float, reason: str) -> None:
         self.confirm_at, self.reason = at, reason
@@ -161,8 +162,10 @@ class Scheduler:
 
     async def _run(self, series: Series, control: _Control, reason: str) -> None:
         _, limit = self._limits[series.target.name]
+        prompts = series.target.prompts
+        prompt, control.probes = prompts[control.probes % len(prompts)], control.probes + 1
         async with limit:
-            attempt = await self.prober.probe(series)
+            attempt = await self.prober.probe(series, prompt)
         attempt.cost = series.target.price.cost(series.resolution, attempt.outcome, attempt.usage, attempt.image_bytes)
         if self.budget is not None:  # the image is billed even when a reload dropped the series meanwhile
             self.budget.record(series.target.name, attempt.cost)

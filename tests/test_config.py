@@ -16,8 +16,8 @@ INVALID = {
     "invalid-unknown-key.yml": "5: targets[0].resolution: unknown key",
     "invalid-api.yml": "3: targets[0].api: Input should be 'gemini', 'openai_images', 'openai_chat' or 'openrouter' (got 'vertex')",
     "invalid-duration.yml": "2: defaults.interval: expected a positive duration such as 30s, 5m or 1h, got '5 minutes'",
-    "invalid-timeout.yml": "5: targets[0].timeout.8K: Input should be '1K', '2K' or '4K' (got '8K')",
-    "invalid-resolution.yml": "5: targets[0].resolutions[1]: Input should be '1K', '2K' or '4K' (got '3K')",
+    "invalid-timeout.yml": "5: targets[0].timeout.8K: Input should be '512', '1K', '2K' or '4K' (got '8K')",
+    "invalid-resolution.yml": "5: targets[0].resolutions[1]: Input should be '512', '1K', '2K' or '4K' (got '3K')",
     "invalid-thinking.yml": "5: targets[0].thinking_levels[0]: Input should be 'default', 'minimal', 'low', 'medium' or 'high' (got 'extreme')",
     "invalid-duplicate-name.yml": "1: targets: target name 'google' is used twice",
     "invalid-name.yml": "2: targets[0].name: String should match pattern '^[a-z0-9_-]+$' (got 'Google Prod')",
@@ -27,8 +27,14 @@ INVALID = {
     "invalid-no-base-url.yml": "3: targets[0].api: api openai_images needs a base_url",
     "invalid-no-targets.yml": " targets: missing required key",
     "invalid-yaml.yml": "4: invalid YAML: expected <block end>, but found '<block mapping start>'",
-    "invalid-aspect-ratio.yml": "2: defaults.aspect_ratio: Input should be '1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9' or '21:9' (got '7:3')",
+    "invalid-aspect-ratio.yml": "2: defaults.aspect_ratio: Input should be '1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9', '21:9', '1:4', '4:1', '1:8' or '8:1' (got '7:3')",
     "invalid-repeated-resolution.yml": "2: targets[0].resolutions: lists a value twice",
+    # what the model takes, from the catalog (exporter/catalog.py) or the target's family:
+    "invalid-model-resolution.yml": "5: targets[0].resolutions: model gemini-3-pro-image (Nano Banana Pro) does not take 512; it takes 1K, 2K, 4K",
+    "invalid-model-aspect-ratio.yml": "2: defaults.aspect_ratio: model gemini-3-pro-image (Nano Banana Pro) does not take 1:8; it takes 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9",
+    "invalid-model-thinking.yml": "7: targets[0].thinking_levels: model nano-banana (Nano Banana) does not take high; it takes default (no thinking setting)",
+    "invalid-family.yml": "6: targets[0].family: Input should be 'nano-banana-pro', 'nano-banana-2.1', 'nano-banana-2', 'nano-banana-2-lite' or 'nano-banana' (got 'nano-banana-3')",
+    "invalid-prompts.yml": "2: targets[0]: set prompt or prompts, not both",
 }
 
 
@@ -55,8 +61,8 @@ def test_valid_config_expands_series():
     ]
     google, gateway = config.targets
     assert google.interval == 300 and gateway.interval == 600
-    assert google.timeouts == {"1K": 45, "2K": 90, "4K": 180}
-    assert gateway.timeouts == {"1K": 120, "2K": 120, "4K": 120}  # a single duration applies to all
+    assert google.timeouts == {"512": 30, "1K": 45, "2K": 90, "4K": 180}
+    assert gateway.timeouts == {"512": 120, "1K": 120, "2K": 120, "4K": 120}  # a single duration applies to all
     assert gateway.base_url == "https://gateway.example.com/v1"
     assert sorted(config.secrets) == ["k1-secret", "k2-secret"]
     assert "k1-secret" not in repr(config)  # keys never show in reprs or logs of the config

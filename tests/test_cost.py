@@ -7,7 +7,6 @@ import pytest
 
 from conftest import config_for
 from exporter.outcomes import Outcome
-from exporter.pricing import LIST_PRICES
 from exporter.probe import Prober
 
 
@@ -24,12 +23,32 @@ async def cost_of(prober, config):
     return attempt.outcome, series.target.price.cost(series.resolution, attempt.outcome, attempt.usage, attempt.image_bytes)
 
 
-@pytest.mark.parametrize("resolution", sorted(LIST_PRICES))
-async def test_a_success_costs_the_list_price_of_its_resolution(simulator, prober, resolution):
+# Google's list prices per image (https://ai.google.dev/gemini-api/docs/pricing), written out here
+# rather than read from the catalog, so a wrong catalog entry fails
+LIST_PRICES = [
+    ("gemini-3-pro-image", "1K", 0.134), ("gemini-3-pro-image", "2K", 0.134), ("gemini-3-pro-image", "4K", 0.24),
+    ("gemini-3.1-flash-image", "512", 0.045), ("gemini-3.1-flash-image", "1K", 0.067),
+    ("gemini-3.1-flash-image", "2K", 0.101), ("gemini-3.1-flash-image", "4K", 0.151),
+    ("gemini-nano-banana-2.1", "1K", 0.034),
+]
+
+
+@pytest.mark.parametrize("model,resolution,usd", LIST_PRICES)
+async def test_a_success_costs_the_list_price_of_its_model_and_resolution(simulator, prober, model, resolution, usd):
     _, base = simulator
-    outcome, usd = await cost_of(prober, config_for(base, "gemini", resolutions=[resolution]))
+    outcome, cost = await cost_of(prober, config_for(base, "gemini", model=model, resolutions=[resolution]))
     assert outcome is Outcome.SUCCESS
-    assert usd == LIST_PRICES[resolution] == {"1K": 0.134, "2K": 0.134, "4K": 0.24}[resolution]
+    assert cost == pytest.approx(usd)
+
+
+def test_nano_banana_costs_its_own_price_and_aliases_take_their_family(simulator):
+    _, base = simulator
+    flash = config_for(base, "openai_chat", model="gemini-2.5-flash-image")
+    assert flash.series[0].price == pytest.approx(0.039)
+    alias = config_for(base, "openai_images", model="nb2", family="nano-banana-2", resolutions=["512"])
+    assert alias.series[0].price == pytest.approx(0.045)
+    unknown = config_for(base, "openai_images", model="something-new")  # priced as the dearest family
+    assert unknown.series[0].price == pytest.approx(0.134)
 
 
 # fault -> (outcome, charged?) under the default rule: errors are free, an answer with an image or
@@ -51,7 +70,7 @@ async def test_failed_attempts_cost_what_the_answer_carried(simulator, prober, f
     sim.configure({"faults": [fault]})
     got, usd = await cost_of(prober, config_for(base, "gemini"))
     assert got is outcome
-    assert usd == (0.134 if charged else 0.0)
+    assert usd == pytest.approx(0.134 if charged else 0.0)
 
 
 @pytest.mark.parametrize("rule,fault,expected", [
@@ -85,7 +104,7 @@ def test_prices_inherit_per_resolution_from_defaults():
     from exporter.config import load_text
 
     config = load_text("defaults: {price: {per_image: {1K: 0.05, 2K: 0.05}, failed: all}}\n"
-                       "targets: [{name: a, api: gemini, model: m, price: {per_image: {2K: 0.07}}}]\n")
+                       "targets: [{name: a, api: gemini, model: gemini-3-pro-image, price: {per_image: {2K: 0.07}}}]\n")
     price = config.targets[0].price
     assert price.per_image == {"1K": 0.05, "2K": 0.07, "4K": 0.24}
     assert price.failed == "all" and price.per_million_tokens is None

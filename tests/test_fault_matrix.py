@@ -15,7 +15,7 @@ import pytest
 
 from conftest import FAKE_KEY, exporter_env, running_exporter, running_simulator
 from exporter.dialects import DIALECTS
-from test_probe import FAULTS
+from test_probe import FAULTS, expected
 
 SAMPLE = re.compile(r"([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$")
 # Families whose samples only ever grow: counters, histogram buckets, counts and sums of positive values.
@@ -125,12 +125,12 @@ def test_every_fault_in_every_dialect_while_scraping(tmp_path):
                     deadline = time.monotonic() + 5 * TIMEOUT + 5
                     while True:
                         now = scraper.snapshot(scraper.count)
-                        missing = [api for api in apis
-                                   if outcome_count(now, api, outcome.value) <= outcome_count(before, api, outcome.value)]
+                        missing = [api for api in apis if outcome_count(now, api, expected(fault, outcome, api).value)
+                                   <= outcome_count(before, api, expected(fault, outcome, api).value)]
                         if not missing:
                             break
                         assert time.monotonic() < deadline, f"{fault}: no {outcome.value} from {missing}"
-                    seen[str(fault)] = {api: outcome_count(now, api, outcome.value) for api in apis}
+                    seen[str(fault)] = {api: outcome_count(now, api, expected(fault, outcome, api).value) for api in apis}
             finally:
                 scraper.stop.set()
                 scraper.join(15)

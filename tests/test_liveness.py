@@ -19,8 +19,8 @@ from exporter.redact import Redactor
 from exporter.scheduler import Scheduler
 from exporter.state import Store
 
-MODELS = {"gemini": "gemini-3-pro-image", "openai_images": "nano-banana-pro", "openai_chat": "gemini-2.5-flash-image",
-          "openrouter": "google/gemini-3-pro-image-preview"}
+MODELS = {"gemini": "gemini-3-pro-image", "openai_images": "nano-banana-pro", "openai_chat": "gemini-3.1-flash-image",
+          "openrouter": "google/gemini-3-pro-image"}
 
 
 def base_of(base: str, api: str) -> str:

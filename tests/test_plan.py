@@ -14,7 +14,7 @@ from test_config import run_check
 CONFIG = """
 budget: {daily_limit_usd: 20, targets: {pro4k: 5}}
 targets:
-  - {name: flash, api: gemini, model: gemini-2.5-flash-image, interval: 15m, timeout: 45s}
+  - {name: flash, api: gemini, model: gemini-3.1-flash-image, interval: 15m, timeout: 45s}
   - {name: pro4k, api: gemini, model: gemini-3-pro-image, interval: 1h, resolutions: [4K], timeout: 3m,
      confirm: {count: 1}, liveness: {enabled: false}}
 """
@@ -22,7 +22,7 @@ targets:
 
 def test_plan_figures():
     flash, pro = (plan_series(s) for s in load_text(CONFIG).series)
-    assert flash.probes_per_day == 96 and flash.cost_per_day == pytest.approx(96 * 0.134)
+    assert flash.probes_per_day == 96 and flash.cost_per_day == pytest.approx(96 * 0.067)  # Nano Banana 2's price
     assert pro.probes_per_day == 24 and pro.cost_per_day == pytest.approx(24 * 0.24)
     # flash, only paid probes see it: the next probe after 15m (+2s jitter) times out at 45s, two
     # confirmations 30s after each failure end also time out, then the Prometheus allowance
@@ -40,10 +40,10 @@ def test_print_plan_totals_and_budget_warnings():
     text = "\n".join(lines)
     assert lines[0].split() == ["target", "api", "model", "resolution", "thinking", "interval", "timeout",
                                 "probes/day", "usd/day", "usd/month", "detect", "detect-paid"]
-    assert lines[1].split() == ["flash", "gemini", "gemini-2.5-flash-image", "1K", "default", "15m", "45s", "96",
-                                "$12.86", "$385.92", "4m55s", "18m47s"]
+    assert lines[1].split() == ["flash", "gemini", "gemini-3.1-flash-image", "1K", "default", "15m", "45s", "96",
+                                "$6.43", "$192.96", "4m55s", "18m47s"]
     assert lines[2].split()[5:] == ["1h", "3m", "24", "$5.76", "$172.80", "2h7m2s", "2h7m2s"]
-    assert "total: 120 paid probes/day, $18.62/day, $558.72/month (30 days); 1440 free liveness checks/day" in text
+    assert "total: 120 paid probes/day, $12.19/day, $365.76/month (30 days); 1440 free liveness checks/day" in text
     assert "scrape 15s + evaluation 15s + for 0s" in text
     warnings = [line for line in lines if line.startswith("WARNING")]
     assert warnings == ["WARNING: the plan costs $5.76/day in scope target:pro4k, more than its daily budget $5.00: "

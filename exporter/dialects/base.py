@@ -49,7 +49,7 @@ class Dialect:
     name: ClassVar[str]
     default_base_url: ClassVar[str | None] = None
 
-    def build(self, series: Series, api_key: str | None) -> Request:
+    def build(self, series: Series, api_key: str | None, prompt: str) -> Request:
         raise NotImplementedError
 
     def parse(self, payload: Any) -> Answer:
@@ -82,8 +82,9 @@ BLOCK_REASONS = frozenset(
 _POLICY_WORDS = ("content_policy", "content policy", "safety", "moderation", "content_filter")
 
 
-def classify_error(status: int, payload: Any) -> ProbeFailure:
-    """A non-2xx answer, in any dialect's error format, as a classified failure."""
+def classify_error(status: int, payload: Any, shown: str | None = None) -> ProbeFailure:
+    """A non-2xx answer, in any dialect's error format, as a classified failure (`shown`: how the
+    status reads in the message, "HTTP 503" unless given)."""
     error = payload.get("error") if isinstance(payload, dict) else None
     if isinstance(error, str):
         error = {"message": error}
@@ -94,9 +95,13 @@ def classify_error(status: int, payload: Any) -> ProbeFailure:
     reasons = {
         str(d.get("reason")) for d in _list(error.get("details")) if isinstance(d, dict) and d.get("reason")
     }
-    text = f"HTTP {status}" + (f" {grpc_status}" if grpc_status else "") + (f": {message}" if message else "")
+    text = (shown or f"HTTP {status}") + (f" {grpc_status}" if grpc_status else "") + (f": {message}" if message else "")
     if status == 429 or grpc_status == "RESOURCE_EXHAUSTED":
         return ProbeFailure(Outcome.RATE_LIMITED, text)
+    if status == 403 and _moderated(error, f"{code} {message}"):
+        # OpenRouter answers 403 when its moderation flagged the input: not a key problem
+        # (https://openrouter.ai/docs/api-reference/errors: metadata.reasons, flagged_input)
+        return ProbeFailure(Outcome.CONTENT_BLOCKED, text)
     if status in (401, 403) or "API_KEY_INVALID" in reasons or grpc_status in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return ProbeFailure(Outcome.AUTH_ERROR, text)
     if 400 <= status < 500 and any(w in f"{code} {message}".lower() for w in _POLICY_WORDS):
@@ -104,6 +109,31 @@ def classify_error(status: int, payload: Any) -> ProbeFailure:
     if status >= 500:
         return ProbeFailure(Outcome.SERVER_ERROR, text)
     return ProbeFailure(Outcome.CLIENT_ERROR, text)
+
+
+def _moderated(error: dict, text: str) -> bool:
+    metadata = error.get("metadata")
+    # moderation: reasons and flagged_input; a guardrail block: patterns (a plain permission error has neither)
+    if isinstance(metadata, dict) and any(k in metadata for k in ("reasons", "flagged_input", "patterns")):
+        return True
+    return any(w in text.lower() for w in _POLICY_WORDS)
+
+
+def error_in_body(payload: Any) -> ProbeFailure | None:
+    """A 2xx answer that carries an error instead of a result, classified by the error's own code.
+
+    OpenRouter (and gateways that copy it) report errors that happen after the model started as
+    HTTP 200 with `{"error": {"code": 429|502|..., "message": ..., "metadata": {...}}}`
+    (https://openrouter.ai/docs/api-reference/errors). A code that is no HTTP status counts as 502."""
+    if not isinstance(payload, dict) or not payload.get("error"):
+        return None
+    if any(payload.get(key) for key in ("choices", "data", "candidates")):
+        return None
+    error = payload["error"]
+    # availability errors carry http_status and no code (https://openrouter.ai/docs/api-reference/errors)
+    code = (error.get("code") or error.get("http_status")) if isinstance(error, dict) else None
+    status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 502
+    return classify_error(status, payload, f"HTTP 200 with error {code if code is not None else 'object'}")
 
 
 _DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,([^)\"'<>]*)")
@@ -140,15 +170,37 @@ def image_in_text(text: str, where: str) -> Answer | None:
     return Answer(image_url=match.group(0)) if match else None
 
 
-def openai_chat_usage(usage: Any) -> dict[str, int]:
+def openai_usage(usage: Any, input_key: str, output_key: str, details_key: str) -> dict[str, int]:
+    """Token usage in the OpenAI shapes. Their output count already includes the reasoning tokens
+    (`*_tokens_details.reasoning_tokens`): `output` here is what remains, so a per-token price
+    counts every token once (https://platform.openai.com/docs/api-reference/chat/object)."""
     if not isinstance(usage, dict):
         return {}
-    details = usage.get("completion_tokens_details") or {}
-    return _ints(
-        input=usage.get("prompt_tokens"),
-        output=usage.get("completion_tokens"),
+    details = usage.get(details_key)
+    counts = _ints(
+        input=usage.get(input_key),
+        output=usage.get(output_key),
         thinking=details.get("reasoning_tokens") if isinstance(details, dict) else None,
     )
+    if "output" in counts and "thinking" in counts:
+        counts["output"] = max(0, counts["output"] - counts["thinking"])
+    return counts
+
+
+def openai_chat_usage(usage: Any) -> dict[str, int]:
+    return openai_usage(usage, "prompt_tokens", "completion_tokens", "completion_tokens_details")
+
+
+# OpenRouter's chat requests spell the 512 size "0.5K" (exporter/catalog.py [openrouter])
+CHAT_IMAGE_SIZES: dict[str, str] = {"512": "0.5K"}
+
+
+def chat_image_config(series: Series) -> dict[str, str]:
+    """OpenRouter's `image_config`, which chat gateways copy; no size for a family that takes none."""
+    config = {"aspect_ratio": series.target.aspect_ratio}
+    if series.target.family.takes_image_size:
+        config["image_size"] = CHAT_IMAGE_SIZES.get(series.resolution, series.resolution)
+    return config
 
 
 def _ints(**values: Any) -> dict[str, int]:

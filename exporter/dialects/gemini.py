@@ -9,19 +9,28 @@ from exporter.dialects.base import BLOCK_REASONS, Answer, Dialect, ProbeFailure,
 from exporter.outcomes import Outcome
 
 
+# Finish reasons of an answer without an image that say why
+# (https://ai.google.dev/api/generate-content#FinishReason)
+NO_IMAGE_REASONS = {
+    "NO_IMAGE": "the model answered without generating an image",
+    "IMAGE_OTHER": "image generation stopped for a reason the API does not name",
+    "MAX_TOKENS": "the answer reached the output token limit before an image",
+}
+
+
 class Gemini(Dialect):
     name = "gemini"
     default_base_url = "https://generativelanguage.googleapis.com"
 
-    def build(self, series, api_key):
+    def build(self, series, api_key, prompt):
         t = series.target
-        config: dict[str, Any] = {
-            "responseModalities": ["TEXT", "IMAGE"],
-            "imageConfig": {"aspectRatio": t.aspect_ratio, "imageSize": series.resolution},
-        }
+        image_config = {"aspectRatio": t.aspect_ratio}
+        if t.family.takes_image_size:  # Nano Banana (2.5) answers 400 to imageSize
+            image_config["imageSize"] = series.resolution  # "512" for the smallest size: UNVERIFIED, see catalog
+        config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"], "imageConfig": image_config}
         if series.thinking_level != "default":
             config["thinkingConfig"] = {"thinkingLevel": series.thinking_level.upper()}
-        body = {"contents": [{"parts": [{"text": t.prompt}]}], "generationConfig": config}
+        body = {"contents": [{"parts": [{"text": prompt}]}], "generationConfig": config}
         headers = {"x-goog-api-key": api_key} if api_key else {}
         url = f"{t.base_url}/v1beta/models/{quote(t.model, safe='')}:generateContent"
         return Request(url, headers, merge_body(body, t.extra_body))
@@ -63,5 +72,6 @@ class Gemini(Dialect):
         reason = str(candidate.get("finishReason") or "")
         if reason in BLOCK_REASONS:
             raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"finish reason {reason}")
-        raise ProbeFailure(Outcome.NO_IMAGE, f"answer has no image (finish reason {reason or 'none'})")
+        why = NO_IMAGE_REASONS.get(reason, "answer has no image")
+        raise ProbeFailure(Outcome.NO_IMAGE, f"{why} (finish reason {reason or 'none'})")
 

@@ -1,27 +1,45 @@
-"""OpenAI-compatible chat completions: the image comes back inside the message content."""
+"""OpenAI-compatible chat completions: the image comes back inside the message content, or in
+`message.images[]` where a gateway copies OpenRouter's shape (Vercel's AI Gateway does:
+https://vercel.com/docs/ai-gateway/image-generation)."""
 
 from __future__ import annotations
 
-from exporter.dialects.base import Dialect, ProbeFailure, Request, dig, image_in_text, merge_body, openai_chat_usage
+from exporter.dialects.base import (
+    Dialect, ProbeFailure, Request, chat_image_config, dig, image_from_url, image_in_text, merge_body, openai_chat_usage,
+)
 from exporter.dialects.openai_images import ModelList, bearer
 from exporter.outcomes import Outcome
 
 
 def finish_check(choice: dict) -> None:
-    if choice.get("finish_reason") in ("content_filter", "safety"):
-        raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"finish reason {choice['finish_reason']}")
+    reason = choice.get("finish_reason")
+    if reason in ("content_filter", "safety"):
+        raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"finish reason {reason}")
+    if reason == "error":  # the provider failed mid-answer (OpenRouter); native_finish_reason says how
+        native = choice.get("native_finish_reason")
+        raise ProbeFailure(Outcome.SERVER_ERROR, "the provider failed mid-answer (finish reason error"
+                           + (f", native {native}" if isinstance(native, str) and native else "") + ")")
+
+
+def images_field(message: dict) -> object | None:
+    """The first image of `message.images[]` (OpenRouter's shape), or None when there is none."""
+    images = message.get("images")
+    if not isinstance(images, list) or not images:
+        return None
+    url = dig(images, 0, "image_url", "url")
+    return image_from_url(str(url), "choices[0].message.images[0].image_url.url")
 
 
 class OpenAIChat(ModelList, Dialect):
     name = "openai_chat"
 
-    def build(self, series, api_key):
+    def build(self, series, api_key, prompt):
         t = series.target
         body = {
             "model": t.model,
-            "messages": [{"role": "user", "content": t.prompt}],
+            "messages": [{"role": "user", "content": prompt}],
             # OpenRouter's shape, which gateways copy; `extra_body: {image_config: null}` drops it
-            "image_config": {"aspect_ratio": t.aspect_ratio, "image_size": series.resolution},
+            "image_config": chat_image_config(series),
             "stream": False,
         }
         if series.thinking_level != "default":
@@ -34,12 +52,14 @@ class OpenAIChat(ModelList, Dialect):
     def parse(self, payload):
         choice = dig(payload, "choices", 0)
         message = dig(choice, "message")
+        if not isinstance(message, dict):
+            raise ProbeFailure(Outcome.BAD_RESPONSE, "choices[0].message is not an object")
         finish_check(choice)
-        answer = None
+        answer = images_field(message)
         content = message.get("content")
-        if isinstance(content, str):
+        if answer is None and isinstance(content, str):
             answer = image_in_text(content, "choices[0].message.content")
-        elif isinstance(content, list):  # content parts: {"type":"image_url","image_url":{"url":...}}
+        elif answer is None and isinstance(content, list):  # content parts: {"type":"image_url","image_url":{"url":...}}
             for part in content:
                 url = ((part or {}).get("image_url") or {}).get("url") if isinstance(part, dict) else None
                 text = part.get("text") if isinstance(part, dict) else None
@@ -47,5 +67,5 @@ class OpenAIChat(ModelList, Dialect):
                 if answer:
                     break
         if answer is None:
-            raise ProbeFailure(Outcome.NO_IMAGE, "message content has no image")
+            raise ProbeFailure(Outcome.NO_IMAGE, "message has no image (neither in content nor in images)")
         return answer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.dialects.base import Answer, Dialect, ProbeFailure, Request, _ints, decode_base64, dig, image_from_url, merge_body
+from exporter.dialects.base import Answer, Dialect, ProbeFailure, Request, decode_base64, dig, image_from_url, merge_body, openai_usage
 from exporter.outcomes import Outcome
 from exporter.sizes import expected_size
 
@@ -27,12 +27,12 @@ class ModelList:
 class OpenAIImages(ModelList, Dialect):
     name = "openai_images"
 
-    def build(self, series, api_key):
+    def build(self, series, api_key, prompt):
         t = series.target
-        width, height = expected_size(series.resolution, t.aspect_ratio)
+        width, height = expected_size(series.resolution, t.aspect_ratio, t.family)
         body = {
             "model": t.model,
-            "prompt": t.prompt,
+            "prompt": prompt,
             "n": 1,
             "size": f"{width}x{height}",
             "response_format": "b64_json",
@@ -42,14 +42,10 @@ class OpenAIImages(ModelList, Dialect):
         return Request(f"{t.base_url}/images/generations", bearer(api_key), merge_body(body, t.extra_body))
 
     def usage(self, payload):
-        usage = payload.get("usage") if isinstance(payload, dict) else None
-        usage = usage if isinstance(usage, dict) else {}
-        details = usage.get("output_tokens_details") or {}
-        return _ints(
-            input=usage.get("input_tokens"),
-            output=usage.get("output_tokens"),
-            thinking=details.get("reasoning_tokens") if isinstance(details, dict) else None,
-        )
+        # `output_tokens_details` splits output into image_tokens and text_tokens (OpenAI's
+        # ImagesResponse.usage); gateways that think may add reasoning_tokens there
+        return openai_usage(payload.get("usage") if isinstance(payload, dict) else None,
+                            "input_tokens", "output_tokens", "output_tokens_details")
 
     def parse(self, payload):
         data = dig(payload, "data")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.dialects.base import Dialect, ProbeFailure, Request, dig, image_from_url, merge_body, openai_chat_usage
-from exporter.dialects.openai_chat import finish_check
+from exporter.dialects.base import Dialect, ProbeFailure, Request, chat_image_config, dig, merge_body, openai_chat_usage
+from exporter.dialects.openai_chat import finish_check, images_field
 from exporter.dialects.openai_images import bearer
 from exporter.outcomes import Outcome
 
@@ -12,13 +12,13 @@ class OpenRouter(Dialect):
     name = "openrouter"
     default_base_url = "https://openrouter.ai/api/v1"
 
-    def build(self, series, api_key):
+    def build(self, series, api_key, prompt):
         t = series.target
         body = {
             "model": t.model,
-            "messages": [{"role": "user", "content": t.prompt}],
+            "messages": [{"role": "user", "content": prompt}],
             "modalities": ["image", "text"],
-            "image_config": {"aspect_ratio": t.aspect_ratio, "image_size": series.resolution},
+            "image_config": chat_image_config(series),
             "stream": False,
         }
         if series.thinking_level != "default":
@@ -44,9 +44,10 @@ class OpenRouter(Dialect):
     def parse(self, payload):
         choice = dig(payload, "choices", 0)
         message = dig(choice, "message")
+        if not isinstance(message, dict):
+            raise ProbeFailure(Outcome.BAD_RESPONSE, "choices[0].message is not an object")
         finish_check(choice)
-        images = message.get("images") or []
-        if not isinstance(images, list) or not images:
+        answer = images_field(message)
+        if answer is None:
             raise ProbeFailure(Outcome.NO_IMAGE, "message has no images")
-        url = dig(images, 0, "image_url", "url")
-        return image_from_url(str(url), "choices[0].message.images[0].image_url.url")
+        return answer

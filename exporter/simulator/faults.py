@@ -23,6 +23,20 @@ KINDS: dict[str, str] = {
     "text_only": "answer well-formed, with text and no image",
     "reset": "close the connection without answering",
     "url_image": "not a fault: answer with an image URL to download instead of inline data",
+    # answers real services send (tests/fixtures/upstream/ has the recorded shapes)
+    "error_in_body": "answer 200 with only an error object whose code is `status`, as OpenRouter reports errors "
+                     "that happen after the model started",
+    "moderation": "answer 403 with OpenRouter's moderation error (metadata.reasons, flagged_input)",
+    "finish_error": "chat dialects: finish_reason error, the provider failed mid-answer (others answer normally)",
+    "no_image_reason": "gemini: finishReason NO_IMAGE and no image part (others answer normally)",
+    "images_field": "not a fault: openai_chat answers in message.images[] as OpenRouter-style gateways do "
+                    "(others answer normally)",
+}
+# kinds that only some dialects can receive; the others answer normally
+ONLY: dict[str, tuple[str, ...]] = {
+    "finish_error": ("openai_chat", "openrouter"),
+    "no_image_reason": ("gemini",),
+    "images_field": ("openai_chat",),
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 
-MEAN_SECONDS = {"1K": 17.5, "2K": 35.0, "4K": 60.0}  # thinking low (and default, minimal)
+MEAN_SECONDS = {"512": 10.0, "1K": 17.5, "2K": 35.0, "4K": 60.0}  # thinking low (and default, minimal)
 THINKING_EXTRA = {  # seconds added by the thinking level
     "medium": {"1K": 7.5, "2K": 7.5, "4K": 10.0},
     "high": {"1K": 20.0, "2K": 17.5, "4K": 40.0},
@@ -25,4 +25,3 @@ def draw_seconds(resolution: str, thinking_level: str, speed: float) -> float:
 
 
 THINKING_TOKENS = {"default": 0, "minimal": 40, "low": 150, "medium": 450, "high": 1200}
-IMAGE_TOKENS = {"1K": 1120, "2K": 1120, "4K": 2000}

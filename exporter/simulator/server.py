@@ -5,7 +5,9 @@ Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "payload": "noise", "fa
 "models": [...], "retired_models": [...]}; GET /_sim/requests (recent requests, keys never recorded).
 
 Model ids: with `models` set, only those exist; without it, every id exists. Ids in
-`retired_models` answer 404 everywhere, as a retired model id does upstream. The free metadata calls
+`retired_models`, and catalog ids past their shutdown date (exporter/catalog.py), answer 404
+everywhere, as a retired model id does upstream. Each model answers at its family's sizes and
+refuses the fields its family refuses (400). The free metadata calls
 the liveness checks use (exporter/simulator/metadata.py) list `models`, or CATALOGUE when unset.
 """
 
@@ -23,19 +25,17 @@ from typing import Any
 
 from aiohttp import web
 
+from exporter import catalog
 from exporter.simulator import images, metadata, status_feed
-from exporter.simulator.faults import Fault, parse_faults
+from exporter.simulator.faults import ONLY, Fault, parse_faults
 from exporter.simulator.latency import draw_seconds
-from exporter.simulator.wire import Ask, Gemini, OpenAIChat, OpenAIImages
+from exporter.simulator.wire import Ask, Gemini, OpenAIChat, OpenAIImages, error_in_body, moderation
 
 log = logging.getLogger(__name__)
 
 ERROR_DELAY = 0.1  # errors come back after this fraction of the generation time
 # What GET /v1/models lists when `models` is not configured.
-CATALOGUE: tuple[str, ...] = (
-    "gemini-3-pro-image", "gemini-2.5-flash-image", "nano-banana-pro", "nano-banana",
-    "google/gemini-3-pro-image-preview", "google/gemini-2.5-flash-image",
-)
+CATALOGUE: tuple[str, ...] = tuple(catalog.MODELS) + ("nano-banana-pro", "nano-banana-2", "nano-banana")
 
 
 class Simulator:
@@ -72,10 +72,13 @@ class Simulator:
         self.retired_models = [str(m) for m in raw.get("retired_models", self.retired_models)]
 
     def model_exists(self, model: str) -> bool:
-        return model not in self.retired_models and (self.models is None or model in self.models)
+        if model in self.retired_models or _shut_down(model):
+            return False
+        return self.models is None or model in self.models
 
     def listed_models(self) -> list[str]:
-        return [m for m in (self.models if self.models is not None else CATALOGUE) if m not in self.retired_models]
+        return [m for m in (self.models if self.models is not None else CATALOGUE)
+                if m not in self.retired_models and not _shut_down(m)]
 
     def fault_for(self, ask: Ask) -> Fault | None:
         elapsed = time.monotonic() - self.clock_zero
@@ -124,10 +127,14 @@ class Simulator:
     async def _answer(self, request: web.Request, wire: Any, ask: Ask, fault: Fault | None) -> web.StreamResponse:
         latency = draw_seconds(ask.resolution, ask.thinking_level, self.speed)
         kind = fault.kind if fault else None
-        if kind in ("status", "html_error", "reset", "not_json"):
+        if kind in ONLY and ask.api not in ONLY[kind]:
+            kind = None  # a dialect that cannot receive this answer gets a normal one
+        if kind in ("status", "html_error", "reset", "not_json", "moderation"):
             await asyncio.sleep(latency * ERROR_DELAY)
             if kind == "status":
                 return web.json_response(wire.error(fault.status), status=fault.status)
+            if kind == "moderation":
+                return web.json_response(moderation(), status=403)
             if kind == "html_error":
                 return web.Response(status=502, content_type="text/html",
                                     text="<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>")
@@ -143,6 +150,10 @@ class Simulator:
             return web.json_response(payload, status=status)
         if kind == "text_only":
             return web.json_response(wire.text_only(ask))
+        if kind == "error_in_body":
+            return web.json_response(error_in_body(fault.status))
+        if kind in ("finish_error", "no_image_reason"):
+            return web.json_response(getattr(wire, kind)(ask))
         width, height = (ask.width // 2, ask.height // 2) if kind == "wrong_size" else (ask.width, ask.height)
         image: bytes | None = images.png(width, height, self.payload)
         if kind == "corrupt_image":
@@ -156,7 +167,8 @@ class Simulator:
             while len(self.served_images) > 32:  # images never fetched (a probe timed out) do not pile up
                 self.served_images.popitem(last=False)
             url = f"{request.scheme}://{request.host}/_sim/images/{name}"
-        payload = json.dumps(wire.image(ask, image, url)).encode()
+        answer = wire.image(ask, image, url, images_field=True) if kind == "images_field" else wire.image(ask, image, url)
+        payload = json.dumps(answer).encode()
         if kind == "truncated_json":
             return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
         if kind == "slow_drip":
@@ -182,6 +194,12 @@ class Simulator:
 
     async def _get_requests(self, request: web.Request) -> web.Response:
         return web.json_response(list(self.requests))
+
+
+def _shut_down(model: str) -> bool:
+    """A catalog id past its shutdown date answers 404, as upstream."""
+    entry = catalog.MODELS.get(model)
+    return entry is not None and entry.stage_on(catalog.today()) == "shutdown"
 
 
 async def _drip(request: web.Request, payload: bytes, seconds: float) -> web.StreamResponse:

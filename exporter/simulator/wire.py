@@ -9,7 +9,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.simulator.latency import IMAGE_TOKENS, THINKING_TOKENS
+from exporter.catalog import Family, family_of
+from exporter.dialects.base import CHAT_IMAGE_SIZES
+from exporter.simulator.latency import THINKING_TOKENS
 from exporter.sizes import RESOLUTIONS, expected_size
 
 _GRPC_STATUS = {
@@ -38,9 +40,30 @@ class Ask:
     prompt: str
 
 
-def _resolution_of(width: int, height: int) -> str:
+def _resolution_of(width: int, height: int, family: Family) -> str:
     area = width * height
-    return min(RESOLUTIONS, key=lambda r: abs(expected_size(r, "1:1")[0] ** 2 - area))
+    return min(family.resolutions, key=lambda r: abs(expected_size(r, "1:1", family)[0] ** 2 - area))
+
+
+def _resolution_named(value: str) -> str:
+    """The resolution a request's image size names (chat requests spell 512 as 0.5K)."""
+    for resolution in RESOLUTIONS:
+        if value in (resolution, CHAT_IMAGE_SIZES.get(resolution)):
+            return resolution
+    raise ValueError(f"image size {value!r} is not supported")
+
+
+def _model_takes(family: Family, model: str, image_size: object, level: str) -> None:
+    """The real API's 400 for a field the model refuses (Nano Banana takes no imageSize and no
+    thinking; each family its own sizes and levels), raised as ValueError (the handler's 400)."""
+    if image_size is not None and not family.takes_image_size:
+        raise ValueError(f"image size is not supported by {model}")
+    if not family.takes_thinking(level):
+        raise ValueError(f"thinking level {level} is not supported by {model}")
+
+
+def image_tokens(ask: "Ask") -> int:
+    return family_of(ask.model).image_tokens.get(ask.resolution, 1120)
 
 
 def _bearer(headers: Any) -> str | None:
@@ -53,12 +76,14 @@ class Gemini:
 
     def read(self, request: Any, body: dict) -> Ask:
         model = request.match_info["model_action"].rsplit(":", 1)[0]
+        family = family_of(model)
         config = body.get("generationConfig") or {}
         image_config = config.get("imageConfig") or {}
-        resolution = image_config.get("imageSize") or "1K"
+        resolution = _resolution_named(str(image_config.get("imageSize") or "1K"))
         aspect = image_config.get("aspectRatio") or "1:1"
         level = ((config.get("thinkingConfig") or {}).get("thinkingLevel") or "default").lower()
-        width, height = expected_size(resolution, aspect)
+        _model_takes(family, model, image_config.get("imageSize"), level)
+        width, height = expected_size(resolution, aspect, family)
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         prompt = body["contents"][0]["parts"][0]["text"]
         return Ask(self.api, model, resolution, level, width, height, key, prompt)
@@ -69,6 +94,9 @@ class Gemini:
 
     def text_only(self, ask: Ask) -> dict:
         return self._answer(ask, [{"text": "I can describe a red circle, but here is no image."}], "STOP")
+
+    def no_image_reason(self, ask: Ask) -> dict:
+        return self._answer(ask, [{"text": "I could not make that image."}], "NO_IMAGE")
 
     def blocked(self, ask: Ask) -> tuple[int, dict]:
         return 200, {"candidates": [{"finishReason": "IMAGE_SAFETY", "index": 0}], "usageMetadata": _gemini_usage(ask, 0)}
@@ -98,7 +126,7 @@ class Gemini:
     def _answer(self, ask: Ask, parts: list, reason: str) -> dict:
         return {
             "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": reason, "index": 0}],
-            "usageMetadata": _gemini_usage(ask, IMAGE_TOKENS[ask.resolution]),
+            "usageMetadata": _gemini_usage(ask, image_tokens(ask)),
             "modelVersion": ask.model,
             "responseId": uuid.uuid4().hex[:20],
         }
@@ -112,6 +140,20 @@ def _gemini_usage(ask: Ask, image_tokens: int) -> dict:
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     return usage
+
+
+def error_in_body(status: int) -> dict:
+    """OpenRouter's error after the model started: HTTP 200 with only an error object
+    (tests/fixtures/upstream/openrouter-200-error-body.json)."""
+    return {"error": {"code": status, "message": _MESSAGES.get(status, "Upstream error from provider."),
+                      "metadata": {"provider_name": "Google AI Studio", "raw": {"code": status}}}}
+
+
+def moderation() -> dict:
+    """OpenRouter's 403 when its moderation flagged the input (tests/fixtures/upstream/openrouter-403-moderation.json)."""
+    return {"error": {"code": 403, "message": "Input was flagged by moderation.",
+                      "metadata": {"reasons": ["violence"], "flagged_input": "A simple red...",
+                                   "provider_name": "Google AI Studio", "model_slug": "google/gemini-3-pro-image"}}}
 
 
 class _OpenAIStyle:
@@ -135,7 +177,7 @@ class _OpenAIStyle:
     def _usage(self, ask: Ask) -> dict:
         prompt_tokens = len(ask.prompt.split()) + 3
         thoughts = THINKING_TOKENS.get(ask.thinking_level, 0)
-        completion = IMAGE_TOKENS[ask.resolution] + thoughts
+        completion = image_tokens(ask) + thoughts
         return {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
                 "total_tokens": prompt_tokens + completion,
                 "completion_tokens_details": {"reasoning_tokens": thoughts}}
@@ -147,7 +189,8 @@ class OpenAIImages(_OpenAIStyle):
     def read(self, request: Any, body: dict) -> Ask:
         match = re.fullmatch(r"(\d+)x(\d+)", str(body.get("size") or "1024x1024"))
         width, height = (int(match.group(1)), int(match.group(2))) if match else (1024, 1024)
-        return Ask(self.api, str(body.get("model")), _resolution_of(width, height),
+        model = str(body.get("model"))
+        return Ask(self.api, model, _resolution_of(width, height, family_of(model)),
                    str(body.get("thinking_level") or "default"), width, height,
                    _bearer(request.headers), str(body.get("prompt") or ""))
 
@@ -173,20 +216,22 @@ class OpenAIChat(_OpenAIStyle):
     """Chat completions, either dialect: OpenRouter's when the request asks for `modalities`."""
 
     def read(self, request: Any, body: dict) -> Ask:
+        model = str(body.get("model"))
+        family = family_of(model)
         image_config = body.get("image_config") or {}
-        resolution = image_config.get("image_size") or "1K"
+        resolution = _resolution_named(str(image_config.get("image_size") or "1K"))
         aspect = image_config.get("aspect_ratio") or "1:1"
-        width, height = expected_size(resolution, aspect)
+        width, height = expected_size(resolution, aspect, family)
         openrouter = "modalities" in body
         level = ((body.get("reasoning") or {}).get("effort") if openrouter else body.get("thinking_level")) or "default"
         messages = body.get("messages") or [{}]
-        return Ask("openrouter" if openrouter else "openai_chat", str(body.get("model")), resolution, str(level),
+        return Ask("openrouter" if openrouter else "openai_chat", model, resolution, str(level),
                    width, height, _bearer(request.headers), str(messages[-1].get("content") or ""))
 
-    def image(self, ask: Ask, image: bytes | None, url: str | None) -> dict:
+    def image(self, ask: Ask, image: bytes | None, url: str | None, images_field: bool = False) -> dict:
         data = "data:image/png;base64," + (_b64(image) if image is not None else "!!not-base64!!")
         link = url or data
-        if ask.api == "openrouter":
+        if ask.api == "openrouter" or images_field:
             message = {"role": "assistant", "content": "Here is your image.",
                        "images": [{"type": "image_url", "image_url": {"url": link}}]}
         else:
@@ -198,6 +243,11 @@ class OpenAIChat(_OpenAIStyle):
 
     def blocked(self, ask: Ask) -> tuple[int, dict]:
         return 200, self._answer(ask, {"role": "assistant", "content": ""}, "content_filter")
+
+    def finish_error(self, ask: Ask) -> dict:
+        answer = self._answer(ask, {"role": "assistant", "content": ""}, "error")
+        answer["choices"][0]["native_finish_reason"] = "UNAVAILABLE"
+        return answer
 
     def _answer(self, ask: Ask, message: dict, finish: str) -> dict:
         return {"id": "gen-" + uuid.uuid4().hex[:16], "object": "chat.completion", "created": int(time.time()),

@@ -17,7 +17,7 @@ from exporter.status.base import (
     check_status, read_capped,
 )
 
-DEFAULT_MODELS = ("google/gemini-3-pro-image-preview", "google/gemini-2.5-flash-image")
+DEFAULT_MODELS = ("google/gemini-3-pro-image", "google/gemini-3.1-flash-image")  # exporter/catalog.py
 
 
 class OpenRouterSettings(SourceSettings):
