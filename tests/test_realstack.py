@@ -71,7 +71,7 @@ targets:
 budget: {{daily_limit_usd: 100000, state_file: null}}   # a limit, for the budget panels; never reached here
 status_sources:
   google_cloud: {{url: "{sim.url}/incidents.json", interval: 2s}}
-  openrouter: {{base_url: "{sim.url}/api/v1", models: [google/gemini-3-pro-image-preview], interval: 2s}}
+  openrouter: {{base_url: "{sim.url}/api/v1", models: [google/gemini-3-pro-image], interval: 2s}}
 """)
         (tmp_path / "relay.yml").write_text("""
 channels:

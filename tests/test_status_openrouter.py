@@ -15,8 +15,8 @@ from status_server import Harness, StatusServer, fixture, fixture_json, status_c
 from tests.captured import CAPTURED
 
 SOURCE = "openrouter"
-MODEL = "google/gemini-3-pro-image-preview"
-FLASH = "google/gemini-2.5-flash-image"
+MODEL = "google/gemini-3-pro-image"
+FLASH = "google/gemini-3.1-flash-image"
 KEY = "sk-or-v1-FAKE-status-key-0123456789abcdef"
 CAPTURED.secret(KEY)
 UPTIME = "nanobanana_openrouter_endpoint_uptime_ratio"

@@ -19,19 +19,19 @@ async def wait_for(condition, timeout: float = 5.0) -> None:
 def both(server: StatusServer, google_interval: str = "100ms", openrouter_interval: str = "1h") -> object:
     return status_config(f"""
 google_cloud: {{url: "{server.base_url}/incidents.json", interval: {google_interval}}}
-openrouter: {{base_url: "{server.base_url}/api/v1", models: [google/gemini-3-pro-image-preview], interval: {openrouter_interval}}}
+openrouter: {{base_url: "{server.base_url}/api/v1", models: [google/gemini-3-pro-image], interval: {openrouter_interval}}}
 """)
 
 
 async def test_each_source_runs_on_its_own_interval(server):
     server.set_feed(fixture("google_ongoing.json"))
-    server.endpoints["google/gemini-3-pro-image-preview"] = fixture("openrouter_endpoints.json")
+    server.endpoints["google/gemini-3-pro-image"] = fixture("openrouter_endpoints.json")
     poller = StatusPoller()
     try:
         poller.apply(both(server).status_sources)
         await wait_for(lambda: len(server.requests_to("/incidents.json")) >= 4)
         # the fast source went round several times, the hourly one once (right at the start)
-        assert len(server.requests_to("/api/v1/models/google/gemini-3-pro-image-preview/endpoints")) == 1
+        assert len(server.requests_to("/api/v1/models/google/gemini-3-pro-image/endpoints")) == 1
         assert all(state.up for state in poller.states.values())
         # after the first full answer, every poll is conditional
         assert {s.status for s in server.requests_to("/incidents.json")[1:]} == {304}
@@ -57,7 +57,7 @@ openrouter: {enabled: false}
 
 async def test_reapplying_keeps_unchanged_sources_and_drops_removed_ones(server):
     server.set_feed(fixture("google_ongoing.json"))
-    server.endpoints["google/gemini-3-pro-image-preview"] = fixture("openrouter_endpoints.json")
+    server.endpoints["google/gemini-3-pro-image"] = fixture("openrouter_endpoints.json")
     h = Harness(both(server))
     try:
         await h.poll("google_cloud")

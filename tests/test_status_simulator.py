@@ -13,7 +13,7 @@ from exporter.demo import demo_text, start_demo
 from exporter.simulator import Simulator, start
 from status_server import Harness, status_config
 
-MODEL = "google/gemini-3-pro-image-preview"
+MODEL = "google/gemini-3-pro-image"
 
 
 def demo_outage() -> tuple[float, float]:
