@@ -25,13 +25,14 @@ OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 
 DESCRIPTIONS: dict[Outcome, str] = {
     Outcome.SUCCESS: "an image came back, decoded, at the requested size",
-    Outcome.RATE_LIMITED: "HTTP 429 or RESOURCE_EXHAUSTED; not counted as a failure of the service",
+    Outcome.RATE_LIMITED: "HTTP 429 or RESOURCE_EXHAUSTED (also inside a 200); not counted as a failure of the service",
     Outcome.TIMEOUT: "no complete answer within the series' timeout (a hard deadline, slow bodies included)",
-    Outcome.AUTH_ERROR: "HTTP 401 or 403, or an invalid API key",
+    Outcome.AUTH_ERROR: "HTTP 401, 402 (out of credits) or 403, or an invalid API key",
     Outcome.CLIENT_ERROR: "any other 4xx (bad request, unknown model, ...)",
-    Outcome.SERVER_ERROR: "HTTP 5xx, including HTML error pages",
+    Outcome.SERVER_ERROR: "HTTP 5xx, including HTML error pages; a 200 carrying a 5xx error; finish reason error",
     Outcome.NETWORK_ERROR: "connection refused or reset, DNS or TLS failure",
-    Outcome.CONTENT_BLOCKED: "safety finish reason, prompt block reason or content-policy error",
+    Outcome.CONTENT_BLOCKED: "safety finish reason, prompt block reason, content-policy error, or a 403 from a "
+                             "moderation or guardrail filter",
     Outcome.NO_IMAGE: "a well-formed answer that carries no image",
     Outcome.BAD_RESPONSE: "not JSON, truncated, missing fields, bad base64, or over the body cap",
     Outcome.BAD_IMAGE: "the image does not decode, or has the wrong size or type",

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from exporter.config import Series
 from exporter.dialects import DIALECTS
-from exporter.dialects.base import Answer, ProbeFailure, classify_error, error_in_body
+from exporter.dialects.base import Answer, Dialect, ProbeFailure, classify_error, error_in_body
 from exporter.outcomes import Outcome
 from exporter.sizes import size_problem
 from exporter.state import PHASES, Attempt
@@ -149,18 +149,10 @@ class Prober:
         decode_started = time.perf_counter()
         payload = _json_or_none(body)
         del body  # hold at most the parsed payload and the image from here on
-        if not 200 <= status < 300:
-            raise classify_error(status, payload)
-        if payload is None:
-            raise ProbeFailure(Outcome.BAD_RESPONSE, f"answer is not valid JSON ({content_type or 'no content type'})")
-        if not isinstance(payload, dict):
-            raise ProbeFailure(Outcome.BAD_RESPONSE, "answer is JSON but not an object")
-        result["usage"] = dialect.usage(payload)  # before parse: a rejected answer may be billed too
-        failure = error_in_body(payload)
-        if failure is not None:
-            raise failure
-        answer: Answer = dialect.parse(payload)
-        del payload
+        try:
+            answer = read_answer(dialect, status, payload, content_type, result)
+        finally:
+            del payload
         timer.add("decode", time.perf_counter() - decode_started)
         image = answer.image
         if image is None and answer.image_url:
@@ -185,6 +177,23 @@ class Prober:
                 if len(body) > cap:
                     raise ProbeFailure(Outcome.BAD_RESPONSE, f"response body exceeds the {cap} byte cap")
             return response.status_code, body, response.headers.get("content-type", "")
+
+
+def read_answer(dialect: Dialect, status: int, payload: Any, content_type: str, result: dict[str, Any]) -> Answer:
+    """An upstream answer (its status and parsed JSON, None when it is not JSON) as an image to
+    check, or ProbeFailure with its outcome; the usage it reports goes to result["usage"], even for
+    an answer that fails (a blocked or text-only answer may still be billed)."""
+    if not 200 <= status < 300:
+        raise classify_error(status, payload)
+    if payload is None:
+        raise ProbeFailure(Outcome.BAD_RESPONSE, f"answer is not valid JSON ({content_type or 'no content type'})")
+    if not isinstance(payload, dict):
+        raise ProbeFailure(Outcome.BAD_RESPONSE, "answer is JSON but not an object")
+    result["usage"] = dialect.usage(payload)
+    failure = error_in_body(payload)
+    if failure is not None:
+        raise failure
+    return dialect.parse(payload)
 
 
 def _json_or_none(body: bytearray) -> Any:

@@ -102,7 +102,8 @@ def classify_error(status: int, payload: Any, shown: str | None = None) -> Probe
         # OpenRouter answers 403 when its moderation flagged the input: not a key problem
         # (https://openrouter.ai/docs/api-reference/errors: metadata.reasons, flagged_input)
         return ProbeFailure(Outcome.CONTENT_BLOCKED, text)
-    if status in (401, 403) or "API_KEY_INVALID" in reasons or grpc_status in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+    # 402: OpenRouter's account is out of credits: like a rejected key, the account must be fixed
+    if status in (401, 402, 403) or "API_KEY_INVALID" in reasons or grpc_status in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return ProbeFailure(Outcome.AUTH_ERROR, text)
     if 400 <= status < 500 and any(w in f"{code} {message}".lower() for w in _POLICY_WORDS):
         return ProbeFailure(Outcome.CONTENT_BLOCKED, text)

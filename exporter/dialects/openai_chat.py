@@ -5,7 +5,8 @@ https://vercel.com/docs/ai-gateway/image-generation)."""
 from __future__ import annotations
 
 from exporter.dialects.base import (
-    Dialect, ProbeFailure, Request, chat_image_config, dig, image_from_url, image_in_text, merge_body, openai_chat_usage,
+    Dialect, ProbeFailure, Request, chat_image_config, classify_error, dig, image_from_url, image_in_text, merge_body,
+    openai_chat_usage,
 )
 from exporter.dialects.openai_images import ModelList, bearer
 from exporter.outcomes import Outcome
@@ -15,10 +16,13 @@ def finish_check(choice: dict) -> None:
     reason = choice.get("finish_reason")
     if reason in ("content_filter", "safety"):
         raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"finish reason {reason}")
-    if reason == "error":  # the provider failed mid-answer (OpenRouter); native_finish_reason says how
-        native = choice.get("native_finish_reason")
-        raise ProbeFailure(Outcome.SERVER_ERROR, "the provider failed mid-answer (finish reason error"
-                           + (f", native {native}" if isinstance(native, str) and native else "") + ")")
+    if reason == "error":
+        # the provider failed mid-answer: OpenRouter puts the error beside the choice
+        # (https://openrouter.ai/docs/api-reference/errors, tests/fixtures/upstream/openrouter-200-finish-reason-error.json)
+        error = choice.get("error") if isinstance(choice.get("error"), dict) else {}
+        code = error.get("code")
+        status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 502
+        raise classify_error(status, {"error": error}, "the provider failed mid-answer (finish reason error)")
 
 
 def images_field(message: dict) -> object | None:

@@ -1,0 +1,124 @@
+"""The dialects against answers the real services send (tests/fixtures/upstream/, each file with its
+source in that folder's README), not only against the simulator's: every recorded shape gets its
+outcome in every dialect that can receive it, through the code a probe runs (probe.read_answer)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from exporter.dialects import DIALECTS
+from exporter.dialects.base import ProbeFailure
+from exporter.outcomes import Outcome
+from exporter.probe import read_answer
+from exporter.simulator.images import png
+
+UPSTREAM = Path(__file__).parent / "fixtures" / "upstream"
+PNG = base64.b64encode(png(64, 64, "solid")).decode()
+CHAT = ("openai_chat", "openrouter")  # OpenRouter's shapes, which chat gateways copy
+EVERY = tuple(DIALECTS)
+
+# file -> (HTTP status it comes with, dialects that can receive it, outcome)
+ANSWERS: dict[str, tuple[int, tuple[str, ...], Outcome]] = {
+    "gemini-generatecontent-image-success.json": (200, ("gemini",), Outcome.SUCCESS),
+    "gemini-finish-no-image.json": (200, ("gemini",), Outcome.NO_IMAGE),
+    "gemini-finish-image-other.json": (200, ("gemini",), Outcome.NO_IMAGE),
+    "gemini-finish-image-safety.json": (200, ("gemini",), Outcome.CONTENT_BLOCKED),
+    "gemini-prompt-blocked.json": (200, ("gemini",), Outcome.CONTENT_BLOCKED),
+    "gemini-400-api-key-invalid.json": (400, ("gemini",), Outcome.AUTH_ERROR),
+    "gemini-400-unknown-field.json": (400, ("gemini",), Outcome.CLIENT_ERROR),
+    "gemini-400-invalid-value.json": (400, ("gemini",), Outcome.CLIENT_ERROR),
+    "gemini-404-model-not-found.json": (404, ("gemini",), Outcome.CLIENT_ERROR),
+    "gemini-429-quota-failure.json": (429, ("gemini",), Outcome.RATE_LIMITED),
+    "gemini-429-resource-exhausted-bare.json": (429, ("gemini",), Outcome.RATE_LIMITED),
+    "gemini-503-overloaded.json": (503, ("gemini",), Outcome.SERVER_ERROR),
+    "gemini-503-high-demand.json": (503, ("gemini",), Outcome.SERVER_ERROR),
+    # OpenRouter reports errors after the model started as HTTP 200: by the error's own code
+    "openrouter-200-error-body.json": (200, EVERY, Outcome.RATE_LIMITED),
+    "openrouter-200-finish-reason-error.json": (200, CHAT, Outcome.SERVER_ERROR),
+    "openrouter-403-moderation.json": (403, EVERY, Outcome.CONTENT_BLOCKED),
+    "openrouter-403-guardrail.json": (403, EVERY, Outcome.CONTENT_BLOCKED),
+    "openrouter-402-insufficient-credits.json": (402, EVERY, Outcome.AUTH_ERROR),
+    "openrouter-429-capacity-exhausted.json": (429, EVERY, Outcome.RATE_LIMITED),
+    "openrouter-400-model-not-found.json": (400, EVERY, Outcome.CLIENT_ERROR),
+    "openrouter-chat-image-success.json": (200, CHAT, Outcome.SUCCESS),
+    "openrouter-images-api-success.json": (200, ("openai_images",), Outcome.SUCCESS),
+    "vercel-chat-image-success.json": (200, CHAT, Outcome.SUCCESS),
+    "openai-images-response.json": (200, ("openai_images",), Outcome.SUCCESS),
+    "openai-images-response-url.json": (200, ("openai_images",), Outcome.SUCCESS),
+    "openai-chat-usage-reasoning.json": (200, ("openai_chat",), Outcome.SUCCESS),
+}
+
+# file -> the token usage the exporter reads from it (each token counted once: reasoning tokens
+# are already part of the OpenAI shapes' output count)
+USAGE = {
+    "gemini-generatecontent-image-success.json": {"input": 12, "output": 1126, "thinking": 150},
+    "openai-images-response.json": {"input": 50, "output": 4200},
+    "openai-chat-usage-reasoning.json": {"input": 12, "output": 1120, "thinking": 200},
+    "openrouter-chat-image-success.json": {"input": 12, "output": 1120, "thinking": 170},
+}
+
+
+def load(name: str) -> dict:
+    return json.loads((UPSTREAM / name).read_text().replace("<BASE64>", PNG))
+
+
+def outcome_of(api: str, status: int, payload: dict) -> tuple[Outcome, str, dict]:
+    result: dict = {}
+    try:
+        answer = read_answer(DIALECTS[api], status, payload, "application/json", result)
+    except ProbeFailure as failure:
+        return failure.outcome, failure.message, result.get("usage", {})
+    assert answer.image or answer.image_url, "a success carries an image or its URL"
+    return Outcome.SUCCESS, "", result.get("usage", {})
+
+
+def test_every_recorded_answer_has_an_outcome_and_a_source():
+    files = sorted(p.name for p in UPSTREAM.glob("*.json"))
+    assert files == sorted(ANSWERS)
+    readme = (UPSTREAM / "README.md").read_text()
+    assert [f for f in files if f not in readme] == []
+
+
+CASES = [(name, api) for name, (_, apis, _) in ANSWERS.items() for api in apis]
+
+
+@pytest.mark.parametrize("name,api", CASES, ids=[f"{n.removesuffix('.json')}-{a}" for n, a in CASES])
+def test_recorded_answer_is_classified(name, api):
+    status, _, want = ANSWERS[name]
+    got, message, _ = outcome_of(api, status, load(name))
+    assert got is want, message
+    if want is not Outcome.SUCCESS:
+        assert message  # a person sees why
+
+
+def test_a_rate_limit_inside_a_200_names_it():
+    _, message, _ = outcome_of("openrouter", 200, load("openrouter-200-error-body.json"))
+    assert message == "HTTP 200 with error 429: Rate limit exceeded"
+
+
+def test_a_provider_failing_mid_answer_says_so():
+    _, message, _ = outcome_of("openrouter", 200, load("openrouter-200-finish-reason-error.json"))
+    assert message.startswith("the provider failed mid-answer (finish reason error)")
+
+
+def test_gemini_no_image_reasons_say_why():
+    assert outcome_of("gemini", 200, load("gemini-finish-no-image.json"))[1] == (
+        "the model answered without generating an image (finish reason NO_IMAGE)")
+    assert outcome_of("gemini", 200, load("gemini-finish-image-other.json"))[1] == (
+        "image generation stopped for a reason the API does not name (finish reason IMAGE_OTHER)")
+
+
+@pytest.mark.parametrize("name", sorted(USAGE))
+def test_usage_counts_every_token_once(name):
+    api = {"gemini": "gemini", "openai": "openai_images" if "images" in name else "openai_chat",
+           "openrouter": "openrouter"}[name.split("-")[0]]
+    assert outcome_of(api, 200, load(name))[2] == USAGE[name]
+
+
+def test_a_permission_403_without_moderation_metadata_stays_an_auth_error():
+    payload = {"error": {"code": 403, "message": "Key is disabled"}}
+    assert outcome_of("openrouter", 403, payload)[0] is Outcome.AUTH_ERROR
