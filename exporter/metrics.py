@@ -6,6 +6,7 @@ Values come from the background prober, not from the scrape: scraping never trig
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
@@ -13,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.utils import floatToGoString
 
-from exporter import __version__
+from exporter import __version__, catalog
 from exporter.budget import Budget
 from exporter.config import SERIES_LABELS
 from exporter.liveness import LivenessChecker
@@ -79,6 +80,16 @@ BUDGET_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_budget_day_end_timestamp_seconds": (
         "gauge", "When the current budget day ends (midnight in the configured time zone).", ()),
 }
+# The catalog entries of the probed models (exporter/catalog.py): one series per model id.
+MODEL_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "nanobanana_model_info": (
+        "gauge", "A probed model id, its family (the catalog's, or the target's family:) and its stage today "
+                 "(preview, ga, deprecated, shutdown; unknown for ids the catalog does not know); always 1.",
+        ("model", "family", "stage")),
+    "nanobanana_model_shutdown_timestamp_seconds": (
+        "gauge", "Announced shutdown of a probed model id (Google's date, the earliest possible), where one is "
+                 "announced.", ("model",)),
+}
 _KINDS = {"histogram": HistogramMetricFamily, "counter": CounterMetricFamily, "gauge": GaugeMetricFamily}
 
 
@@ -101,12 +112,27 @@ class ProbeCollector:
         info = GaugeMetricFamily("nanobanana_exporter_build_info", "Version of nanobanana-exporter; always 1.", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
+        yield from self.models()
         lateness = HistogramMetricFamily(
             "nanobanana_exporter_schedule_lateness_seconds",
             "How late the scheduler started probes: actual start minus due time. Growing values mean a busy event loop.")
         buckets = [(str(b), c) for b, c in zip(LATENESS_BUCKETS, accumulate(self.store.lateness_counts))]
         lateness.add_metric([], buckets + [("+Inf", sum(self.store.lateness_counts))], self.store.lateness_sum)
         yield lateness
+
+    def models(self):
+        f = _families(MODEL_FAMILIES)
+        day = catalog.today()
+        seen: dict[str, str] = {}
+        for state in self.store:
+            seen.setdefault(state.series.target.model, state.series.target.family.name)
+        for model_id, family in sorted(seen.items()):
+            entry = catalog.MODELS.get(model_id)
+            f["nanobanana_model_info"].add_metric([model_id, family, entry.stage_on(day) if entry else "unknown"], 1)
+            if entry and entry.shutdown:
+                midnight = dt.datetime.combine(entry.shutdown, dt.time(), dt.timezone.utc)
+                f["nanobanana_model_shutdown_timestamp_seconds"].add_metric([model_id], midnight.timestamp())
+        yield from f.values()
 
     def render(self, openmetrics: bool = False) -> str:
         """FAMILIES as exposition text, the same samples as collect() without prometheus_client's

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from exporter import catalog
 from exporter.budget import GLOBAL, target_scope
 from exporter.config import Config, Series
 from exporter.durations import format_duration
@@ -92,10 +93,28 @@ def print_plan(config: Config, out: Callable[[str], Any] = print) -> list[Series
     out(f"  Both include probe timeouts and a Prometheus allowance of {ALLOWANCE:g}s (scrape {SCRAPE_INTERVAL:g}s +"
         f" evaluation {EVALUATION_INTERVAL:g}s + for {ALERT_FOR:g}s).")
     out("costs: every probe succeeding at its per-image price; confirmations add up to confirm.count probes per failure streak.")
-    for warning in budget_warnings(config, plans):
+    for warning in model_warnings(config) + budget_warnings(config, plans):
         out(f"WARNING: {warning}")
     out(f"{len(config.series)} series in {len(config.targets)} targets")
     return plans
+
+
+def model_warnings(config: Config) -> list[str]:
+    """Model ids that are shut down, shut down soon or deprecated (exporter/catalog.py), and ids the
+    catalog does not know, whose sizes and levels go unchecked and whose price is a guess."""
+    warnings, seen = [], set()
+    for t in config.targets:
+        if t.model in seen:
+            continue
+        seen.add(t.model)
+        lifecycle = catalog.lifecycle_warning(t.model, catalog.today())
+        if lifecycle:
+            warnings.append(lifecycle)
+        if t.family is catalog.UNKNOWN:
+            warnings.append(f"model {t.model} (target {t.name}) is not in the model catalog: its sizes, aspect ratios "
+                            "and thinking levels are not checked and it is priced as Nano Banana Pro; set family: "
+                            f"({', '.join(catalog.FAMILIES)}) or price:")
+    return warnings
 
 
 def budget_warnings(config: Config, plans: list[SeriesPlan]) -> list[str]:

@@ -29,13 +29,13 @@ from exporter import catalog
 from exporter.simulator import images, metadata, status_feed
 from exporter.simulator.faults import ONLY, Fault, parse_faults
 from exporter.simulator.latency import draw_seconds
-from exporter.simulator.wire import Ask, Gemini, OpenAIChat, OpenAIImages, error_in_body, moderation
+from exporter.simulator.wire import ALIASES, Ask, Gemini, OpenAIChat, OpenAIImages, error_in_body, moderation
 
 log = logging.getLogger(__name__)
 
 ERROR_DELAY = 0.1  # errors come back after this fraction of the generation time
 # What GET /v1/models lists when `models` is not configured.
-CATALOGUE: tuple[str, ...] = tuple(catalog.MODELS) + ("nano-banana-pro", "nano-banana-2", "nano-banana")
+CATALOGUE: tuple[str, ...] = tuple(catalog.MODELS) + ALIASES
 
 
 class Simulator:

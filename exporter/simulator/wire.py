@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.catalog import Family, family_of
+from exporter.catalog import FAMILIES, Family, family_of
 from exporter.dialects.base import CHAT_IMAGE_SIZES
 from exporter.simulator.latency import THINKING_TOKENS
 from exporter.sizes import RESOLUTIONS, expected_size
@@ -40,6 +40,15 @@ class Ask:
     prompt: str
 
 
+# Gateway aliases the simulator serves as the family of the same name (a gateway knows what its
+# aliases are; the exporter learns it from a target's `family:`)
+ALIASES: tuple[str, ...] = ("nano-banana-pro", "nano-banana-2", "nano-banana")
+
+
+def model_family(model: str) -> Family:
+    return FAMILIES[model] if model in ALIASES else family_of(model)
+
+
 def _resolution_of(width: int, height: int, family: Family) -> str:
     area = width * height
     return min(family.resolutions, key=lambda r: abs(expected_size(r, "1:1", family)[0] ** 2 - area))
@@ -63,7 +72,7 @@ def _model_takes(family: Family, model: str, image_size: object, level: str) -> 
 
 
 def image_tokens(ask: "Ask") -> int:
-    return family_of(ask.model).image_tokens.get(ask.resolution, 1120)
+    return model_family(ask.model).image_tokens.get(ask.resolution, 1120)
 
 
 def _bearer(headers: Any) -> str | None:
@@ -76,7 +85,7 @@ class Gemini:
 
     def read(self, request: Any, body: dict) -> Ask:
         model = request.match_info["model_action"].rsplit(":", 1)[0]
-        family = family_of(model)
+        family = model_family(model)
         config = body.get("generationConfig") or {}
         image_config = config.get("imageConfig") or {}
         resolution = _resolution_named(str(image_config.get("imageSize") or "1K"))
@@ -190,7 +199,7 @@ class OpenAIImages(_OpenAIStyle):
         match = re.fullmatch(r"(\d+)x(\d+)", str(body.get("size") or "1024x1024"))
         width, height = (int(match.group(1)), int(match.group(2))) if match else (1024, 1024)
         model = str(body.get("model"))
-        return Ask(self.api, model, _resolution_of(width, height, family_of(model)),
+        return Ask(self.api, model, _resolution_of(width, height, model_family(model)),
                    str(body.get("thinking_level") or "default"), width, height,
                    _bearer(request.headers), str(body.get("prompt") or ""))
 
@@ -217,7 +226,7 @@ class OpenAIChat(_OpenAIStyle):
 
     def read(self, request: Any, body: dict) -> Ask:
         model = str(body.get("model"))
-        family = family_of(model)
+        family = model_family(model)
         image_config = body.get("image_config") or {}
         resolution = _resolution_named(str(image_config.get("image_size") or "1K"))
         aspect = image_config.get("aspect_ratio") or "1:1"

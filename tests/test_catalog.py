@@ -1,0 +1,164 @@
+"""The model catalog (exporter/catalog.py) as users meet it: config validation, prices, the plan's
+warnings, the model metrics, the simulator's model-aware answers, and every shipped example naming
+current model ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, config_for
+from exporter import catalog
+from exporter.config import load_text
+from exporter.metrics import ProbeCollector
+from exporter.outcomes import Outcome
+from exporter.plan import model_warnings
+from exporter.probe import Prober
+from exporter.state import Store
+from exporter.status.openrouter import DEFAULT_MODELS
+from test_config import run_check
+
+NB2 = """
+targets:
+  - {name: flash, api: gemini, model: gemini-3.1-flash-image, resolutions: ["512", 1K], aspect_ratio: "8:1",
+     thinking_levels: [default, high]}
+"""
+
+
+def test_nano_banana_2_at_its_smallest_size_and_an_extra_ratio_passes_the_check_at_its_own_price(tmp_path):
+    path = tmp_path / "nb2.yml"
+    path.write_text(NB2)
+    result = run_check("--config.file", str(path))
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("flash ")]
+    # 96 probes a day at Nano Banana 2's $0.045 (512) and $0.067 (1K), not Nano Banana Pro's $0.134
+    assert [(r[3], r[4], r[8]) for r in rows] == [("512", "default", "$4.32"), ("512", "high", "$4.32"),
+                                                  ("1K", "default", "$6.43"), ("1K", "high", "$6.43")]
+    assert "deprecated since 2026-10-06 (no shutdown date announced). Use gemini-nano-banana-2.1" in result.stdout
+
+
+def test_a_shut_down_id_is_named_with_its_date_and_successor(tmp_path):
+    path = tmp_path / "old.yml"
+    path.write_text("targets: [{name: old, api: gemini, model: gemini-3-pro-image-preview}]\n")
+    result = run_check("--config.file", str(path))
+    assert result.returncode == 0, result.stderr
+    assert ("WARNING: model gemini-3-pro-image-preview was shut down on 2026-06-25 (Google's announced date): "
+            "expect 404 answers (NanoBananaModelGone). Use gemini-3-pro-image instead.") in result.stdout
+
+
+def test_retiring_ids_are_warned_about_thirty_days_ahead():
+    day = catalog.MODELS["gemini-2.5-flash-image"].shutdown
+    assert catalog.lifecycle_warning("gemini-2.5-flash-image", day - dt.timedelta(days=31)) is None
+    assert catalog.lifecycle_warning("gemini-2.5-flash-image", day - dt.timedelta(days=12)) == (
+        "model gemini-2.5-flash-image shuts down on 2026-10-02, in 12 days. Use gemini-nano-banana-2.1 instead.")
+    assert catalog.lifecycle_warning("gemini-3-pro-image", catalog.today()) is None
+
+
+def test_the_alert_warns_as_many_days_ahead_as_the_check():
+    rules = [r for g in yaml.safe_load((ROOT / "alertmanager/rules.yml").read_text())["groups"] for r in g["rules"]]
+    [rule] = [r for r in rules if r.get("alert") == "NanoBananaModelRetiring"]
+    assert rule["expr"].endswith(f"< {catalog.RETIRING_DAYS} * 86400")
+
+
+def test_an_unknown_id_is_checked_nowhere_and_said_so():
+    config = load_text("targets: [{name: gw, api: openai_images, base_url: 'https://gw.example/v1', model: nb-x}]")
+    assert config.targets[0].family is catalog.UNKNOWN
+    [warning] = model_warnings(config)
+    assert warning.startswith("model nb-x (target gw) is not in the model catalog")
+    aliased = load_text("targets: [{name: gw, api: openai_images, base_url: 'https://gw.example/v1', model: nb-x,"
+                        " family: nano-banana-2.1}]")
+    assert model_warnings(aliased) == [] and aliased.series[0].price == pytest.approx(0.034)
+
+
+def test_model_metrics_name_family_stage_and_shutdown():
+    config = load_text("targets:\n"
+                       "  - {name: a, api: gemini, model: gemini-2.5-flash-image}\n"
+                       "  - {name: b, api: gemini, model: gemini-3-pro-image, resolutions: [1K, 2K]}\n"
+                       "  - {name: c, api: openai_chat, base_url: 'https://gw.example/v1', model: nb, family: nano-banana-2}\n")
+    store = Store()
+    store.sync(config)
+    samples = [s for f in ProbeCollector(store).models() for s in f.samples]
+    info = sorted((s.labels["model"], s.labels["family"], s.labels["stage"]) for s in samples if s.name == "nanobanana_model_info")
+    assert info == [("gemini-2.5-flash-image", "nano-banana", "shutdown"), ("gemini-3-pro-image", "nano-banana-pro", "ga"),
+                    ("nb", "nano-banana-2", "unknown")]
+    [shutdown] = [s for s in samples if s.name == "nanobanana_model_shutdown_timestamp_seconds"]
+    assert shutdown.labels == {"model": "gemini-2.5-flash-image"}
+    assert shutdown.value == dt.datetime(2026, 10, 2, tzinfo=dt.timezone.utc).timestamp()
+
+
+@pytest.fixture
+async def prober():
+    p = Prober()
+    yield p
+    await p.aclose()
+
+
+async def test_nano_banana_2_is_probed_at_512_and_4_to_1(simulator, prober):
+    sim, base = simulator
+    config = config_for(base, "gemini", model="gemini-3.1-flash-image", resolutions=["512"], aspect_ratio="4:1")
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.SUCCESS, attempt.message
+    assert attempt.image_size == "1024x256 png"
+    assert sim.requests[-1]["body"]["generationConfig"]["imageConfig"] == {"aspectRatio": "4:1", "imageSize": "512"}
+
+
+async def test_chat_gateways_are_asked_for_0_5k(simulator, prober):
+    sim, base = simulator
+    config = config_for(base, "openrouter", model="google/gemini-3.1-flash-image", resolutions=["512"])
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.SUCCESS, attempt.message
+    assert sim.requests[-1]["body"]["image_config"] == {"aspect_ratio": "1:1", "image_size": "0.5K"}
+
+
+async def test_nano_banana_gets_no_image_size_and_answers_at_its_own_size(simulator, prober):
+    sim, base = simulator
+    # a gateway alias of Nano Banana on the chat dialect (the Gemini id itself is past its shutdown)
+    config = config_for(base, "openai_chat", model="nano-banana", family="nano-banana", aspect_ratio="16:9")
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.SUCCESS, attempt.message
+    assert attempt.image_size == "1344x768 png"  # Nano Banana's table, not Pro's 1376x768
+    assert sim.requests[-1]["body"]["image_config"] == {"aspect_ratio": "16:9"}
+
+
+async def test_the_simulator_refuses_what_a_model_refuses_and_retired_ids_are_gone(simulator, prober):
+    sim, base = simulator
+    # extra_body forces a field Nano Banana refuses: the simulator answers the real 400
+    config = config_for(base, "gemini", model="nano-banana", family="nano-banana",
+                        extra_body={"generationConfig": {"imageConfig": {"imageSize": "2K"}}})
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.CLIENT_ERROR
+    assert "image size is not supported by nano-banana" in attempt.message
+    gone = await prober.probe(config_for(base, "gemini", model="gemini-3-pro-image-preview").series[0])
+    assert gone.outcome is Outcome.CLIENT_ERROR and "is not found for API version v1beta" in gone.message
+
+
+def shipped_model_ids() -> dict[str, set[str]]:
+    """Every model id a shipped example names: demo, deploy/, the README's YAML, status defaults."""
+    ids: dict[str, set[str]] = {"status_sources.openrouter default": set(DEFAULT_MODELS)}
+    texts = {str(p.relative_to(ROOT)): p.read_text() for p in
+             [ROOT / "exporter/demo.yml", *sorted((ROOT / "deploy").rglob("*.y*ml")), ROOT / "README.md"]}
+    for name, text in texts.items():
+        found = set(re.findall(r"\bmodel: ([\w./-]+)", text))
+        found |= {m for line in re.findall(r"\bmodels: \[([^\]]+)\]", text) for m in re.split(r",\s*", line)}
+        ids[name] = {m for m in found if m.startswith(("gemini-", "google/"))}
+    return ids
+
+
+def test_every_shipped_example_names_a_current_catalog_id():
+    problems = [(where, model) for where, models in shipped_model_ids().items() for model in sorted(models)
+                if model not in catalog.MODELS or catalog.MODELS[model].stage_on(catalog.today()) == "shutdown"]
+    assert problems == []
+    assert shipped_model_ids()["exporter/demo.yml"] >= {"gemini-3-pro-image", "gemini-3.1-flash-image"}
+
+
+def test_shipped_production_examples_enable_the_status_sources():
+    k8s = yaml.safe_load_all((ROOT / "deploy/kubernetes/exporter.yaml").read_text())
+    [config_map] = [d for d in k8s if d and d["kind"] == "ConfigMap"]
+    systemd = yaml.safe_load((ROOT / "deploy/systemd/nanobanana.yml").read_text())
+    for config in (yaml.safe_load(config_map["data"]["nanobanana.yml"]), systemd):
+        assert set(config["status_sources"]) == {"google_cloud", "openrouter"}
+    load_text((ROOT / "deploy/systemd/nanobanana.yml").read_text(), environ={"GEMINI_API_KEY": "x"})
