@@ -223,3 +223,21 @@ def lifecycle_warning(model_id: str, day: dt.date) -> str | None:
     if model.stage_on(day) == "deprecated" and model.shutdown is None:
         return f"model {model_id} is deprecated since {model.deprecated.isoformat()} (no shutdown date announced).{then}"
     return None
+
+
+def markdown_table() -> str:
+    """The README's catalog table (tests/test_catalog.py keeps the README equal to it):
+    `python -m exporter.catalog` prints it. Dates only: the stage on a given day follows from them."""
+    rows = ["| model id | family | released as | deprecated | shutdown | successor | resolutions | aspect ratios "
+            "| thinking levels | USD per image |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in MODELS.values():
+        f = m.family
+        ratios = "10 (1:1 ... 21:9)" if len(f.aspect_ratios) == 10 else f"{len(f.aspect_ratios)} (also 1:4, 4:1, 1:8, 8:1)"
+        prices = ", ".join(f"{r} {p:g}" for r, p in f.prices.items())
+        rows.append(f"| `{m.id}` | {f.title} | {m.stage} | {m.deprecated or '-'} | {m.shutdown or '-'} | {m.successor or '-'} | "
+                    f"{', '.join(f.resolutions)} | {ratios} | {', '.join(f.thinking_levels) or 'none'} | {prices} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -162,3 +162,7 @@ def test_shipped_production_examples_enable_the_status_sources():
     for config in (yaml.safe_load(config_map["data"]["nanobanana.yml"]), systemd):
         assert set(config["status_sources"]) == {"google_cloud", "openrouter"}
     load_text((ROOT / "deploy/systemd/nanobanana.yml").read_text(), environ={"GEMINI_API_KEY": "x"})
+
+
+def test_the_readme_shows_the_catalog_as_generated():
+    assert catalog.markdown_table() in (ROOT / "README.md").read_text()
