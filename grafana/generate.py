@@ -52,6 +52,7 @@ EXPORTER_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:3])
 # Free liveness checks run once per target and model: no resolution or thinking level to filter on.
 TARGET_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:5])
 SERIES = "location, target, model, resolution, thinking_level"  # `api` follows from target
+SERIES_LEGEND = "{{target}} {{resolution}} {{thinking_level}} {{location}}"  # a target has one model
 # Every label of a probe series: what a data link needs to open probe detail on that one series.
 SERIES_ALL = "job, instance, location, target, api, model, resolution, thinking_level"
 # Probe-detail shows one series in depth: these variables pick a single value there, no "All"
@@ -137,28 +138,33 @@ def per_bar(metric: str, matchers: str = "", sel: str = SEL) -> str:
     return f"clamp_min({s} - {s} offset $__interval, 0)"
 
 
+def ratio(numerator: str, denominator: str, matching: str = "") -> str:
+    """numerator / denominator where the denominator is not 0: a window without probes has no
+    value (a gap) rather than NaN. `matching`: e.g. "ignoring (phase) group_left ()"."""
+    return f"{numerator} / {matching + ' ' if matching else ''}({denominator} > 0)"
+
+
 def success_ratio(window: str, by: str = "") -> str:
-    return f"{probes(SUCCEEDED, window, by)} / {probes(NOT_RATE_LIMITED, window, by)}"
+    return ratio(probes(SUCCEEDED, window, by), probes(NOT_RATE_LIMITED, window, by))
 
 
 def error_ratio(window: str, by: str = "") -> str:
-    return f"{probes(FAILED, window, by)} / {probes(NOT_RATE_LIMITED, window, by)}"
+    return ratio(probes(FAILED, window, by), probes(NOT_RATE_LIMITED, window, by))
 
 
-def quantile(q: float, by: str, window: str = PROBE_WINDOW, extra: str = "") -> str:
+def quantile(q: float, by: str, window: str = PROBE_WINDOW, extra: str = "", min_probes: int = 1) -> str:
+    """A quantile of successful probes' durations, only where the window holds `min_probes` of
+    them (without any, histogram_quantile is NaN)."""
     return (f"histogram_quantile({q}, sum by (le, {by}) "
-            f"(rate(nanobanana_probe_duration_seconds_bucket{{{SEL}{extra}}}[{window}])))")
-
-
-def enough_probes(t: dict, by: str, window: str = PROBE_WINDOW, extra: str = "") -> str:
-    """`and` clause: only where the window holds latency_min_probes successful probes, the count
-    NanoBananaLatencyHigh needs: a p95 of four probes is the slowest of them."""
-    return (f" and on ({by}) sum by ({by}) (increase(nanobanana_probe_duration_seconds_count{{{SEL}{extra}}}"
-            f"[{window}])) >= {t['latency_min_probes']}")
+            f"(rate(nanobanana_probe_duration_seconds_bucket{{{SEL}{extra}}}[{window}])))"
+            f" and on ({by}) sum by ({by}) (increase(nanobanana_probe_duration_seconds_count{{{SEL}{extra}}}"
+            f"[{window}])) >= {min_probes}")
 
 
 def p95(t: dict, by: str, window: str = PROBE_WINDOW, extra: str = "") -> str:
-    return quantile(0.95, by, window, extra) + enough_probes(t, by, window, extra)
+    """p95 only where the window holds latency_min_probes successful probes, the count
+    NanoBananaLatencyHigh needs: a p95 of four probes is the slowest of them."""
+    return quantile(0.95, by, window, extra, t["latency_min_probes"])
 
 
 def outcome_state() -> str:
@@ -564,30 +570,31 @@ def overview(t: dict) -> dict:
                    "normally 5-10 %), processing (upstream generating, 60-70 %), transfer (downloading the "
                    "image, 20-30 %), decode (verifying it locally). A growing connect/tls share means the "
                    "network is slow; a growing processing share is upstream." + WINDOW_NOTE,
-                   [query(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[{PROBE_WINDOW}]))"
-                           f" / ignoring (phase) group_left () sum (increase(nanobanana_probe_phase_seconds_total"
-                           f"{{{SEL}}}[{PROBE_WINDOW}]))", "{{phase}}")],
+                   [query(ratio(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}"
+                                f"[{PROBE_WINDOW}]))",
+                                f"sum (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[{PROBE_WINDOW}]))",
+                                "ignoring (phase) group_left ()"), "{{phase}}")],
                    "percentunit", w=12, stack=True, min=0, max=1),
         piechart("Time by phase (range)", "Probe seconds per phase summed over the whole selected range; the slices are the shares.",
                  [query(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__range]))",
                          "{{phase}}", instant=True)], "s", w=6),
         bargauge("Phase seconds per probe (range)", "Average seconds per probe in each phase over the range "
                  f"({', '.join(PHASES)}), failed probes included.",
-                 [query(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__range])) "
-                         f"/ ignoring (phase) group_left () sum (increase(nanobanana_probes_total{{{SEL}}}[$__range]))",
-                         "{{phase}}", instant=True)], "s", w=6),
+                 [query(ratio(f"sum by (phase) (increase(nanobanana_probe_phase_seconds_total{{{SEL}}}[$__range]))",
+                              probes(window="$__range"), "ignoring (phase) group_left ()"),
+                        "{{phase}}", instant=True)], "s", w=6),
     ]
     sizes = [
         row("Sizes and tokens"),
         timeseries("Image size", "Size of the last decoded image file per series (failed probes, which have no "
                    "image, are skipped). A 2K PNG is about 4-6 MB, a 4K one 10 MB or more; a sudden drop may mean "
                    "the provider returns a smaller or compressed image.",
-                   [query(f"nanobanana_probe_image_bytes{{{SEL}}} > 0", "{{resolution}} {{target}} {{location}}")],
+                   [query(f"nanobanana_probe_image_bytes{{{SEL}}} > 0", SERIES_LEGEND)],
                    "bytes", w=8),
         timeseries("Response size", "Size of the last response body per series (base64 makes it about 4/3 of the "
                    "image; an error body of a failed probe is small). Near the body cap, probes fail as "
                    "bad_response.",
-                   [query(f"nanobanana_probe_response_bytes{{{SEL}}}", "{{resolution}} {{target}} {{location}}")],
+                   [query(f"nanobanana_probe_response_bytes{{{SEL}}}", SERIES_LEGEND)],
                    "bytes", w=8),
         timeseries("Tokens per hour by kind", f"Tokens reported by the APIs' usage fields ({', '.join(TOKEN_KINDS)}) "
                    "in the hour before each point. Output tokens are what Google bills for images; thinking tokens "
@@ -678,8 +685,8 @@ def probe_detail(t: dict) -> dict:
                    "(nanobanana:probe_duration_seconds:p95_threshold)." + WINDOW_NOTE,
                    [query(quantile(0.5, by), "p50 {{location}}"), query(p95(t, by), "p95 {{location}}"),
                     query(quantile(1, by), "slowest {{location}}"),
-                    query(f"sum by ({by}) (rate(nanobanana_probe_duration_seconds_sum{{{SEL}}}[{PROBE_WINDOW}])) "
-                          f"/ sum by ({by}) (rate(nanobanana_probe_duration_seconds_count{{{SEL}}}[{PROBE_WINDOW}]))",
+                    query(ratio(f"sum by ({by}) (rate(nanobanana_probe_duration_seconds_sum{{{SEL}}}[{PROBE_WINDOW}]))",
+                                f"sum by ({by}) (rate(nanobanana_probe_duration_seconds_count{{{SEL}}}[{PROBE_WINDOW}]))"),
                           "mean {{location}}"),
                     query(f"max (nanobanana:probe_duration_seconds:p95_threshold{{{SEL}}})", "alert")],
                    "s", None, w=12, min=0, links=[runbook(t, "NanoBananaLatencyHigh")],
@@ -690,8 +697,9 @@ def probe_detail(t: dict) -> dict:
         timeseries("Tokens per probe", "Tokens by kind per successful probe over the hour before each point (1K/2K "
                    "images bill about 1120 output tokens, 4K about 2000). Failed probes that report usage (a wrong "
                    "image is billed) add their tokens without adding a probe.",
-                   [query(f"sum by (kind) (increase(nanobanana_probe_tokens_total{{{SEL}}}[{PROBE_WINDOW}])) "
-                          f"/ ignoring (kind) group_left () {probes(SUCCEEDED)}", "{{kind}}")], w=6, min=0, decimals=0),
+                   [query(ratio(f"sum by (kind) (increase(nanobanana_probe_tokens_total{{{SEL}}}[{PROBE_WINDOW}]))",
+                                probes(SUCCEEDED), "ignoring (kind) group_left ()"), "{{kind}}")],
+                   w=6, min=0, decimals=0),
     ]
     links = [{"type": "link", "title": "Exporter landing page", "url": "http://${instance}/", "targetBlank": True,
               "icon": "external link", "tooltip": "The selected instance's recent attempts and errors (its "
