@@ -1,7 +1,7 @@
-"""Writes the Grafana dashboards in grafana/dashboards/ from code.
+"""Writes the Grafana dashboards in grafana/dashboards/ from code (and their dashboard-linter .lint).
 
-    python grafana/generate.py            # (re)write the committed JSON
-    python grafana/generate.py --check    # exit 1 if the committed JSON differs from the code
+    python grafana/generate.py            # (re)write the committed JSON and .lint
+    python grafana/generate.py --check    # exit 1 if the committed files differ from the code
 
 Plain Python on purpose: a dashboard is a dict, and a few helpers (one per panel kind, one layout
 function) keep each panel to a few lines. Lists (phases, outcomes, resolutions, token kinds) come
@@ -10,7 +10,15 @@ the numbers the alerts fire on, so colours and alerts cannot drift apart. Every 
 a datasource uid, so the same JSON serves provisioning and grafana.com-style import.
 
 To add a panel: write it with one of the helpers below (expr, title, description, unit) and put it
-in a section list of a dashboard function; ids and positions are assigned by `layout`.
+in a section list of a dashboard function; to add a row, append a section (a `row(...)` and its
+panels) to the dashboard's list. Positions are assigned by `layout`, ids come from the titles
+(unique per dashboard), so existing `viewPanel` links keep working.
+
+Queries are chosen for the data that exists at the default plan (a probe per series every 15
+minutes, 15 s scrapes), and tests/test_dashboards_sparse.py checks every panel on such data:
+per-hour figures are `increase(...[1h])`, counts per bar `x - x offset $__interval` with a 15m
+minimum interval, ratios and percentiles cover an hour (p95 only with latency_min_probes probes),
+the error budget its SLO period.
 """
 
 from __future__ import annotations
@@ -313,7 +321,7 @@ def layout(sections: list[list[dict]]) -> list[dict]:
 # ---------------------------------------------------------------- variables and the dashboard shell
 
 def datasource_variable() -> dict:
-    return {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
+    return {"name": "datasource", "label": "Data Source", "type": "datasource", "query": "prometheus",
             "current": {}, "hide": 0, "includeAll": False, "multi": False, "options": [], "refresh": 1, "regex": ""}
 
 
@@ -805,10 +813,39 @@ def slo_cost(t: dict) -> dict:
 DASHBOARDS = {"overview.json": overview, "probe-detail.json": probe_detail, "slo-cost.json": slo_cost}
 
 
+# A range function whose window is not $__rate_interval: what dashboard-linter's
+# target-rate-interval-rule flags, and what these dashboards mean (see LINT_REASONS).
+FIXED_WINDOW = re.compile(r"\b(?:rate|irate|increase)\([^\[]*\[(?!\$__rate_interval\])")
+LINT_REASONS = {
+    "target-rate-interval-rule": (
+        "Probes run every 15 minutes by default, so a $__rate_interval window (a few scrape intervals) "
+        "mostly holds no probe: per-hour figures, ratios, shares and percentiles use the hour before "
+        "each point (1h), range stats the time picker's range ($__range), the error budget its SLO period "
+        f"({SLO_PERIOD}) and spend a rolling day (1d). Counts per bar use x - x offset $__interval instead."),
+    "template-instance-rule": (
+        "Probe detail shows one series of one exporter: instance is single-select, because its "
+        "landing-page links need one host."),
+}
+
+
+def lint_file(dashboards: dict[str, dict]) -> str:
+    """grafana/dashboard-linter's .lint: each exclusion with its reason and only the panels it needs."""
+    rate = [{"dashboard": d["title"], "panel": p["title"]} for d in dashboards.values() for p in d["panels"]
+            if any(FIXED_WINDOW.search(t["expr"]) for t in p.get("targets", []))]
+    instance = [{"dashboard": d["title"]} for d in dashboards.values()
+                if any(v["name"] == "instance" and not v["multi"] for v in d["templating"]["list"])]
+    exclusions = {"target-rate-interval-rule": {"reason": LINT_REASONS["target-rate-interval-rule"], "entries": rate},
+                  "template-instance-rule": {"reason": LINT_REASONS["template-instance-rule"], "entries": instance}}
+    return ("# grafana/dashboard-linter exclusions, written by grafana/generate.py (do not edit).\n"
+            + yaml.safe_dump({"exclusions": exclusions}, sort_keys=False, width=100))
+
+
 def render(thresholds: dict | None = None) -> dict[str, str]:
-    """File name -> JSON text, exactly as committed."""
+    """File name -> text, exactly as committed: the dashboards' JSON and the linter's .lint."""
     t = thresholds or load_settings()
-    return {name: json.dumps(build(t), indent=2, sort_keys=True) + "\n" for name, build in DASHBOARDS.items()}
+    dashboards = {name: build(t) for name, build in DASHBOARDS.items()}
+    out = {name: json.dumps(d, indent=2, sort_keys=True) + "\n" for name, d in dashboards.items()}
+    return out | {".lint": lint_file(dashboards)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -191,7 +191,9 @@ def test_committed_json_is_what_the_generator_writes(tmp_path):
         generated = (tmp_path / name).read_text(encoding="utf-8")
         committed = (GRAFANA / "dashboards" / name).read_text(encoding="utf-8")
         assert committed == generated, f"{name} differs from grafana/generate.py: run python grafana/generate.py"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DASHBOARDS)
+    lint = (GRAFANA / "dashboards" / ".lint").read_text(encoding="utf-8")
+    assert (tmp_path / ".lint").read_text(encoding="utf-8") == lint, ".lint differs: run python grafana/generate.py"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*DASHBOARDS, ".lint"])
 
 
 def test_generator_check_fails_on_a_hand_edit(tmp_path):
