@@ -141,9 +141,11 @@ def probes(outcome: str = "", window: str = PROBE_WINDOW, by: str = "", fn: str 
 
 
 def per_bar(metric: str, matchers: str = "", sel: str = SEL) -> str:
-    """Events of a counter since the previous bar (step), exactly: a counter reset counts 0."""
+    """Events of a counter since the previous bar (step), exactly: a counter reset counts 0. A
+    series without a sample a bar ago (new, or a Prometheus younger than one bar) counts with
+    increase() over the bar instead, so a fresh demo shows its first bar."""
     s = f"{metric}{{{sel}{matchers}}}"
-    return f"clamp_min({s} - {s} offset $__interval, 0)"
+    return f"(clamp_min({s} - {s} offset $__interval, 0) or increase({s}[$__interval]))"
 
 
 def ratio(numerator: str, denominator: str, matching: str = "") -> str:
@@ -471,7 +473,7 @@ def overview(t: dict) -> dict:
         stat("Availability (range)", f"Share of probes over the selected time range that succeeded, rate-limited "
              f"probes left out. Red below {t['availability_ratio']:.1%} (the alert), green from the "
              f"{t['slo_objective']:.1%} objective. " + WHEN_RED,
-             [query(success_ratio("$__range", SERIES), legend, instant=True)], "percentunit",
+             [query(success_ratio("$__range", SERIES_ALL), legend, instant=True)], "percentunit",
              steps(RED, (t["availability_ratio"], YELLOW), (t["slo_objective"], GREEN)), w=5, min=0, max=1,
              decimals=2, links=SERIES_LINKS + [runbook(t, "NanoBananaAvailabilityLow")]),
         stat("p95 latency (range)", "95th percentile duration of successful probes over the selected range, "
@@ -480,7 +482,7 @@ def overview(t: dict) -> dict:
                  f"{r} {s} s" for r, s in latency_limits(t).items()) + ") times the thinking level's factor. "
              "When red: compare the phase shares below (processing is upstream, transfer is the network) and "
              "the upstream status.",
-             [query(p95(t, SERIES, "$__range"), legend, instant=True)], "s", steps(GREEN),
+             [query(p95(t, SERIES_ALL, "$__range"), legend, instant=True)], "s", steps(GREEN),
              w=5, overrides=latency_overrides(t), links=SERIES_LINKS + [runbook(t, "NanoBananaLatencyHigh")]),
         stat("Consecutive failures", f"Failed probes in a row (rate-limited ones neither reset nor extend it). One "
              f"or two is a blip; red at {t['consecutive_failures']} (the alert). " + WHEN_RED,
@@ -821,7 +823,8 @@ LINT_REASONS = {
         "Probes run every 15 minutes by default, so a $__rate_interval window (a few scrape intervals) "
         "mostly holds no probe: per-hour figures, ratios, shares and percentiles use the hour before "
         "each point (1h), range stats the time picker's range ($__range), the error budget its SLO period "
-        f"({SLO_PERIOD}) and spend a rolling day (1d). Counts per bar use x - x offset $__interval instead."),
+        f"({SLO_PERIOD}) and spend a rolling day (1d). Counts per bar are x - x offset $__interval, exact, "
+        "and increase(x[$__interval]) only for a series without a sample one bar ago."),
     "template-instance-rule": (
         "Probe detail shows one series of one exporter: instance is single-select, because its "
         "landing-page links need one host."),

@@ -93,6 +93,14 @@ def metric_names(expr: str) -> set[str]:
     return {n for n in names if n.lower() not in KEYWORDS}
 
 
+def about_successes(expr: str) -> bool:
+    """Queries about successful probes only (latency, the image of the last success, tokens per
+    successful probe): empty, not NaN, while no probe succeeded in their window, as during an outage
+    that began before the window (tests/test_dashboards_sparse.py checks them on data that has some)."""
+    return ("nanobanana_probe_duration_seconds" in expr or re.search(r"image_bytes\{[^}]*\} > 0", expr) is not None
+            or re.search(r'outcome="success"\}\[\w+\]\)\) > 0\)$', expr) is not None)
+
+
 def all_expressions() -> list[tuple[str, str, str]]:
     return [(name, where, expr) for name in DASHBOARDS for where, expr in expressions(load(name))]
 

@@ -158,6 +158,12 @@ def check_panel(p: dict, series: list, may_be_empty: bool) -> list[str]:
         bad = [t for t, v in s.points if not math.isfinite(v)]
         if bad:
             problems.append(f"{p['title']} {s.name}: {len(bad)} NaN/Inf values of {len(s.points)}")
+    linked = {label for link in p["fieldConfig"]["defaults"].get("links", [])
+              for label in re.findall(r"__field\.labels\.(\w+)", link["url"])}
+    for s in series:
+        if missing := linked - set(s.labels):
+            problems.append(f"{p['title']} {s.name}: its links need labels {sorted(missing)}")
+            break
     names = [(s.ref, s.name) for s in series]
     if len(names) != len(set(names)):
         problems.append(f"{p['title']}: twin names {sorted(n for n in names if names.count(n) > 1)}")
