@@ -361,3 +361,24 @@ def test_a_location_variable_separates_locations(history):
         for title in ("Success ratio", "Current success", "Probes per hour by outcome"):
             series = show(prom, "overview", title, location=loc)
             assert series and {s.labels["location"] for s in series} == {loc}, title
+
+
+def test_stats_during_the_streak_are_red_exactly_where_the_alert_fires(history):
+    """Looking at the dashboards while the streak goes on: a stat is red for the series
+    NanoBananaProbeFailing's expression returns at that moment, and only for those."""
+    prom, probes = history
+    streak = [p for p in probes if SERIES[(p.location, *p.key[3:])] == "streak" and p.k == STREAK_CHECK]
+    at = seen_at(streak[0]) + 60
+    alert = [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]
+             if r.get("alert") == "NanoBananaProbeFailing"][0]["expr"]
+    firing = {(r["metric"]["location"], r["metric"]["resolution"], r["metric"]["thinking_level"])
+              for r in httpx.get(f"{prom}/api/v1/query", params={"query": alert, "time": at}).json()["data"]["result"]}
+    assert firing == {("eu", "2K", "default"), ("eu", "4K", "default")}
+    for title in ("Consecutive failures", "Last success"):  # Current success is red after one failure
+        p = panel("overview", title)
+        for s in evaluate(prom, DASHBOARDS["overview"], p, View(at)):
+            key = (s.labels["location"], s.labels["resolution"], s.labels["thinking_level"])
+            assert (colour(p, s.name, s.last) == "red") == (key in firing), (title, key, s.last)
+
+
+STREAK_CHECK = h.STREAK.start + 3  # the fourth regular probe of the streak: six failures in a row
