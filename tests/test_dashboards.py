@@ -217,12 +217,17 @@ def test_generator_check_fails_on_a_hand_edit(tmp_path):
 # ---------------------------------------------------------------- thresholds shared with the alerts
 
 
-def load_thresholds() -> dict:
-    """What the generator reads from rules.yml's settings group (grafana/generate.py is a script)."""
+def generator():
+    """grafana/generate.py as a module (it is a script, not a package)."""
     spec = importlib.util.spec_from_file_location("generate", GRAFANA / "generate.py")
     generate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generate)
-    return generate.load_thresholds()
+    return generate
+
+
+def load_thresholds() -> dict:
+    """What the generator reads from rules.yml's settings group."""
+    return generator().load_thresholds()
 
 
 # Settings that shape an alert but no panel colour: the minimum counts that tell a blip from an
@@ -399,15 +404,13 @@ def test_ratio_and_latency_curves_cover_several_probes(name):
 @pytest.mark.parametrize("name", DASHBOARDS)
 def test_panel_ids_stay_when_panels_move(name):
     """A `viewPanel=<id>` link keeps opening the same panel after a layout change: ids come from titles."""
-    spec = importlib.util.spec_from_file_location("generate", GRAFANA / "generate.py")
-    generate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generate)
+    panel_id = generator().panel_id
     for p in panels(load(name)):
-        assert p["id"] == generate.panel_id(p["title"]), p["title"]
+        assert p["id"] == panel_id(p["title"]), p["title"]
 
 
 def test_links_open_one_series_and_the_runbook():
-    runbook = load_thresholds_links()["runbook_url"]
+    runbook = generator().load_settings()["links"]["runbook_url"]
     for name in DASHBOARDS:
         d = load(name)
         assert any(link.get("url") == runbook for link in d["links"]), f"{name}: a link to the runbook"
@@ -424,10 +427,3 @@ def test_links_open_one_series_and_the_runbook():
     anchors = {"#" + line[3:].strip().lower() for line in (ROOT / "docs/runbook.md").read_text().splitlines()
                if line.startswith("## ")}
     assert runbook_links and all(u.removeprefix(runbook) in anchors for u in runbook_links)
-
-
-def load_thresholds_links() -> dict:
-    spec = importlib.util.spec_from_file_location("generate", GRAFANA / "generate.py")
-    generate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generate)
-    return generate.load_settings()["links"]

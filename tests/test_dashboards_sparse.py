@@ -26,6 +26,7 @@ import yaml
 
 import sparse_history as h
 from conftest import ROOT
+from exporter.outcomes import OUTCOMES, Outcome
 from grafana_eval import View, colour, evaluate, panels, text
 from stack import PROMETHEUS, RULES, start_prometheus
 
@@ -33,9 +34,6 @@ pytestmark = pytest.mark.skipif(not (PROMETHEUS and shutil.which("promtool")), r
 
 DASHBOARDS = {name: json.loads((ROOT / "grafana" / "dashboards" / f"{name}.json").read_text())
               for name in ("overview", "probe-detail", "slo-cost")}
-OUTCOME_CODES = {o: i for i, o in enumerate(["success", "rate_limited", "timeout", "auth_error", "client_error",
-                                              "server_error", "network_error", "content_blocked", "no_image",
-                                              "bad_response", "bad_image"], start=1)}
 SERIES = {(loc, res, lvl): kind for loc, plan in h.PLAN.items() for (res, lvl), kind in plan.items()}
 EU, US = "eu", "us"
 
@@ -178,6 +176,11 @@ def test_outcome_timeline_shows_each_series_worst_outcome_per_bar(history):
     p = panel("overview", "Outcome by series")
     step = View(h.END).step(p)
     assert step == h.INTERVAL
+    # The timeline's codes, read from its value mappings: outcome name -> the value that shows it.
+    codes = {Outcome(m["text"]): int(v) for v, m in p["fieldConfig"]["defaults"]["mappings"][0]["options"].items()}
+    assert set(codes) == set(OUTCOMES)
+    assert codes["success"] < codes["rate_limited"] < min(c for o, c in codes.items() if o.is_failure), \
+        "the highest code of a bar wins: any failure over a 429 over success"
     rows = {(s.labels["location"], s.labels["resolution"], s.labels["thinking_level"]): s for s in show(prom, "overview", p["title"])}
     assert set(rows) == set(SERIES), "every series has a row"
     for key, s in rows.items():
@@ -185,7 +188,7 @@ def test_outcome_timeline_shows_each_series_worst_outcome_per_bar(history):
         for t, code in s.points:
             happened = events(probes, t - step, t, location=loc, resolution=res, thinking_level=lvl)
             assert happened, f"{key}: a bar at {t} without a probe"
-            assert code == max(OUTCOME_CODES[e.outcome] for e in happened), (key, t)
+            assert code == max(codes[e.outcome] for e in happened), (key, t)
         red = [t for t, code in s.points if colour(p, s.name, code) == "red"]
         kind = SERIES[key]
         if kind == "never":
