@@ -427,12 +427,12 @@ WHEN_RED = ("When red: check the upstream status (Google Cloud status, AI Studio
             "error of each series.")
 
 
-def last_probe_stat(t: dict, w: int, links: list) -> dict:
+def last_probe_stat(t: dict, w: int, legend: str, links: list) -> dict:
     stale = t["stale_intervals"]
     return stat("Last probe", f"Probe intervals since the last probe finished: about 1 normally (plus jitter). "
                 f"Yellow from 2 (a probe is late or skipped), red from {stale}: NanoBananaProbeStale fires "
                 f"{stale} intervals plus the timeout after the last probe. See skipped probes on probe detail.",
-                [query(age_in_intervals("nanobanana_probe_last_run_timestamp_seconds"), "")], INTERVALS,
+                [query(age_in_intervals("nanobanana_probe_last_run_timestamp_seconds"), legend)], INTERVALS,
                 steps(GREEN, (2, YELLOW), (stale, RED)), w=w, decimals=1, mappings=NEVER,
                 links=links + [runbook(t, "NanoBananaProbeStale")])
 
@@ -630,8 +630,8 @@ def probe_detail(t: dict) -> dict:
              [query(f"nanobanana_probe_consecutive_failures{{{SEL}}}", legend)], "short",
              steps(GREEN, (1, YELLOW), (t["consecutive_failures"], RED)), w=4, decimals=0,
              links=landing + [runbook(t, "NanoBananaProbeFailing")]),
-        last_probe_stat(t, 4, landing),
-        last_success_stat(t, 4, "", landing),
+        last_probe_stat(t, 4, legend, landing),
+        last_success_stat(t, 4, legend, landing),
         stat("Availability (range)", f"Success ratio over the range, rate limits left out; red below "
              f"{t['availability_ratio']:.1%}.", [query(success_ratio("$__range", SERIES), legend, instant=True)],
              "percentunit", steps(RED, (t["availability_ratio"], YELLOW), (t["slo_objective"], GREEN)), w=4,
