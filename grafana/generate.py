@@ -459,6 +459,8 @@ def what_broke(t: dict) -> list[dict]:
                        + WHEN_RED, [query(outcome_state(), "{{location}} {{target}} {{model}} {{resolution}} "
                                                            "{{thinking_level}}")],
                        w=24, h=8, mappings=OUTCOME_STATES, interval=BAR_INTERVAL, links=SERIES_LINKS,
+                       # spanNulls: "Connect null values" of the state timeline (Grafana 10.1+,
+                       # grafana.com/docs/grafana/v10.1/panels-visualizations/visualizations/state-timeline/)
                        custom={"spanNulls": True, "fillOpacity": 80, "lineWidth": 0}),
     ]
 
