@@ -23,17 +23,20 @@ from conftest import ROOT, free_port, running_exporter
 GRAFANA = ROOT / "grafana"
 DASHBOARDS = {"overview.json": "nanobanana-overview", "probe-detail.json": "nanobanana-probe-detail",
               "slo-cost.json": "nanobanana-slo-cost"}
-VARIABLES = ("datasource", "job", "instance", "target", "model", "resolution", "thinking_level")
+VARIABLES = ("datasource", "job", "location", "instance", "target", "model", "resolution", "thinking_level")
+# What "All" sends: job and instance always exist (dashboard-linter's template-job/instance rules);
+# location is absent in a single-location setup, and only a regex matching "" matches an absent label.
+ALL_VALUES = {"job": ".+", "instance": ".+"}
 DS = {"type": "prometheus", "uid": "${datasource}"}
 NO_QUERY = {"row", "text"}  # panel types that show no data of their own
 # Ids of Grafana's built-in panel plugins used here: a typo would import as "panel plugin not found".
 BUILT_IN_PANELS = NO_QUERY | {"stat", "timeseries", "bargauge", "heatmap", "piechart", "state-timeline"}
 
 # Grafana's built-in variables, replaced by plausible values; dashboard variables become `.*`
-# (what "All" sends, since every variable has allValue `.*` and is used in a `=~` matcher).
+# (what "All" sends for most, and what matches every value of the others).
 BUILT_IN = {"__rate_interval": "1m", "__range": "1h", "__interval": "1m"}
-# Probe-detail's variables that pick one series (the rest narrow the exporters, with "All").
-SINGLE_SERIES = ("target", "model", "resolution", "thinking_level")
+# Probe-detail's variables that pick one series and its exporter (the rest narrow, with "All").
+SINGLE_SERIES = ("instance", "target", "model", "resolution", "thinking_level")
 VARIABLE_REF = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 LABEL_VALUES = re.compile(r"^label_values\((?:(?P<selector>.+),\s*)?(?P<label>\w+)\)$")
 QUERY_RESULT = re.compile(r"^query_result\((?P<expr>.+)\)$")
@@ -85,9 +88,17 @@ def metric_names(expr: str) -> set[str]:
     e = re.sub(r"\{[^}]*\}", " ", e)
     e = re.sub(r"\[[^\]]*\]", " ", e)
     e = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", e)
-    e = re.sub(r"\boffset\s+\w+", " ", e)
+    e = re.sub(r"\boffset\s+\$?\w+", " ", e)
     names = re.findall(r"(?<![\w.:])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()", e)
     return {n for n in names if n.lower() not in KEYWORDS}
+
+
+def about_successes(expr: str) -> bool:
+    """Queries about successful probes only (latency, the image of the last success, tokens per
+    successful probe): empty, not NaN, while no probe succeeded in their window, as during an outage
+    that began before the window (tests/test_dashboards_sparse.py checks them on data that has some)."""
+    return ("nanobanana_probe_duration_seconds" in expr or re.search(r"image_bytes\{[^}]*\} > 0", expr) is not None
+            or re.search(r'outcome="success"\}\[\w+\]\)\) > 0\)$', expr) is not None)
 
 
 def all_expressions() -> list[tuple[str, str, str]]:
@@ -123,10 +134,13 @@ def test_dashboard_has_the_structure_grafana_needs(name):
         if name == "probe-detail.json" and v["name"] in SINGLE_SERIES:
             assert not v["multi"] and not v["includeAll"], f"{v['name']}: one series in depth, one value"
         else:
-            assert v["multi"] and v["includeAll"] and v["allValue"] == ".*", v["name"]
+            assert v["multi"] and v["includeAll"] and v["allValue"] == ALL_VALUES.get(v["name"], ".*"), v["name"]
 
     ids = [p["id"] for p in panels(d)]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
+    titles = [p["title"] for p in panels(d)]
+    assert len(titles) == len(set(titles)), "titles are unique: ids come from them"
+    assert d["editable"] is False, "provisioned and generated: edits belong in grafana/generate.py"
     for p in panels(d):
         assert p["type"] in BUILT_IN_PANELS, p["title"]
         pos = p["gridPos"]
@@ -160,7 +174,9 @@ def test_units_follow_the_metric():
         for p in panels(load(name)):
             exprs = " ".join(t["expr"] for t in p.get("targets", []))
             unit = p.get("fieldConfig", {}).get("defaults", {}).get("unit")
-            if "_bytes" in exprs:
+            if "time() -" in exprs and ") / nanobanana_probe_interval_seconds" in exprs:
+                assert unit == "suffix: × interval", p["title"]  # an age in probe intervals
+            elif "_bytes" in exprs:
                 assert unit == "bytes", p["title"]
             elif "histogram_quantile" in exprs or "time() -" in exprs or p["type"] == "heatmap":
                 assert unit == "s", p["title"]
@@ -183,7 +199,9 @@ def test_committed_json_is_what_the_generator_writes(tmp_path):
         generated = (tmp_path / name).read_text(encoding="utf-8")
         committed = (GRAFANA / "dashboards" / name).read_text(encoding="utf-8")
         assert committed == generated, f"{name} differs from grafana/generate.py: run python grafana/generate.py"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DASHBOARDS)
+    lint = (GRAFANA / "dashboards" / ".lint").read_text(encoding="utf-8")
+    assert (tmp_path / ".lint").read_text(encoding="utf-8") == lint, ".lint differs: run python grafana/generate.py"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*DASHBOARDS, ".lint"])
 
 
 def test_generator_check_fails_on_a_hand_edit(tmp_path):
@@ -199,12 +217,17 @@ def test_generator_check_fails_on_a_hand_edit(tmp_path):
 # ---------------------------------------------------------------- thresholds shared with the alerts
 
 
-def load_thresholds() -> dict:
-    """What the generator reads from rules.yml's settings group (grafana/generate.py is a script)."""
+def generator():
+    """grafana/generate.py as a module (it is a script, not a package)."""
     spec = importlib.util.spec_from_file_location("generate", GRAFANA / "generate.py")
     generate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generate)
-    return generate.load_thresholds()
+    return generate
+
+
+def load_thresholds() -> dict:
+    """What the generator reads from rules.yml's settings group."""
+    return generator().load_thresholds()
 
 
 # Settings that shape an alert but no panel colour: the minimum counts that tell a blip from an
@@ -225,9 +248,14 @@ def test_every_shared_threshold_colours_a_panel():
     missing = {k: v for k, v in wanted.items() if v not in shown}
     assert not missing, f"rules.yml settings no panel is coloured by: {missing}"
     overview = {p["title"]: p for p in panels(load("overview.json"))}
+    factors = {f["thinking_level"]: f["value"] for f in t["latency_thinking_factor"]}
+    overrides = {o["matcher"]["options"]: o["properties"][0]["value"]["steps"][-1]
+                 for o in overview["p95 latency (range)"]["fieldConfig"]["overrides"]}
     for r in t["latency_p95_seconds"]:
-        limit = overview[f"Latency {r['resolution']}"]["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]
-        assert limit == {"color": "red", "value": r["value"]}
+        for level, factor in factors.items():  # the series' own threshold, as p95_threshold records it
+            assert overrides[f"^{r['resolution']} {level}\\b"] == {"color": "red", "value": round(r["value"] * factor, 6)}
+        exprs = [q["expr"] for q in overview[f"Latency {r['resolution']}"]["targets"]]
+        assert any("nanobanana:probe_duration_seconds:p95_threshold" in e for e in exprs), "the alert's line"
 
 
 # ---------------------------------------------------------------- PromQL: parses, and names exist
@@ -369,5 +397,33 @@ def test_ratio_and_latency_curves_cover_several_probes(name):
             if ratio or latency:
                 checked += 1
                 assert "$__rate_interval" not in expr and "$__interval" not in expr, (p["title"], expr)
-                assert re.search(r"\[(1h|\$__range)\]", expr), (p["title"], expr)
+                assert re.search(r"\[(1h|\$__range|30d)\]", expr), (p["title"], expr)
     assert checked, "no ratio or latency panel found"
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_panel_ids_stay_when_panels_move(name):
+    """A `viewPanel=<id>` link keeps opening the same panel after a layout change: ids come from titles."""
+    panel_id = generator().panel_id
+    for p in panels(load(name)):
+        assert p["id"] == panel_id(p["title"]), p["title"]
+
+
+def test_links_open_one_series_and_the_runbook():
+    runbook = generator().load_settings()["links"]["runbook_url"]
+    for name in DASHBOARDS:
+        d = load(name)
+        assert any(link.get("url") == runbook for link in d["links"]), f"{name}: a link to the runbook"
+    overview = {p["title"]: p for p in panels(load("overview.json"))}
+    detail_vars = {v["name"] for v in load("probe-detail.json")["templating"]["list"]}
+    for title in ("Outcome by series", "Current success", "Consecutive failures", "Last success"):
+        urls = [link["url"] for link in overview[title]["fieldConfig"]["defaults"]["links"]]
+        [detail] = [u for u in urls if "/d/nanobanana-probe-detail?" in u]
+        passed = set(re.findall(r"var-(\w+)=\$\{__field\.labels\.(\w+)\}", detail))
+        assert {v for v, label in passed if v == label} == detail_vars - {"datasource"}, title
+        assert "http://${__field.labels.instance}/" in urls, title
+    runbook_links = [link["url"] for name in DASHBOARDS for p in panels(load(name))
+                     for link in p.get("fieldConfig", {}).get("defaults", {}).get("links", []) if "#" in link["url"]]
+    anchors = {"#" + line[3:].strip().lower() for line in (ROOT / "docs/runbook.md").read_text().splitlines()
+               if line.startswith("## ")}
+    assert runbook_links and all(u.removeprefix(runbook) in anchors for u in runbook_links)
