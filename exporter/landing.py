@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from html import escape
 
@@ -13,6 +14,7 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 .success{color:#1a7f37}.rate_limited{color:#9a6700}.fail{color:#cf222e;font-weight:600}
+img.thumb{max-width:96px;max-height:96px;border:1px solid #ddd}
 details{margin:.3em 0}summary{cursor:pointer}code{font-size:.9em}small{color:#666}
 """
 
@@ -70,6 +72,14 @@ def _budget(budget) -> str:
             f"{rows}</table>")
 
 
+def _thumbnail(state, now: float) -> str:
+    if state.thumbnail is None:
+        return "<td></td>"
+    data, when = state.thumbnail
+    return (f'<td><img class="thumb" alt="last image" title="the last image that decoded, {_when(when, now)}" '
+            f'src="data:image/jpeg;base64,{base64.b64encode(data).decode()}"></td>')
+
+
 def render(store: Store, ready: bool, config_source: str, liveness=None, budget=None) -> str:
     now = time.time()
     rows, details = [], []
@@ -82,7 +92,7 @@ def render(store: Store, ready: bool, config_source: str, liveness=None, budget=
             + "".join(f"<td>{escape(v)}</td>" for v in labels.values())
             + (f"<td>{_outcome(last.outcome)}</td><td>{last.duration:.3f}s</td><td>{_when(last.started, now)}</td>"
                f"<td>{escape(last.message)}</td>" if last else '<td colspan="4"><small>not probed yet</small></td>')
-            + f"<td>{state.consecutive_failures}</td></tr>"
+            + f"<td>{state.consecutive_failures}</td>{_thumbnail(state, now)}</tr>"
         )
         history = "".join(_attempt_row(a, now) for a in reversed(state.history))
         details.append(
@@ -98,7 +108,7 @@ def render(store: Store, ready: bool, config_source: str, liveness=None, budget=
 {"ready" if ready else "not ready"} &middot; <a href="metrics">Metrics</a> &middot;
 <a href="-/healthy">Health</a> &middot; <a href="-/ready">Readiness</a></p>
 <h2>Series</h2>
-<table><tr>{header}<th>last outcome</th><th>duration</th><th>finished</th><th>last error</th><th>failures in a row</th></tr>
+<table><tr>{header}<th>last outcome</th><th>duration</th><th>finished</th><th>last error</th><th>failures in a row</th><th>last image</th></tr>
 {"".join(rows)}</table>
 {_liveness(liveness)}
 {_budget(budget)}

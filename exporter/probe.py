@@ -24,6 +24,20 @@ from exporter.state import PHASES, Attempt
 log = logging.getLogger(__name__)
 
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
+THUMBNAIL_PIXELS = 96  # the landing page's picture of what the probe saw: a few KB per series
+
+
+def thumbnail(data: bytes) -> bytes:
+    """A small JPEG of an image that decodes, b"" when it does not (the outcome already says why)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (THUMBNAIL_PIXELS * 2, THUMBNAIL_PIXELS * 2))  # JPEG: decode at a fraction
+            image.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=70)
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return b""
 
 
 class PhaseTimer:
@@ -126,6 +140,9 @@ class Prober:
             log.error("probe raised unexpectedly: %s", self.redact(repr(err)), exc_info=False)
             outcome, message = Outcome.BAD_RESPONSE, f"unexpected {type(err).__name__}: {err}"
         duration = time.perf_counter() - started
+        image = result.pop("image", None)  # after the timing: the thumbnail is not part of the probe
+        small = await asyncio.to_thread(thumbnail, image) if image else b""
+        del image
         return Attempt(
             started=started_wall,
             outcome=outcome,
@@ -136,6 +153,7 @@ class Prober:
             image_size=result.get("image_size", ""),
             usage=result.get("usage", {}),
             message=self.redact(message)[:500],
+            thumbnail=small,
         )
 
     async def _attempt(self, series: Series, prompt: str, timer: PhaseTimer, result: dict[str, Any]) -> None:
@@ -163,6 +181,7 @@ class Prober:
         result["image_bytes"] = len(image or b"")
         fmt, width, height = inspect_image(image or b"")
         result["image_size"] = f"{width}x{height} {fmt.lower()}"
+        result["image"] = image  # decodable: the landing page shows it, wrong size or not
         problem = size_problem(width, height, series.resolution, series.target.aspect_ratio, series.target.family)
         timer.add("decode", time.perf_counter() - decode_started)
         if problem:

@@ -42,6 +42,7 @@ class Attempt:
     message: str = ""  # already redacted
     cost: float = 0.0  # estimated USD (exporter.pricing)
     confirmation: str = ""  # a CONFIRM_REASONS value when run early to confirm a failure
+    thumbnail: bytes = field(default=b"", repr=False)  # a small JPEG of the image; moved to the series state
 
 
 class SeriesState:
@@ -60,6 +61,7 @@ class SeriesState:
         self.last_run: float | None = None
         self.last_success: float | None = None
         self.last: Attempt | None = None
+        self.thumbnail: tuple[bytes, float] | None = None  # (small JPEG, when) of the last image that decoded
         self.history: deque[Attempt] = deque(maxlen=history)
         self.version = 0  # bumped by every change: the scrape reuses a series' text while it holds
 
@@ -71,6 +73,8 @@ class SeriesState:
             self.version += 1
 
     def _record(self, attempt: Attempt) -> None:
+        if attempt.thumbnail:  # only the last one is kept: the history stays small
+            self.thumbnail, attempt.thumbnail = (attempt.thumbnail, attempt.started), b""
         self.probes[attempt.outcome] += 1
         self.last_run = attempt.started + attempt.duration
         self.last = attempt

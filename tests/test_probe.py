@@ -151,3 +151,29 @@ async def test_downloaded_url_image_counts_in_phases(simulator, prober):
     assert attempt.outcome is Outcome.SUCCESS
     assert attempt.image_bytes > attempt.response_bytes  # the image came from the second request
     assert sum(attempt.phases.values()) <= attempt.duration
+
+
+async def test_the_landing_page_shows_a_thumbnail_of_the_last_image(simulator, prober):
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from exporter import landing
+    from exporter.state import Store
+
+    sim, base = simulator
+    sim.configure({"payload": "noise", "faults": [{"kind": "wrong_size"}]})  # a wrong image is shown too
+    config = config_for(base, "gemini", resolutions=["2K"])
+    store = Store()
+    store.sync(config)
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.BAD_IMAGE and attempt.thumbnail
+    [state] = list(store)
+    state.record(attempt)
+    assert attempt.thumbnail == b"" and len(state.thumbnail[0]) < 8192  # kept once, a few KB
+    page = landing.render(store, True, "<test>")
+    [data] = re.findall(r'<img class="thumb"[^>]* src="data:image/jpeg;base64,([^"]+)"', page)
+    with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+        assert image.format == "JPEG" and max(image.size) == 96 and image.size[0] == image.size[1]
