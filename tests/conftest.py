@@ -45,6 +45,16 @@ async def simulator():
     await runner.cleanup()
 
 
+@pytest.fixture
+async def prober():
+    """A Prober without a redactor (tests that check redaction build their own)."""
+    from exporter.probe import Prober
+
+    p = Prober()
+    yield p
+    await p.aclose()
+
+
 def config_for(base_url: str, api: str = "gemini", **target) -> object:
     """A one-target config against the simulator, as a loaded Config."""
     base = {"gemini": base_url, "openrouter": f"{base_url}/api/v1"}.get(api, f"{base_url}/v1")

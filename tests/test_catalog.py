@@ -17,7 +17,6 @@ from exporter.config import load_text
 from exporter.metrics import ProbeCollector
 from exporter.outcomes import Outcome
 from exporter.plan import model_warnings
-from exporter.probe import Prober
 from exporter.state import Store
 from exporter.status.openrouter import DEFAULT_MODELS
 from test_config import run_check
@@ -88,13 +87,6 @@ def test_model_metrics_name_family_stage_and_shutdown():
     [shutdown] = [s for s in samples if s.name == "nanobanana_model_shutdown_timestamp_seconds"]
     assert shutdown.labels == {"model": "gemini-2.5-flash-image"}
     assert shutdown.value == dt.datetime(2026, 10, 2, tzinfo=dt.timezone.utc).timestamp()
-
-
-@pytest.fixture
-async def prober():
-    p = Prober()
-    yield p
-    await p.aclose()
 
 
 async def test_nano_banana_2_is_probed_at_512_and_4_to_1(simulator, prober):

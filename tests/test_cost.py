@@ -7,14 +7,6 @@ import pytest
 
 from conftest import config_for
 from exporter.outcomes import Outcome
-from exporter.probe import Prober
-
-
-@pytest.fixture
-async def prober():
-    p = Prober()
-    yield p
-    await p.aclose()
 
 
 async def cost_of(prober, config):
