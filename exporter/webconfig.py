@@ -31,6 +31,7 @@ from typing import Literal
 import bcrypt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from exporter.files import MAX_CERT_BYTES, read_bytes
 from exporter.yamlconfig import ConfigError, read_text, validate
 
 CLIENT_AUTH_TYPES = {
@@ -157,7 +158,7 @@ def load_text(text: str, source: str = "<web config>", base_dir: Path = Path("."
             if name is None:
                 continue
             try:
-                digest.update((base_dir / name).read_bytes())
+                digest.update(read_bytes(base_dir / name, MAX_CERT_BYTES))
             except OSError as err:
                 raise ConfigError(f"{source}: tls_server_config.{key}: cannot read {name}: {err.strerror or err}") from None
         fingerprint = digest.hexdigest()

@@ -81,7 +81,8 @@ async def serve(config: RelayConfig, listen: str, redactor: Redactor, web_config
     async def reload() -> str:
         if config_file is None:
             raise ConfigError("this relay was started without a config file: nothing to reload")
-        new, new_web = load(config_file, web_config_file)  # both checked before anything changes
+        # both checked before anything changes; parsed off the event loop, which goes on serving
+        new, new_web = await asyncio.to_thread(load, config_file, web_config_file)
         await server.use(new_web)
         secrets.update(new.secrets)
         redactor.update(secrets)
