@@ -17,13 +17,13 @@ LINE_BREAK = "  \n"  # DingTalk's markdown joins single newlines; two trailing s
 
 
 def render(n: Notification) -> tuple[list[dict], int]:
-    head = alerts.title(n)
+    head = alerts.title(n, alerts.lookalikes)  # also the markdown heading
 
     def build(blocks: list[str], part: str, footer: str) -> dict:
         text = "\n\n---\n\n".join([f"### {head}{part}", *blocks] + ([footer] if footer else []))
         return {"msgtype": "markdown", "markdown": {"title": head + part, "text": text}}
 
-    blocks = [LINE_BREAK.join(alerts.alert_lines(n, a)) for a in n.alerts]
+    blocks = [LINE_BREAK.join(alerts.alert_lines(n, a, alerts.lookalikes)) for a in n.alerts]
     return pack(blocks, build, lambda body: len(body["markdown"]["text"].encode()), MAX_TEXT_BYTES)
 
 

@@ -32,7 +32,7 @@ def body_size(body: dict) -> int:
 
 
 def render(n: Notification) -> tuple[list[dict], int]:
-    head, template = alerts.title(n), colour(n)
+    head, template = alerts.title(n), colour(n)  # the header is plain_text: nothing to escape
 
     def build(blocks: list[str], part: str, footer: str) -> dict:
         elements: list[dict] = []
@@ -51,7 +51,7 @@ def render(n: Notification) -> tuple[list[dict], int]:
             },
         }
 
-    blocks = ["\n".join(alerts.alert_lines(n, a)) for a in n.alerts]
+    blocks = ["\n".join(alerts.alert_lines(n, a, alerts.entities)) for a in n.alerts]
     return pack(blocks, build, body_size, MAX_BODY_BYTES)
 
 

@@ -13,14 +13,14 @@ COLOURS = {"critical": "warning", "warning": "comment", "info": "info"}  # WeCom
 
 
 def render(n: Notification) -> tuple[list[dict], int]:
-    head = alerts.title(n)
+    head = alerts.title(n, alerts.lookalikes)  # inside <font>: a '<' would end it
     colour = "info" if n.status == "resolved" else COLOURS.get(n.severity or "", "comment")
 
     def build(blocks: list[str], part: str, footer: str) -> dict:
         lines = [f'**<font color="{colour}">{head}{part}</font>**', *blocks] + ([footer] if footer else [])
         return {"msgtype": "markdown", "markdown": {"content": "\n\n".join(lines)}}
 
-    blocks = ["\n".join(alerts.alert_lines(n, a)) for a in n.alerts]
+    blocks = ["\n".join(alerts.alert_lines(n, a, alerts.lookalikes)) for a in n.alerts]
     return pack(blocks, build, lambda body: len(body["markdown"]["content"].encode()), MAX_CONTENT_BYTES)
 
 
