@@ -93,7 +93,7 @@ def test_process_delivers_and_logs_no_secret(relay_process):
     fake.fail(reply={"errcode": 310000, "errmsg": "keywords not in content"}, times=1)
     assert httpx.post(f"{relay.url}/alerts/dt", json=payload(alert()), headers=AUTH, timeout=30).status_code == 502
     assert httpx.post(f"{relay.url}/alerts/wc", json=payload(alert()), headers={"Authorization": "Bearer x"}).status_code == 401
-    metrics = httpx.get(f"{relay.url}/metrics").text
+    metrics = httpx.get(f"{relay.url}/metrics", headers=AUTH).text
     logs = relay.logs()  # stderr is line-buffered: every line so far is in the file
     assert "delivery failed, retrying" in logs and 'msg="delivery failed"' in logs and "msg=delivered" in logs
     for text in (logs, metrics):

@@ -94,7 +94,7 @@ async def serve(config: RelayConfig, listen: str, redactor: Redactor, web_config
     reloader = Reloader("nanobanana_relay", reload, redactor)
     metrics.registry.register(reloader)
     app = make_app(lambda: current["config"], courier, metrics, redactor)
-    reloader.add_route(app)
+    reloader.add_route(app, echo_errors=False)  # an error may quote the config (a token pasted into token_env)
     server = web.Server(app, listen, web_config)
     try:
         await server.start()

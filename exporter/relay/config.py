@@ -105,11 +105,26 @@ def load_text(text: str, source: str = "<config>", environ: dict[str, str] | Non
     channels = {}
     for name, c in model.channels.items():
         url = secret(c.url_env, c.url_file, "channels", name, "url")
+        key = "url_env" if c.url_env else "url_file"
         if not url or not url.startswith(("http://", "https://")):
-            key = "url_env" if c.url_env else "url_file"
             raise ConfigError(f"{where('channels', name, key)}: the bot URL must start with http:// or https://")
+        if problem := _url_problem(url):  # the URL itself is a secret: only the problem is named
+            raise ConfigError(f"{where('channels', name, key)}: the bot URL is not usable: {problem}")
         channels[name] = Channel(name=name, platform=PLATFORMS[c.type], url=url,
                                  secret=secret(c.secret_env, c.secret_file, "channels", name, "secret"))
     token = secret(model.token_env, model.token_file, "token")
     return RelayConfig(channels=channels, token=token, deadline=model.deadline,
                        request_timeout=model.request_timeout, source=source)
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes a bot URL unusable, found now rather than at every delivery (":99999" used to pass)."""
+    parts = urlsplit(url)
+    try:
+        parts.port
+    except ValueError:
+        port = parts.netloc.rpartition(":")[2]
+        return f"port {port} is out of range" if port.isdigit() else "the port is not a number"
+    if not parts.hostname:
+        return "no host"
+    return None

@@ -106,6 +106,11 @@ class Courier:
         except httpx.HTTPError as err:
             # The exception text may quote the URL; the caller redacts it.
             raise DeliveryError(f"{type(err).__name__}: {err}", retry=True, result="network_error") from None
+        except (httpx.InvalidURL, ValueError, OverflowError, ExceptionGroup) as err:
+            # a URL the config check let through: never a bare 500 (anyio wraps an impossible port's
+            # OverflowError in an ExceptionGroup)
+            raise DeliveryError(f"the bot URL cannot be used ({type(err).__name__})", retry=False,
+                                result="network_error") from None
         try:
             reply = response.json()
         except ValueError:

@@ -1,4 +1,8 @@
-"""The relay's HTTP endpoints: POST /alerts/{channel}, GET /metrics, /-/healthy, /-/ready and /."""
+"""The relay's HTTP endpoints: POST /alerts/{channel}, GET /metrics, /-/healthy, /-/ready and /.
+
+With a token configured, every endpoint but the health checks needs it (POST /-/reload, /metrics,
+the index, any /alerts/ path, known or not): the token is checked before anything else, so an
+unauthenticated caller learns nothing about the channels."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from exporter.relay.metrics import RelayMetrics
 
 log = logging.getLogger("exporter.relay")
 MAX_BODY = 4 * 1024 * 1024  # Alertmanager groups are far smaller; a larger body is not a notification
+OPEN_PATHS = ("/-/healthy", "/-/ready")  # what probes and orchestrators call without credentials
 
 
 def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, metrics: RelayMetrics,
@@ -28,16 +33,23 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
     request reads it once, when it starts)."""
     current = config if callable(config) else (lambda: config)
 
+    @web.middleware
+    async def guard(request: web.Request, handler):
+        config = current()
+        if config.token and request.path not in OPEN_PATHS and not _authorized(request, config.token):
+            name = request.match_info.get("channel")
+            if name in config.channels:  # a bounded label: configured channels only
+                metrics.notifications.labels(name, "unauthorized").inc()
+            return web.Response(status=401, text="missing or wrong bearer token\n",
+                                headers={"WWW-Authenticate": 'Bearer realm="nanobanana-relay"'})
+        return await handler(request)
+
     async def alerts(request: web.Request) -> web.Response:
         config = current()
         name = request.match_info["channel"]
         channel = config.channels.get(name)
         if channel is None:
-            return web.Response(status=404, text=f"unknown channel {name[:64]!r}; configured: {', '.join(sorted(config.channels))}\n")
-        if config.token and not _authorized(request, config.token):
-            metrics.notifications.labels(name, "unauthorized").inc()
-            return web.Response(status=401, text="missing or wrong bearer token\n",
-                                headers={"WWW-Authenticate": 'Bearer realm="nanobanana-relay"'})
+            return web.Response(status=404, text="unknown channel (the relay's index page lists them)\n")
         try:
             notification = parse(await read_body(request))
         except (ValueError, UnicodeDecodeError, ValidationError) as err:
@@ -75,7 +87,7 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
                 f"<p>Alertmanager webhook endpoints:</p><ul>{rows}</ul><p><a href='/metrics'>Metrics</a></p></body></html>")
         return web.Response(text=html, content_type="text/html")
 
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[guard])
     app.router.add_post("/alerts/{channel}", alerts)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/-/healthy", healthy)
@@ -86,7 +98,9 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
 
 def _authorized(request: web.Request, token: str) -> bool:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    # aiohttp keeps header bytes that are not UTF-8 as surrogate escapes: encode them back, never fail
+    given_bytes = given.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token.encode())
 
 
 def _explain(err: Exception) -> str:
