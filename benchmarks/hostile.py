@@ -123,21 +123,22 @@ async def scrape_under_flood(base: str, clients: int, scrapes: int, interval: fl
 # ---------------------------------------------------------------------------------------------
 # 2. large alert groups at the relay
 
-def group(alerts: int) -> bytes:
-    """An Alertmanager webhook body with `alerts` distinct firing alerts."""
-    one = {"status": "firing", "labels": {"alertname": "NanoBananaOutage", "severity": "critical", "target": "prod",
-                                          "model": "gemini-3-pro-image", "resolution": "2K", "series": ""},
-           "annotations": {"summary": "outage", "description": "check the status page"},
-           "startsAt": "2025-06-01T12:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-           "generatorURL": "http://prometheus.test/graph", "fingerprint": ""}
-    items = []
-    for i in range(alerts):
-        item = json.loads(json.dumps(one)) if i == 0 else {**one, "labels": {**one["labels"]}}
-        item["labels"]["series"] = str(i)
-        items.append(item)
-    return json.dumps({"version": "4", "status": "firing", "receiver": "r", "groupKey": "{}:{}",
+def group(alerts: int, minimal: bool = False, key: int = 0) -> bytes:
+    """An Alertmanager webhook body with `alerts` firing alerts: realistic ones (labels, annotations,
+    times; about 390 bytes each), or minimal ones ({"status": "firing"}, 20 bytes: 180,000 of them fit
+    under the relay's 4 MiB body limit)."""
+    if minimal:
+        items = [{"status": "firing"}] * alerts
+    else:
+        items = [{"status": "firing",
+                  "labels": {"alertname": "NanoBananaOutage", "severity": "critical", "target": "prod",
+                             "model": "gemini-3-pro-image", "resolution": "2K", "series": str(i)},
+                  "annotations": {"summary": "outage", "description": "check the status page"},
+                  "startsAt": "2025-06-01T12:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                  "generatorURL": "http://prometheus.test/graph", "fingerprint": f"{i:016x}"} for i in range(alerts)]
+    return json.dumps({"version": "4", "status": "firing", "receiver": "r", "groupKey": f"{{}}:{{group={key}}}",
                        "groupLabels": {"alertname": "NanoBananaOutage"}, "commonLabels": {}, "commonAnnotations": {},
-                       "externalURL": "http://alertmanager.test", "alerts": items}).encode()
+                       "externalURL": "http://alertmanager.test", "alerts": items}, separators=(",", ":")).encode()
 
 
 RELAY_CONFIG = """channels:
@@ -162,9 +163,9 @@ def relay(workdir: Path):
             yield base, proc, bot
 
 
-async def post_groups(base: str, proc: psutil.Process, body: bytes, concurrent: int, channel: str = "fs") -> dict:
-    """`concurrent` posts of `body` at once, health checks meanwhile. Returns answer statuses and
-    times, the slowest health check, and the relay's peak RSS."""
+async def post_groups(base: str, proc: psutil.Process, bodies: list[bytes], channel: str = "fs") -> dict:
+    """The bodies posted at once, health checks meanwhile. Returns answer statuses and times, the
+    slowest health check, and the relay's peak RSS."""
     done = asyncio.Event()
     health: list[float] = []
     peak = proc.memory_info().rss
@@ -181,7 +182,7 @@ async def post_groups(base: str, proc: psutil.Process, body: bytes, concurrent: 
                     peak = max(peak, proc.memory_info().rss)
                 await asyncio.sleep(0.05)
 
-    async def post(client: httpx.AsyncClient) -> tuple[object, float]:
+    async def post(client: httpx.AsyncClient, body: bytes) -> tuple[object, float]:
         started = time.monotonic()
         try:
             status = (await client.post(f"{base}/alerts/{channel}", content=body, timeout=60,
@@ -192,9 +193,8 @@ async def post_groups(base: str, proc: psutil.Process, body: bytes, concurrent: 
         return status, time.monotonic() - started
 
     watcher = asyncio.create_task(watch())
-    limits = httpx.Limits(max_connections=concurrent)
-    async with httpx.AsyncClient(limits=limits) as client:
-        answers = await asyncio.gather(*(post(client) for _ in range(concurrent)))
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=len(bodies))) as client:
+        answers = await asyncio.gather(*(post(client, body) for body in bodies))
     done.set()
     await watcher
     return {"answers": answers, "slowest_health": max(health, default=0.0), "peak_rss": peak}
@@ -207,7 +207,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     clients, scrapes = (20, 3) if args.smoke else (150, 20)
-    sizes = (1_000,) if args.smoke else (10_000, 100_000)
+    sizes = ((1_000, False),) if args.smoke else ((10_000, False), (100_000, True), (180_000, True))
     concurrent, concurrent_size = (4, 1_000) if args.smoke else (40, 10_000)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -218,14 +218,15 @@ def main(argv: list[str]) -> int:
               f"{dict(Counter(s for s, _ in result['scrapes']))}, median {statistics.median(times) * 1000:.0f} ms, "
               f"slowest {max(times) * 1000:.0f} ms; flood answers {result['flood']}")
         with relay(workdir) as (base, proc, _):
-            for size in sizes:
-                body = group(size)
-                result = asyncio.run(post_groups(base, proc, body, 1))
+            for key, (size, minimal) in enumerate(sizes):
+                body = group(size, minimal, key)
+                result = asyncio.run(post_groups(base, proc, [body]))
                 [(status, seconds)] = result["answers"]
-                print(f"one group of {size:,} alerts ({len(body) / 1e6:.1f} MB): {status} in {seconds:.2f} s, "
+                print(f"one group of {size:,} {'minimal' if minimal else 'realistic'} alerts ({len(body) / 1e6:.1f} MB): "
+                      f"{status} in {seconds:.2f} s, "
                       f"slowest /-/healthy {result['slowest_health'] * 1000:.0f} ms, peak RSS {result['peak_rss'] / 2**20:.0f} MiB")
-            body = group(concurrent_size)
-            result = asyncio.run(post_groups(base, proc, body, concurrent))
+            bodies = [group(concurrent_size, key=100 + i) for i in range(concurrent)]  # distinct groups
+            result = asyncio.run(post_groups(base, proc, bodies))
             statuses = Counter(status for status, _ in result["answers"])
             slowest = max(seconds for _, seconds in result["answers"])
             print(f"{concurrent} concurrent groups of {concurrent_size:,} alerts: {dict(statuses)}, slowest answer "

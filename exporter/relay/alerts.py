@@ -18,13 +18,16 @@ from datetime import datetime, timezone
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 # Labels shown on every alert, in this order; the rest stay in Alertmanager.
 # `location`: where the probes run from (deploy/multi-region), so two regions' alerts differ.
 KEY_LABELS = ("target", "model", "resolution", "thinking_level", "api", "location", "instance")
 SEVERITY_ORDER = ("critical", "warning", "info")
 DESCRIPTION_LIMIT = 600  # characters; the runbook link carries the rest
+# Alerts read in full per notification. Five messages show a few hundred at most; the rest of a
+# larger group (Alertmanager sends groups of any size) are counted by status, not validated.
+MAX_ALERTS_READ = 1000
 
 
 Escape = Callable[[str], str]
@@ -84,10 +87,28 @@ class Notification(_Payload):
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
     externalURL: str = ""
     alerts: list[Alert] = Field(min_length=1)
+    # alerts past MAX_ALERTS_READ: counted, not read
+    _unread: int = PrivateAttr(default=0)
+    _unread_firing: int = PrivateAttr(default=0)
 
     @property
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts if a.status == "firing"]
+
+    @property
+    def firing_count(self) -> int:
+        return len(self.firing) + self._unread_firing
+
+    @property
+    def count(self) -> int:
+        """Alerts in the group as received, read or not."""
+        return len(self.alerts) + self._unread
+
+    @property
+    def not_read(self) -> int:
+        """Alerts of the group the relay cannot show: past MAX_ALERTS_READ, or left out by
+        Alertmanager itself (`max_alerts`, counted in truncatedAlerts)."""
+        return self._unread + max(0, self.truncatedAlerts)
 
     @property
     def severity(self) -> str | None:
@@ -111,13 +132,20 @@ def parse(body: bytes) -> Notification:
         raise BadPayload("body is nested too deeply") from None
     except UnicodeEncodeError:
         raise BadPayload("body has a lone UTF-16 surrogate escape (\\ud800-\\udfff)") from None
-    return Notification.model_validate(raw)
+    rest: list = []
+    if isinstance(raw, dict) and isinstance(raw.get("alerts"), list) and len(raw["alerts"]) > MAX_ALERTS_READ:
+        rest = raw["alerts"][MAX_ALERTS_READ:]
+        raw = {**raw, "alerts": raw["alerts"][:MAX_ALERTS_READ]}
+    notification = Notification.model_validate(raw)
+    notification._unread = len(rest)
+    notification._unread_firing = sum(1 for a in rest if isinstance(a, dict) and a.get("status") == "firing")
+    return notification
 
 
 def title(n: Notification, escape: Escape = str) -> str:
     """'[FIRING:2] NanoBananaOutage prod gemini-3-pro-image europe-west4', like Alertmanager's
     default title (the location only when the group has one), on one line, the values escaped."""
-    count = f":{len(n.firing)}" if n.status == "firing" else ""
+    count = f":{n.firing_count}" if n.status == "firing" else ""
     name = n.groupLabels.get("alertname") or n.commonLabels.get("alertname") or "alerts"
     rest = [n.groupLabels[k] for k in ("target", "model", "location") if n.groupLabels.get(k)]
     return " ".join([f"[{n.status.upper()}{count}]", *(escape(one_line(value)) for value in (name, *rest))])

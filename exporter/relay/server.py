@@ -6,6 +6,7 @@ unauthenticated caller learns nothing about the channels."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -25,6 +26,9 @@ from exporter.relay.metrics import RelayMetrics
 log = logging.getLogger("exporter.relay")
 MAX_BODY = 4 * 1024 * 1024  # Alertmanager groups are far smaller; a larger body is not a notification
 OPEN_PATHS = ("/-/healthy", "/-/ready")  # what probes and orchestrators call without credentials
+# Notifications handled at once (body read, parsed, delivered); one more gets 503 before its body is
+# read, and Alertmanager retries it. Deliveries waiting for a bot's rate limit count too.
+MAX_IN_FLIGHT = 16
 
 
 def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, metrics: RelayMetrics,
@@ -44,31 +48,55 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
                                 headers={"WWW-Authenticate": 'Bearer realm="nanobanana-relay"'})
         return await handler(request)
 
+    in_flight = 0
+
     async def alerts(request: web.Request) -> web.Response:
+        nonlocal in_flight
         config = current()
         name = request.match_info["channel"]
         channel = config.channels.get(name)
         if channel is None:
             return web.Response(status=404, text="unknown channel (the relay's index page lists them)\n")
+        if in_flight >= MAX_IN_FLIGHT:
+            metrics.notifications.labels(name, "busy").inc()
+            return web.Response(status=503, text=f"the relay is handling {MAX_IN_FLIGHT} notifications; retry later\n",
+                                headers={"Retry-After": "5", "Connection": "close"})
+        in_flight += 1
         try:
-            notification = parse(await read_body(request))
+            return await handle(request, name, channel)
+        finally:
+            in_flight -= 1
+
+    async def handle(request: web.Request, name: str, channel) -> web.Response:
+        try:
+            body = await read_body(request)
+            # parsing a large group takes a while: off the event loop, which goes on answering
+            notification = await asyncio.get_running_loop().run_in_executor(courier.executor, parse, body)
+            del body
         except (ValueError, UnicodeDecodeError, ValidationError) as err:
             metrics.notifications.labels(name, "bad_request").inc()
             return web.Response(status=400, text=f"not an Alertmanager webhook payload: {_explain(err)}\n")
         started = time.monotonic()
         try:
             outcome = await courier.deliver(channel, notification)
+        except asyncio.CancelledError:
+            # the caller hung up (Alertmanager's notify timeout): what was sent stays sent, and
+            # Alertmanager will retry; counted, so duplicates can be told from new notifications
+            metrics.notifications.labels(name, "cancelled").inc()
+            metrics.duration.labels(name).observe(time.monotonic() - started)
+            log.warning("caller went away before delivery finished", extra={"channel": name, "alerts": notification.count})
+            raise
         except DeliveryFailed as err:
             metrics.notifications.labels(name, "failed").inc()
             metrics.duration.labels(name).observe(time.monotonic() - started)
             reason = redactor(str(err))
-            log.error("delivery failed", extra={"channel": name, "alerts": len(notification.alerts), "error": reason})
+            log.error("delivery failed", extra={"channel": name, "alerts": notification.count, "error": reason})
             return web.Response(status=err.status, text=f"delivery to {name} failed: {reason}\n")
         metrics.notifications.labels(name, "delivered").inc()
         metrics.duration.labels(name).observe(time.monotonic() - started)
         log.info("delivered", extra={"channel": name, "status": notification.status,
-                                     "alerts": len(notification.alerts), "messages": outcome.messages})
-        return web.Response(text=f"delivered {len(notification.alerts)} alerts in {outcome.messages} messages to {name}\n")
+                                     "alerts": notification.count, "messages": outcome.messages})
+        return web.Response(text=f"delivered {notification.count} alerts in {outcome.messages} messages to {name}\n")
 
     async def metrics_page(request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
