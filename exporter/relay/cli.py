@@ -11,7 +11,7 @@ from exporter import __version__, logs
 from exporter.cli import common_flags, describe_web_config, load_web_config, web_config_flag
 from exporter.config import ConfigError
 from exporter.redact import Redactor
-from exporter.relay.config import RelayConfig, load_file
+from exporter.relay.config import RelayConfig, deadline_warning, load_file
 from exporter.webconfig import WebConfig
 
 log = logging.getLogger("exporter.relay")
@@ -53,6 +53,11 @@ def main(argv: list[str]) -> int:
             log.error("invalid config", extra={"error": str(err)})
         return 1
     redactor.update(config.secrets)
+    if warning := deadline_warning(config):
+        if args.config_check:
+            print(f"WARNING: {warning}", file=sys.stderr)
+        else:
+            log.warning("deadline above Alertmanager's minimum notify budget", extra={"detail": warning})
     if args.config_check:
         print(f"{config.source}: config is valid")
         if args.web_config_file:

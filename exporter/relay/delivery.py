@@ -116,12 +116,21 @@ class Courier:
         if omitted:
             self.metrics.omitted.labels(channel.name).inc(omitted)
         limiter = self.limiters[channel.name]  # held to the end, even if a reload replaces it meanwhile
-        for index, body in enumerate(bodies, 1):
-            key = self.sent.key(channel.name, notification.groupKey, body)
-            if key in self.sent:  # a retry: this message already arrived
-                self.metrics.duplicates.labels(channel.name).inc()
-                continue
-            await self._send(channel, limiter, body, deadline, f"message {index}/{len(bodies)}", key)
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await limiter.turn.acquire()
+        except TimeoutError:
+            self.metrics.requests.labels(channel.name, "deadline").inc()
+            raise DeliveryFailed("earlier notifications to this bot used the time until the deadline", 503) from None
+        try:
+            for index, body in enumerate(bodies, 1):
+                key = self.sent.key(channel.name, notification.groupKey, body)
+                if key in self.sent:  # a retry: this message already arrived
+                    self.metrics.duplicates.labels(channel.name).inc()
+                    continue
+                await self._send(channel, limiter, body, deadline, f"message {index}/{len(bodies)}", key)
+        finally:
+            limiter.turn.release()
         return Outcome(messages=len(bodies), omitted=omitted)
 
     async def _send(self, channel: Channel, limiter: RateLimiter, body: dict, deadline: float, what: str,
