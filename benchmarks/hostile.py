@@ -206,6 +206,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # each figure as soon as it is measured
     clients, scrapes = (20, 3) if args.smoke else (150, 20)
     sizes = ((1_000, False),) if args.smoke else ((10_000, False), (100_000, True), (180_000, True))
     concurrent, concurrent_size = (4, 1_000) if args.smoke else (40, 10_000)

@@ -55,3 +55,16 @@ async def test_beyond_the_pending_limit_checks_are_refused_unchecked():
     for task in waiting:
         task.cancel()
     await asyncio.gather(*waiting, return_exceptions=True)
+
+
+def test_the_benchmark_runs():
+    """benchmarks/hostile.py (the README's figures) keeps working: its smoke mode runs every part."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, exporter_env
+
+    done = subprocess.run([sys.executable, "benchmarks/hostile.py", "--smoke"], cwd=ROOT, env=exporter_env(),
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "scrapes during a 20-client flood" in done.stdout and "concurrent groups of 1,000 alerts" in done.stdout

@@ -110,8 +110,10 @@ class Courier:
                          for name, c in channels.items()}
         self.channels, self.deadline, self.request_timeout = channels, deadline, request_timeout
 
-    async def deliver(self, channel: Channel, notification: Notification) -> Outcome:
-        deadline = time.monotonic() + self.deadline
+    async def deliver(self, channel: Channel, notification: Notification, received: float | None = None) -> Outcome:
+        """received: when the request arrived (time.monotonic()); the deadline counts from then, since
+        Alertmanager's budget includes the time the body took to arrive and be parsed."""
+        deadline = (time.monotonic() if received is None else received) + self.deadline
         bodies, omitted = await asyncio.get_running_loop().run_in_executor(self.executor, channel.platform.render, notification)
         if omitted:
             self.metrics.omitted.labels(channel.name).inc(omitted)

@@ -68,6 +68,7 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
             in_flight -= 1
 
     async def handle(request: web.Request, name: str, channel) -> web.Response:
+        received = time.monotonic()
         try:
             body = await read_body(request)
             # parsing a large group takes a while: off the event loop, which goes on answering
@@ -78,7 +79,7 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
             return web.Response(status=400, text=f"not an Alertmanager webhook payload: {_explain(err)}\n")
         started = time.monotonic()
         try:
-            outcome = await courier.deliver(channel, notification)
+            outcome = await courier.deliver(channel, notification, received)
         except asyncio.CancelledError:
             # the caller hung up (Alertmanager's notify timeout): what was sent stays sent, and
             # Alertmanager will retry; counted, so duplicates can be told from new notifications
