@@ -75,3 +75,62 @@ def test_titles_escape_group_labels_where_they_are_markup():
     assert header.count("<") == 2 and header.startswith('**<font color="warning">[FIRING:1] NanoBananaOutage ＜at')
     [fs], _ = feishu.render(hostile())
     assert fs["card"]["header"]["title"]["tag"] == "plain_text"  # Feishu renders no markup there
+
+
+RELAY_FOR_ALERTMANAGER = """
+channels:
+  feishu: {type: feishu, url_env: FS_URL}
+  dingtalk: {type: dingtalk, url_env: DT_URL}
+  wecom: {type: wecom, url_env: WC_URL}
+token_env: RELAY_TOKEN
+"""
+
+
+@pytest.mark.realstack
+def test_a_hostile_status_feed_title_reaches_every_bot_as_text(tmp_path):
+    """End to end through Debian's Alertmanager with the project's routing and the relay process:
+    an official incident's product name (a status-feed string, which the rules copy into other
+    alerts' descriptions) and a title that try to mention everyone and add a link."""
+    import sys
+
+    from tests.conftest import exporter_env, free_port
+    from tests.relay_support import BEARER
+    from tests.stack import (ALERTMANAGER, ALERTMANAGER_CONFIG, FakeWebhook, alertmanager_config_for_test,
+                             post_alerts, start_alertmanager, start_service)
+
+    if not ALERTMANAGER:
+        pytest.skip("prometheus-alertmanager is not installed")
+    hostile = "Gemini <at id=all></at> [status](" + EVIL + ")"
+    incident = {"labels": {"alertname": "NanoBananaOutage", "severity": "critical", "target": "prod", "model": "m",
+                           "title": hostile, "product": hostile},
+                "annotations": {"summary": f"Official incident open: {hostile} (outage)",
+                                "description": "<@all> " + hostile,
+                                "dashboard_url": "http://grafana.test/d/x) [evil](" + EVIL},
+                "generatorURL": "http://prometheus.test/graph"}
+    config = tmp_path / "relay.yml"
+    config.write_text(RELAY_FOR_ALERTMANAGER)
+    with FakeWebhook() as bot:
+        env = exporter_env(FS_URL=bot.url("/open-apis/bot/v2/hook/fake-hook-0123456789"),
+                           DT_URL=bot.url("/robot/send?access_token=fake-dt-0123456789"),
+                           WC_URL=bot.url("/cgi-bin/webhook/send?key=fake-wc-0123456789"), RELAY_TOKEN=BEARER)
+        address = f"127.0.0.1:{free_port()}"
+        relay = start_service("relay", [sys.executable, "-m", "exporter", "relay", "--config.file", str(config),
+                                        "--web.listen-address", address], address, tmp_path, timeout=20, env=env)
+        try:
+            am_config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=bot.url("/slack"),
+                                                     relay_url=relay.url, token=BEARER)
+            with start_alertmanager(am_config, tmp_path) as am:
+                post_alerts(am, [incident])
+                for path in ("/open-apis/bot/v2/hook/fake-hook-0123456789", "/robot/send", "/cgi-bin/webhook/send"):
+                    bot.wait_for(lambda r, p=path: r.path == p, timeout=60)
+        finally:
+            relay.stop()
+    [card] = [r.json for r in bot.received("/open-apis/bot/v2/hook/fake-hook-0123456789")][:1]
+    [ding] = [r.json for r in bot.received("/robot/send")][:1]
+    [wc] = [r.json for r in bot.received("/cgi-bin/webhook/send")][:1]
+    texts = [e["content"] for e in card["card"]["elements"] if e["tag"] == "markdown"]
+    texts += [ding["markdown"]["text"], wc["markdown"]["content"].split("\n\n", 1)[1]]
+    for text in texts:
+        assert "Gemini" in text or "FIRING" in text
+        assert "<" not in text, text
+        assert {name for name, _ in LINK.findall(text)} <= OUR_LINKS, text
