@@ -3,7 +3,8 @@
 Shared by the exporter's and the relay's configs. The text is untrusted: its size is capped when it
 is read (exporter/files.py), and its nesting and its expansion through aliases are bounded before
 anything is built from it (a "billion laughs" alias bomb is a few lines). libyaml parses it when
-PyYAML has it (about ten times faster than the pure-Python parser).
+PyYAML has it (about five times faster than the pure-Python parser: 1.7 s instead of 8.6 s for a
+1 MiB config of 9,000 targets on a busy 2-core machine).
 """
 
 from __future__ import annotations

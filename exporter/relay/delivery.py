@@ -30,6 +30,7 @@ from exporter.relay.metrics import RelayMetrics
 log = logging.getLogger("exporter.relay")
 
 BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 8.0
 RENDER_WORKERS = 2
 # Above the time Alertmanager keeps retrying one notification (its group_interval, 5m here), below
 # its repeat_interval (30m here): a repeat is sent again, a retry is not.
@@ -66,7 +67,6 @@ class SentMessages:
         oldest = self.clock() - self.window
         while self._sent and next(iter(self._sent.values())) < oldest:
             self._sent.popitem(last=False)
-BACKOFF_MAX = 8.0
 
 
 class DeliveryFailed(Exception):
