@@ -111,3 +111,49 @@ def test_config_check_refuses_an_alias_bomb_and_a_fifo_quickly(tmp_path):
                                 capture_output=True, text=True, env=exporter_env(), cwd=ROOT, timeout=60)
         assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr and str(path) in result.stderr
+
+
+def test_a_reload_parses_off_the_event_loop(tmp_path):
+    """A large config (here about 970 KB, invalid at its last line) used to be parsed on the event
+    loop, twice: every request waited for all of it. Now health checks answer while it is parsed
+    (on the loop, one health check waits as long as the whole reload)."""
+    import threading
+    import time
+
+    import httpx
+
+    from tests.conftest import free_port
+    from tests.relay_support import BEARER, CONFIG, environ
+    from tests.stack import start_service
+
+    config = tmp_path / "relay.yml"
+    config.write_text(CONFIG.replace("DEADLINE", "5s"))
+    address = f"127.0.0.1:{free_port()}"
+    relay = start_service("relay", [sys.executable, "-m", "exporter", "relay", "--config.file", str(config),
+                                    "--web.listen-address", address], address, tmp_path, timeout=20,
+                          env=exporter_env(**environ("http://127.0.0.1:1")))
+    try:
+        config.write_text(CONFIG.replace("DEADLINE", "5s").replace("channels:\n", "channels:\n" + "".join(
+            f"  c{i}: {{type: wecom, url_env: WC_URL}}\n" for i in range(24_000))) + "retries: 3\n")
+        done, health = threading.Event(), []
+
+        def watch():
+            while not done.is_set():
+                started = time.monotonic()
+                httpx.get(f"{relay.url}/-/healthy", timeout=30)
+                health.append(time.monotonic() - started)
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        started = time.monotonic()
+        answer = httpx.post(f"{relay.url}/-/reload", headers={"Authorization": f"Bearer {BEARER}"}, timeout=60)
+        took = time.monotonic() - started
+        done.set()
+        watcher.join()
+    finally:
+        relay.stop()
+    print(f"\nreload of a {config.stat().st_size / 1e3:.0f} KB config: {took:.2f} s; {len(health)} health checks "
+          f"meanwhile, slowest {max(health) * 1000:.0f} ms")
+    assert answer.status_code == 500 and "retries: unknown key" in relay.logs()
+    assert max(health) < max(1.0, took / 3), (took, health)
