@@ -159,8 +159,9 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     current = {"config": config}
 
     async def reload() -> str:
-        new = read_config()  # everything is read and checked before anything changes
-        new_web = load_web_config(args.web_config_file)
+        # everything is read and checked before anything changes, off the event loop (scrapes go on)
+        new = await asyncio.to_thread(read_config)
+        new_web = await asyncio.to_thread(load_web_config, args.web_config_file)
         await server.use(new_web)
         secrets.update(new.secrets)
         redactor.update(secrets)

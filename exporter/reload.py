@@ -11,6 +11,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
@@ -75,12 +76,18 @@ class Reloader:
         await stop.wait()
         log.info("shutting down")
 
-    def add_route(self, app: web.Application) -> None:
-        """POST /-/reload: 200 and a summary, or 500 and the error (as Prometheus answers)."""
+    def add_route(self, app: web.Application, echo_errors: bool = True) -> None:
+        """POST /-/reload: 200 and a summary, or 500 and the error (as Prometheus answers; with
+        echo_errors False only "see the log", so no config text reaches the caller). A browser's
+        cross-site request (an Origin other than the Host) is refused: a plain form cannot reload."""
         async def reload(request: web.Request) -> web.Response:
+            if _cross_site(request):
+                return web.Response(status=403, text="cross-site reload refused\n")
             ok, text = await self.reload("POST /-/reload")
             if ok:
                 return web.Response(text=f"config reloaded: {text}\n")
+            if not echo_errors:
+                return web.Response(status=500, text="failed to reload config; the error is in the log\n")
             return web.Response(status=500, text=f"failed to reload config: {text}\n")
 
         app.router.add_post("/-/reload", reload)
@@ -98,3 +105,10 @@ class Reloader:
         when.add_metric([], self.success_time)
         yield ok
         yield when
+
+
+def _cross_site(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None or request.headers.get("Sec-Fetch-Site") == "same-origin":
+        return False  # curl, amtool and scripts send no Origin
+    return urlsplit(origin).netloc.lower() != request.host.lower()

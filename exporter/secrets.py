@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
+
+from exporter.files import MAX_SECRET_BYTES, read_bytes
 
 
 def read_secret(env: str | None, path: str | None, where: str, environ: Any) -> str | None:
@@ -20,9 +21,11 @@ def read_secret(env: str | None, path: str | None, where: str, environ: Any) -> 
         return _checked(value, f"{where}_env", f"environment variable {env}")
     if path:
         try:
-            value = Path(path).read_text(encoding="utf-8-sig").strip()  # -sig: a BOM is not part of a key
+            value = read_bytes(path, MAX_SECRET_BYTES).decode("utf-8-sig").strip()  # -sig: a BOM is not part of a key
         except OSError as err:
             raise ValueError(f"{where}_file: cannot read {path}: {err.strerror or err}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{where}_file: {path} is not UTF-8 text") from None
         if not value:
             raise ValueError(f"{where}_file: {path} is empty")
         return _checked(value, f"{where}_file", path)

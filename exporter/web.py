@@ -11,7 +11,7 @@ from aiohttp import web
 from exporter import landing
 from exporter.metrics import Exposition
 from exporter.state import Store
-from exporter.webconfig import REALM, BasicAuth, WebConfig
+from exporter.webconfig import REALM, AuthBusy, BasicAuth, WebConfig
 
 # Limits of every listener (the exporter's and the relay's), against slow and abusive clients.
 # aiohttp's keep-alive timeout is armed when a connection opens and again after each answer, and
@@ -115,12 +115,18 @@ class Server:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+        self.auth.close()
 
     @web.middleware
     async def _guard(self, request: web.Request, handler):
         config = self.web_config
         if config.users and request.path not in config.open_paths:
-            if not await self.auth.check(config, request.headers.get("Authorization", "")):
+            try:
+                ok = await self.auth.check(config, request.headers.get("Authorization", ""))
+            except AuthBusy:  # a flood of unknown credentials: refuse unchecked, scrapes go on
+                return web.Response(status=503, text="Too many authentication attempts; try again.\n",
+                                    headers={"Retry-After": "1"})
+            if not ok:
                 return web.Response(status=401, text="Unauthorized: basic auth required.\n",
                                     headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
         return await handler(request)

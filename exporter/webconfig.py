@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hashlib
 import ssl
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,6 +31,7 @@ from typing import Literal
 import bcrypt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from exporter.files import MAX_CERT_BYTES, read_bytes
 from exporter.yamlconfig import ConfigError, read_text, validate
 
 CLIENT_AUTH_TYPES = {
@@ -157,7 +158,7 @@ def load_text(text: str, source: str = "<web config>", base_dir: Path = Path("."
             if name is None:
                 continue
             try:
-                digest.update((base_dir / name).read_bytes())
+                digest.update(read_bytes(base_dir / name, MAX_CERT_BYTES))
             except OSError as err:
                 raise ConfigError(f"{source}: tls_server_config.{key}: cannot read {name}: {err.strerror or err}") from None
         fingerprint = digest.hexdigest()
@@ -176,40 +177,66 @@ def _reject_unsupported(raw: dict, source: str) -> None:
         raise ConfigError(f"{source}: {key}: {UNSUPPORTED_KEYS[key.rpartition('.')[2]]}")
 
 
+class AuthBusy(Exception):
+    """More bcrypt checks are waiting than BasicAuth.MAX_PENDING: the request gets 503 unchecked."""
+
+
 class BasicAuth:
     """Checks `Authorization: Basic` against bcrypt hashes. bcrypt is slow on purpose (tens of
     milliseconds), so results are cached by a hash of user, password and stored hash: a scraper that
-    sends the same credentials every 15 s pays once. Checks run off the event loop."""
+    sends the same credentials every 15 s pays once.
+
+    Against a flood of wrong passwords: checks run on a thread of their own (WORKERS), never in the
+    default executor that renders /metrics; at most MAX_PENDING wait, beyond that a request is
+    refused with 503 unchecked; and credentials that passed live in a cache of their own, which
+    failed attempts, however many and however random, cannot evict."""
+
+    WORKERS = 1
+    MAX_PENDING = 8
 
     def __init__(self, size: int = 256):
         self.size = size
-        self._cache: OrderedDict[bytes, bool] = OrderedDict()
+        self._accepted: OrderedDict[bytes, None] = OrderedDict()
+        self._refused: OrderedDict[bytes, None] = OrderedDict()
+        self._executor = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="bcrypt")
+        self._pending = 0
         self.bcrypt_calls = 0  # for tests: how often the slow path ran
 
     async def check(self, config: WebConfig, header: str) -> bool:
+        """True for valid credentials; AuthBusy when too many checks are already waiting."""
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic" or not config.users:
             return False
         try:
             user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 (UnicodeDecodeError)
             return False
         if not sep:
             return False
         # an unknown user costs a bcrypt check too, so timing does not tell which users exist
         hashed = config.users.get(user) or next(iter(config.users.values()))
         key = hashlib.sha256(b"\0".join([user.encode(), password.encode(), hashed])).digest()
-        cached = self._cache.get(key)
-        if cached is None:
+        for cache, answer in ((self._accepted, True), (self._refused, False)):
+            if key in cache:
+                cache.move_to_end(key)
+                return answer
+        if self._pending >= self.MAX_PENDING:
+            raise AuthBusy()
+        self._pending += 1
+        try:
             self.bcrypt_calls += 1
-            cached = await asyncio.get_running_loop().run_in_executor(None, _checkpw, password.encode(), hashed)
-            cached = cached and user in config.users
-            self._cache[key] = cached
-            if len(self._cache) > self.size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return cached
+            ok = await asyncio.get_running_loop().run_in_executor(self._executor, _checkpw, password.encode(), hashed)
+        finally:
+            self._pending -= 1
+        ok = ok and user in config.users
+        cache = self._accepted if ok else self._refused
+        cache[key] = None
+        if len(cache) > self.size:
+            cache.popitem(last=False)
+        return ok
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _checkpw(password: bytes, hashed: bytes) -> bool:

@@ -112,7 +112,8 @@ def request(method: str, path: str, *headers: str, length: int | None = None) ->
 
 async def scrape_meanwhile(urls: list[str], stop: asyncio.Event) -> list[tuple[str, int, float]]:
     results = []
-    async with httpx.AsyncClient(timeout=5) as client:
+    # the relay's token guards its /metrics too; the exporter (no web config) ignores it
+    async with httpx.AsyncClient(timeout=5, headers={"Authorization": f"Bearer {BEARER}"}) as client:
         for _ in range(1000):  # bounded: at most ~1000 rounds
             if stop.is_set():
                 break

@@ -89,11 +89,12 @@ def test_process_delivers_and_logs_no_secret(relay_process):
     fake.fail(500, times=1)
     assert httpx.post(f"{relay.url}/alerts/fs", json=payload(alert()), headers=AUTH, timeout=30).status_code == 200
     fake.fail(reply={"code": 19021, "msg": "sign match fail"}, times=1)
-    assert httpx.post(f"{relay.url}/alerts/fs", json=payload(alert()), headers=AUTH, timeout=30).status_code == 502
+    # another alert: the same one again would be a retry of a delivered message, not sent twice
+    assert httpx.post(f"{relay.url}/alerts/fs", json=payload(alert(index=1)), headers=AUTH, timeout=30).status_code == 502
     fake.fail(reply={"errcode": 310000, "errmsg": "keywords not in content"}, times=1)
     assert httpx.post(f"{relay.url}/alerts/dt", json=payload(alert()), headers=AUTH, timeout=30).status_code == 502
     assert httpx.post(f"{relay.url}/alerts/wc", json=payload(alert()), headers={"Authorization": "Bearer x"}).status_code == 401
-    metrics = httpx.get(f"{relay.url}/metrics").text
+    metrics = httpx.get(f"{relay.url}/metrics", headers=AUTH).text
     logs = relay.logs()  # stderr is line-buffered: every line so far is in the file
     assert "delivery failed, retrying" in logs and 'msg="delivery failed"' in logs and "msg=delivered" in logs
     for text in (logs, metrics):

@@ -220,3 +220,18 @@ def test_mismatched_key_is_named(pki):
 def test_empty_file_means_plain_http_without_auth():
     config = load_text("", "<w>")
     assert config.tls is None and not config.users and config.ssl_context() is None
+
+
+async def test_a_non_ascii_basic_auth_header_is_refused_not_an_error():
+    """base64 of a non-ASCII str raised ValueError: a 500 instead of a 401 (issue 18, case 7)."""
+    import base64 as b64
+
+    import bcrypt
+
+    from exporter.webconfig import BasicAuth, load_text
+
+    config = load_text(f"basic_auth_users: {{prometheus: '{bcrypt.hashpw(b'pw', bcrypt.gensalt(4)).decode()}'}}")
+    auth = BasicAuth()
+    for header in ("Basic ñ", "Basic \udcff\udcfe", "Basic " + b64.b64encode(b"prometheus:\xff").decode()):
+        assert await auth.check(config, header) is False
+    assert await auth.check(config, "Basic " + b64.b64encode(b"prometheus:pw").decode()) is True

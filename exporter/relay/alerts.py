@@ -2,22 +2,63 @@
 
 Platforms differ in envelope, size limit and markdown dialect, not in what an on-call person needs
 to read: what fires, where (target, model, resolution), since when, and links to act on it.
+
+Every label and annotation value is text from outside (a status-feed incident title becomes a label,
+then a summary): each platform passes an `escape` for its markup, so a value cannot mention anyone
+(`<at id=all></at>`, `<@all>`), add a link or break out of ours. Mentions come only from the relay's
+config. Link targets are percent-encoded, so a crafted dashboard_url cannot close its link.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 # Labels shown on every alert, in this order; the rest stay in Alertmanager.
 # `location`: where the probes run from (deploy/multi-region), so two regions' alerts differ.
 KEY_LABELS = ("target", "model", "resolution", "thinking_level", "api", "location", "instance")
 SEVERITY_ORDER = ("critical", "warning", "info")
 DESCRIPTION_LIMIT = 600  # characters; the runbook link carries the rest
+# Alerts read in full per notification. Five messages show a few hundred at most; the rest of a
+# larger group (Alertmanager sends groups of any size) are counted by status, not validated.
+MAX_ALERTS_READ = 1000
+
+
+Escape = Callable[[str], str]
+
+# Feishu's card markdown documents HTML character references for showing its markup characters as
+# text (open.feishu.cn, feishu-cards, content-components/rich-text, "special characters").
+# Only what can make markup: tags and mentions (< >), links ([ ]), emphasis and code (* _ ~ `), and
+# the escapes themselves (& \).
+_ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>[]*_~`\\"}
+# DingTalk and WeCom document no escape for their markdown: their markup characters are replaced by
+# look-alikes (fullwidth forms) that no parser reads as markup.
+_LOOKALIKES = str.maketrans({"<": "\uff1c", ">": "\uff1e", "[": "\uff3b", "]": "\uff3d", "*": "\uff0a", "`": "\u02cb"})
+_LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
+
+
+def entities(text: str) -> str:
+    return text.translate(_ENTITIES)
+
+
+def lookalikes(text: str) -> str:
+    return text.translate(_LOOKALIKES)
+
+
+def one_line(text: str) -> str:
+    """A value shown inside a line (a label, a name): a newline in it cannot start a heading or a quote."""
+    return _LINE_BREAKS.sub(" ", text)
+
+
+def link_target(url: str) -> str:
+    """A URL safe inside markdown's (...): brackets, spaces, quotes and angle brackets percent-encoded."""
+    return quote(url, safe=";/?:@&=+$,-_.!~*'#%")
 
 
 class _Payload(BaseModel):
@@ -46,10 +87,28 @@ class Notification(_Payload):
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
     externalURL: str = ""
     alerts: list[Alert] = Field(min_length=1)
+    # alerts past MAX_ALERTS_READ: counted, not read
+    _unread: int = PrivateAttr(default=0)
+    _unread_firing: int = PrivateAttr(default=0)
 
     @property
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts if a.status == "firing"]
+
+    @property
+    def firing_count(self) -> int:
+        return len(self.firing) + self._unread_firing
+
+    @property
+    def count(self) -> int:
+        """Alerts in the group as received, read or not."""
+        return len(self.alerts) + self._unread
+
+    @property
+    def not_read(self) -> int:
+        """Alerts of the group the relay cannot show: past MAX_ALERTS_READ, or left out by
+        Alertmanager itself (`max_alerts`, counted in truncatedAlerts)."""
+        return self._unread + max(0, self.truncatedAlerts)
 
     @property
     def severity(self) -> str | None:
@@ -73,16 +132,23 @@ def parse(body: bytes) -> Notification:
         raise BadPayload("body is nested too deeply") from None
     except UnicodeEncodeError:
         raise BadPayload("body has a lone UTF-16 surrogate escape (\\ud800-\\udfff)") from None
-    return Notification.model_validate(raw)
+    rest: list = []
+    if isinstance(raw, dict) and isinstance(raw.get("alerts"), list) and len(raw["alerts"]) > MAX_ALERTS_READ:
+        rest = raw["alerts"][MAX_ALERTS_READ:]
+        raw = {**raw, "alerts": raw["alerts"][:MAX_ALERTS_READ]}
+    notification = Notification.model_validate(raw)
+    notification._unread = len(rest)
+    notification._unread_firing = sum(1 for a in rest if isinstance(a, dict) and a.get("status") == "firing")
+    return notification
 
 
-def title(n: Notification) -> str:
+def title(n: Notification, escape: Escape = str) -> str:
     """'[FIRING:2] NanoBananaOutage prod gemini-3-pro-image europe-west4', like Alertmanager's
-    default title (the location only when the group has one)."""
-    count = f":{len(n.firing)}" if n.status == "firing" else ""
+    default title (the location only when the group has one), on one line, the values escaped."""
+    count = f":{n.firing_count}" if n.status == "firing" else ""
     name = n.groupLabels.get("alertname") or n.commonLabels.get("alertname") or "alerts"
     rest = [n.groupLabels[k] for k in ("target", "model", "location") if n.groupLabels.get(k)]
-    return " ".join([f"[{n.status.upper()}{count}]", name, *rest])
+    return " ".join([f"[{n.status.upper()}{count}]", *(escape(one_line(value)) for value in (name, *rest))])
 
 
 def silence_url(n: Notification, alert: Alert) -> str | None:
@@ -102,20 +168,24 @@ def when(moment: datetime | None) -> str:
         return moment.isoformat()
 
 
-def alert_lines(n: Notification, alert: Alert) -> list[str]:
-    """The lines of one alert in the markdown subset Feishu, DingTalk and WeCom all render."""
-    name = alert.labels.get("alertname", "alert")
-    severity = alert.labels.get("severity", "")
+def alert_lines(n: Notification, alert: Alert, escape: Escape) -> list[str]:
+    """The lines of one alert in the markdown subset Feishu, DingTalk and WeCom all render; every
+    value from the alert passes through the platform's `escape`."""
+    def inline(value: str) -> str:
+        return escape(one_line(value))
+
+    name = inline(alert.labels.get("alertname", "alert"))
+    severity = inline(alert.labels.get("severity", ""))
     state = "RESOLVED" if alert.status == "resolved" else "FIRING"
     lines = [f"**{state} {name}**" + (f" ({severity})" if severity else "")]
     if alert.annotations.get("summary"):
-        lines.append(alert.annotations["summary"])
+        lines.append(escape(alert.annotations["summary"]))
     if alert.status == "firing" and alert.annotations.get("description"):
         description = alert.annotations["description"]
         if len(description) > DESCRIPTION_LIMIT:
-            description = description[: DESCRIPTION_LIMIT - 1] + "…"
-        lines.append(description)
-    labels = [f"{k}: {alert.labels[k]}" for k in KEY_LABELS if alert.labels.get(k)]
+            description = description[: DESCRIPTION_LIMIT - 1] + "…"  # cut before escaping: never mid-escape
+        lines.append(escape(description))
+    labels = [f"{k}: {inline(alert.labels[k])}" for k in KEY_LABELS if alert.labels.get(k)]
     if labels:
         lines.append(" · ".join(labels))
     times = f"started {when(alert.startsAt)}"
@@ -133,5 +203,5 @@ def alert_lines(n: Notification, alert: Alert) -> list[str]:
         if url and url.startswith(("http://", "https://"))
     ]
     if links:
-        lines.append(" · ".join(f"[{text}]({url})" for text, url in links))
+        lines.append(" · ".join(f"[{text}]({link_target(url)})" for text, url in links))
     return lines

@@ -7,7 +7,7 @@ platforms answer HTTP 200 to a failure). platforms.py names them; adding one is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from exporter.relay.alerts import Notification
@@ -70,47 +70,83 @@ def errcode_reply(platform: str, retryable: dict[int, str]) -> Callable[[int, ob
     return check_reply
 
 
+class Blocks(Sequence[str]):
+    """The alert blocks of a notification, each rendered when pack() first reads it: a group of
+    100,000 alerts renders only the few hundred that fit in MAX_MESSAGES messages."""
+
+    def __init__(self, items: Sequence[object], render: Callable[[object], str]):
+        self.items, self.render = items, render
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self.render(item) for item in self.items[index]]
+        return self.render(self.items[index])
+
+
 def pack(
-    blocks: list[str],
+    blocks: Sequence[str],
     build: Callable[[list[str], str, str], dict],
     size: Callable[[dict], int],
     limit: int,
     max_messages: int = MAX_MESSAGES,
+    more: int = 0,
 ) -> tuple[list[dict], int]:
     """Split alert blocks into at most max_messages bodies of at most `limit` (by `size`).
 
     build(blocks, part, footer) makes one body; part is "" or " (2/3)", footer "" or the "and N
     more" line. Sizes are checked with the widest part and footer, so numbering never overflows.
-    A block too large on its own is cut. Returns (bodies, number of alerts left out).
-    """
-    widest_part, widest_footer = f" ({max_messages}/{max_messages})", f"… and {len(blocks)} more alerts not shown"
+    A block too large on its own is cut. `more`: alerts not among `blocks` (not read), counted in the
+    footer too. Returns (bodies, number of alerts left out).
 
-    def fits(chunk: list[str]) -> bool:
-        return size(build(chunk, widest_part, widest_footer)) <= limit
+    Linear in the blocks read: a body's size is the empty body's plus each block's own cost plus a
+    fixed cost between two blocks (every platform joins blocks with a separator); each block is
+    measured once, and packing stops once max_messages are full.
+    """
+    total = len(blocks) + more
+    widest_part, widest_footer = f" ({max_messages}/{max_messages})", f"… and {total} more alerts not shown"
+
+    def measure(chunk: list[str]) -> int:
+        return size(build(chunk, widest_part, widest_footer))
+
+    empty = measure([])
+    between = measure(["x", "x"]) - 2 * measure(["x"]) + empty
 
     chunks: list[list[str]] = []
     current: list[str] = []
-    for block in blocks:
-        if not fits([block]):
-            block = _cut(block, lambda b: fits([b]))
-        if current and fits([*current, block]):
+    used = empty
+    for index in range(len(blocks)):
+        block = blocks[index]
+        cost = measure([block]) - empty
+        if empty + cost > limit:
+            block = _cut(block, lambda b: measure([b]) <= limit)
+            cost = measure([block]) - empty
+        if current and used + between + cost <= limit:
             current.append(block)
-            continue
-        if current:
-            chunks.append(current)
-        current = [block]
-    chunks.append(current)
+            used += between + cost
+        else:
+            if current:
+                chunks.append(current)
+                if len(chunks) == max_messages:
+                    break
+            current, used = [block], empty + cost
+    else:
+        chunks.append(current)
 
-    omitted = 0
-    if len(chunks) > max_messages:
-        omitted = sum(len(c) for c in chunks[max_messages:])
-        chunks = chunks[:max_messages]
-    total = len(chunks)
+    omitted = total - sum(len(c) for c in chunks)
+    count = len(chunks)
     bodies = []
     for index, chunk in enumerate(chunks, 1):
-        part = f" ({index}/{total})" if total > 1 else ""
-        footer = f"… and {omitted} more alerts not shown" if omitted and index == total else ""
-        bodies.append(build(chunk, part, footer))
+        part = f" ({index}/{count})" if count > 1 else ""
+        footer = f"… and {omitted} more alerts not shown" if omitted and index == count else ""
+        body = build(chunk, part, footer)
+        while size(body) > limit and len(chunk) > 1:  # a safety net: the sizes above are exact
+            chunk.pop()
+            omitted += 1
+            body = build(chunk, part, footer and f"… and {omitted} more alerts not shown")
+        bodies.append(body)
     return bodies, omitted
 
 

@@ -11,7 +11,7 @@ from exporter import __version__, logs
 from exporter.cli import common_flags, describe_web_config, load_web_config, web_config_flag
 from exporter.config import ConfigError
 from exporter.redact import Redactor
-from exporter.relay.config import RelayConfig, load_file
+from exporter.relay.config import RelayConfig, deadline_warning, load_file
 from exporter.webconfig import WebConfig
 
 log = logging.getLogger("exporter.relay")
@@ -53,6 +53,11 @@ def main(argv: list[str]) -> int:
             log.error("invalid config", extra={"error": str(err)})
         return 1
     redactor.update(config.secrets)
+    if warning := deadline_warning(config):
+        if args.config_check:
+            print(f"WARNING: {warning}", file=sys.stderr)
+        else:
+            log.warning("deadline above Alertmanager's minimum notify budget", extra={"detail": warning})
     if args.config_check:
         print(f"{config.source}: config is valid")
         if args.web_config_file:
@@ -81,7 +86,8 @@ async def serve(config: RelayConfig, listen: str, redactor: Redactor, web_config
     async def reload() -> str:
         if config_file is None:
             raise ConfigError("this relay was started without a config file: nothing to reload")
-        new, new_web = load(config_file, web_config_file)  # both checked before anything changes
+        # both checked before anything changes; parsed off the event loop, which goes on serving
+        new, new_web = await asyncio.to_thread(load, config_file, web_config_file)
         await server.use(new_web)
         secrets.update(new.secrets)
         redactor.update(secrets)
@@ -93,7 +99,7 @@ async def serve(config: RelayConfig, listen: str, redactor: Redactor, web_config
     reloader = Reloader("nanobanana_relay", reload, redactor)
     metrics.registry.register(reloader)
     app = make_app(lambda: current["config"], courier, metrics, redactor)
-    reloader.add_route(app)
+    reloader.add_route(app, echo_errors=False)  # an error may quote the config (a token pasted into token_env)
     server = web.Server(app, listen, web_config)
     try:
         await server.start()

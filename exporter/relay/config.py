@@ -4,8 +4,8 @@
       oncall-feishu: {type: feishu, url_env: FEISHU_URL, secret_env: FEISHU_SECRET}
       ops-wecom:     {type: wecom, url_file: /run/secrets/wecom-url}
     token_file: /run/secrets/relay-token     # optional: Alertmanager's http_config.authorization
-    deadline: 30s                            # per notification, retries included
-    request_timeout: 10s                     # per request to a platform
+    deadline: 8s                             # per notification, retries included
+    request_timeout: 5s                      # per request to a platform
 
 Bot URLs carry credentials (Feishu's token in the path, DingTalk's access_token, WeCom's key), so
 they, like secrets, come from the environment or a file, never from this file.
@@ -27,6 +27,10 @@ from exporter.yamlconfig import ConfigError, read_text, validate
 from exporter.relay.base import Platform
 from exporter.relay.platforms import PLATFORMS
 
+# Alertmanager gives one notification (its retries included) max(group_interval, 10s), then cancels
+# it and hangs up (notify.MinTimeout and timeoutFunc in prometheus/alertmanager; a webhook_config
+# `timeout` shortens it further). A relay deadline under that answers 5xx in time for a retry.
+ALERTMANAGER_MIN_BUDGET = 10.0
 PlatformName = Literal[tuple(PLATFORMS)]  # type: ignore[valid-type]
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
@@ -55,8 +59,8 @@ class RelayModel(_Strict):
     channels: dict[ChannelName, ChannelModel] = Field(min_length=1)
     token_env: str | None = None
     token_file: str | None = None
-    deadline: Duration = 30.0
-    request_timeout: Duration = 10.0  # token_env and token_file together: read_secret names the key
+    deadline: Duration = 8.0  # under ALERTMANAGER_MIN_BUDGET, so Alertmanager gets an answer, not a hang-up
+    request_timeout: Duration = 5.0  # token_env and token_file together: read_secret names the key
 
 
 @dataclass(frozen=True)
@@ -105,11 +109,35 @@ def load_text(text: str, source: str = "<config>", environ: dict[str, str] | Non
     channels = {}
     for name, c in model.channels.items():
         url = secret(c.url_env, c.url_file, "channels", name, "url")
+        key = "url_env" if c.url_env else "url_file"
         if not url or not url.startswith(("http://", "https://")):
-            key = "url_env" if c.url_env else "url_file"
             raise ConfigError(f"{where('channels', name, key)}: the bot URL must start with http:// or https://")
+        if problem := _url_problem(url):  # the URL itself is a secret: only the problem is named
+            raise ConfigError(f"{where('channels', name, key)}: the bot URL is not usable: {problem}")
         channels[name] = Channel(name=name, platform=PLATFORMS[c.type], url=url,
                                  secret=secret(c.secret_env, c.secret_file, "channels", name, "secret"))
     token = secret(model.token_env, model.token_file, "token")
     return RelayConfig(channels=channels, token=token, deadline=model.deadline,
                        request_timeout=model.request_timeout, source=source)
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes a bot URL unusable, found now rather than at every delivery (":99999" used to pass)."""
+    parts = urlsplit(url)
+    try:
+        parts.port
+    except ValueError:
+        port = parts.netloc.rpartition(":")[2]
+        return f"port {port} is out of range" if port.isdigit() else "the port is not a number"
+    if not parts.hostname:
+        return "no host"
+    return None
+
+
+def deadline_warning(config: RelayConfig) -> str | None:
+    """A note when the deadline can outlast Alertmanager's budget (valid, but worth knowing)."""
+    if config.deadline < ALERTMANAGER_MIN_BUDGET:
+        return None
+    return (f"{config.source}: deadline: {config.deadline:g}s is not under Alertmanager's notify budget when its "
+            f"group_interval is {config.deadline:g}s or less (the budget is max(group_interval, "
+            f"{ALERTMANAGER_MIN_BUDGET:g}s)): Alertmanager would hang up before the relay answers, and retry")

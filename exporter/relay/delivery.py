@@ -1,15 +1,21 @@
 """Delivering one notification to one channel: render, wait for the bot's rate limit, sign, send,
 read the reply, retry with backoff while the deadline allows.
 
-Delivery is at least once: if a later message of a split notification fails, the relay answers 5xx
-and Alertmanager sends the whole notification again, so the earlier parts may arrive twice.
+Alertmanager retries a notification after a 5xx or when its notify budget runs out (it hangs up):
+each message delivered is remembered for DEDUP_WINDOW by channel, group key and content, so the retry
+sends only what did not arrive. A request under way when the caller hangs up is finished (and
+remembered), not abandoned half-sent; the hang-up is counted (result "cancelled").
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -25,6 +31,42 @@ log = logging.getLogger("exporter.relay")
 
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 8.0
+RENDER_WORKERS = 2
+# Above the time Alertmanager keeps retrying one notification (its group_interval, 5m here), below
+# its repeat_interval (30m here): a repeat is sent again, a retry is not.
+DEDUP_WINDOW = 600.0
+DEDUP_SIZE = 10_000  # messages remembered at most
+
+
+class SentMessages:
+    """Messages delivered lately, by channel, group key and content (before signing)."""
+
+    def __init__(self, window: float = DEDUP_WINDOW, size: int = DEDUP_SIZE, clock=time.monotonic):
+        self.window, self.size, self.clock = window, size, clock
+        self._sent: OrderedDict[bytes, float] = OrderedDict()
+
+    @staticmethod
+    def key(channel: str, group_key: str, body: dict) -> bytes:
+        return hashlib.sha256(json.dumps([channel, group_key, body], sort_keys=True, ensure_ascii=False).encode()).digest()
+
+    def __contains__(self, key: bytes) -> bool:
+        self._expire()
+        return key in self._sent
+
+    def add(self, key: bytes) -> None:
+        self._sent[key] = self.clock()
+        self._sent.move_to_end(key)
+        while len(self._sent) > self.size:
+            self._sent.popitem(last=False)
+
+    def __len__(self) -> int:
+        self._expire()
+        return len(self._sent)
+
+    def _expire(self) -> None:
+        oldest = self.clock() - self.window
+        while self._sent and next(iter(self._sent.values())) < oldest:
+            self._sent.popitem(last=False)
 
 
 class DeliveryFailed(Exception):
@@ -54,9 +96,13 @@ class Courier:
         self.request_timeout = request_timeout
         self.limiters = {name: RateLimiter(c.platform.rate_limits) for name, c in channels.items()}
         self.client = client or httpx.AsyncClient(follow_redirects=False)
+        # parsing and rendering, off the event loop; two at a time bounds their CPU and memory
+        self.executor = ThreadPoolExecutor(max_workers=RENDER_WORKERS, thread_name_prefix="relay-render")
+        self.sent = SentMessages()
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
     def reconfigure(self, channels: dict[str, Channel], deadline: float, request_timeout: float) -> None:
         """A reloaded config: channels whose bot is unchanged keep their rate limiter (and its history)."""
@@ -64,28 +110,53 @@ class Courier:
                          for name, c in channels.items()}
         self.channels, self.deadline, self.request_timeout = channels, deadline, request_timeout
 
-    async def deliver(self, channel: Channel, notification: Notification) -> Outcome:
-        deadline = time.monotonic() + self.deadline
-        bodies, omitted = channel.platform.render(notification)
+    async def deliver(self, channel: Channel, notification: Notification, received: float | None = None) -> Outcome:
+        """received: when the request arrived (time.monotonic()); the deadline counts from then, since
+        Alertmanager's budget includes the time the body took to arrive and be parsed."""
+        deadline = (time.monotonic() if received is None else received) + self.deadline
+        bodies, omitted = await asyncio.get_running_loop().run_in_executor(self.executor, channel.platform.render, notification)
         if omitted:
             self.metrics.omitted.labels(channel.name).inc(omitted)
         limiter = self.limiters[channel.name]  # held to the end, even if a reload replaces it meanwhile
-        for index, body in enumerate(bodies, 1):
-            await self._send(channel, limiter, body, deadline, f"message {index}/{len(bodies)}")
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await limiter.turn.acquire()
+        except TimeoutError:
+            self.metrics.requests.labels(channel.name, "deadline").inc()
+            raise DeliveryFailed("earlier notifications to this bot used the time until the deadline", 503) from None
+        try:
+            for index, body in enumerate(bodies, 1):
+                key = self.sent.key(channel.name, notification.groupKey, body)
+                if key in self.sent:  # a retry: this message already arrived
+                    self.metrics.duplicates.labels(channel.name).inc()
+                    continue
+                await self._send(channel, limiter, body, deadline, f"message {index}/{len(bodies)}", key)
+        finally:
+            limiter.turn.release()
         return Outcome(messages=len(bodies), omitted=omitted)
 
-    async def _send(self, channel: Channel, limiter: RateLimiter, body: dict, deadline: float, what: str) -> None:
+    async def _send(self, channel: Channel, limiter: RateLimiter, body: dict, deadline: float, what: str,
+                    key: bytes) -> None:
         backoff = BACKOFF_FIRST
         attempt = 0
         while True:
             attempt += 1
+            if key in self.sent:  # sent meanwhile: a hung-up attempt of this notification finished
+                self.metrics.duplicates.labels(channel.name).inc()
+                return
             if not await limiter.acquire(deadline):
                 self.metrics.requests.labels(channel.name, "deadline").inc()
                 raise DeliveryFailed(f"{what}: rate limit of the bot leaves no slot before the deadline", 503)
+            request = asyncio.ensure_future(self._request(channel, body, deadline))
             try:
-                await self._request(channel, body, deadline)
+                await asyncio.shield(request)  # a hang-up must not cut a request in half
                 self.metrics.requests.labels(channel.name, "ok").inc()
+                self.sent.add(key)
                 return
+            except asyncio.CancelledError:
+                self.metrics.requests.labels(channel.name, "cancelled").inc()
+                request.add_done_callback(lambda done: self._finished_late(done, key))
+                raise
             except DeliveryError as err:
                 self.metrics.requests.labels(channel.name, err.result).inc()
                 reason = self.redact(f"{what}, attempt {attempt}: {err}")
@@ -98,6 +169,12 @@ class Courier:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
 
+    def _finished_late(self, request: asyncio.Future, key: bytes) -> None:
+        """A request that finished after its caller hung up: remembered if it arrived, so
+        Alertmanager's retry does not send it again."""
+        if not request.cancelled() and request.exception() is None:
+            self.sent.add(key)
+
     async def _request(self, channel: Channel, body: dict, deadline: float) -> None:
         request = channel.platform.sign(channel.url, channel.secret, body, time.time())
         timeout = max(0.1, min(self.request_timeout, deadline - time.monotonic()))
@@ -106,6 +183,11 @@ class Courier:
         except httpx.HTTPError as err:
             # The exception text may quote the URL; the caller redacts it.
             raise DeliveryError(f"{type(err).__name__}: {err}", retry=True, result="network_error") from None
+        except (httpx.InvalidURL, ValueError, OverflowError, ExceptionGroup) as err:
+            # a URL the config check let through: never a bare 500 (anyio wraps an impossible port's
+            # OverflowError in an ExceptionGroup)
+            raise DeliveryError(f"the bot URL cannot be used ({type(err).__name__})", retry=False,
+                                result="network_error") from None
         try:
             reply = response.json()
         except ValueError:

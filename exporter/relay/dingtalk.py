@@ -9,7 +9,7 @@ from urllib.parse import quote_plus
 
 from exporter.relay import alerts
 from exporter.relay.alerts import Notification
-from exporter.relay.base import Platform, Request, errcode_reply, pack
+from exporter.relay.base import Blocks, Platform, Request, errcode_reply, pack
 
 MAX_TEXT_BYTES = 20000
 RETRYABLE_CODES = {130101: "sending too fast"}
@@ -17,14 +17,14 @@ LINE_BREAK = "  \n"  # DingTalk's markdown joins single newlines; two trailing s
 
 
 def render(n: Notification) -> tuple[list[dict], int]:
-    head = alerts.title(n)
+    head = alerts.title(n, alerts.lookalikes)  # also the markdown heading
 
     def build(blocks: list[str], part: str, footer: str) -> dict:
         text = "\n\n---\n\n".join([f"### {head}{part}", *blocks] + ([footer] if footer else []))
         return {"msgtype": "markdown", "markdown": {"title": head + part, "text": text}}
 
-    blocks = [LINE_BREAK.join(alerts.alert_lines(n, a)) for a in n.alerts]
-    return pack(blocks, build, lambda body: len(body["markdown"]["text"].encode()), MAX_TEXT_BYTES)
+    blocks = Blocks(n.alerts, lambda a: LINE_BREAK.join(alerts.alert_lines(n, a, alerts.lookalikes)))  # rendered as packed
+    return pack(blocks, build, lambda body: len(body["markdown"]["text"].encode()), MAX_TEXT_BYTES, more=n.not_read)
 
 
 def signature(secret: str, timestamp_ms: int) -> str:

@@ -12,7 +12,7 @@ import json
 
 from exporter.relay import alerts
 from exporter.relay.alerts import Notification
-from exporter.relay.base import DeliveryError, Platform, Request, check_http, pack
+from exporter.relay.base import Blocks, DeliveryError, Platform, Request, check_http, pack
 
 MAX_BODY_BYTES = 20 * 1024
 SIGNATURE_ROOM = 128  # bytes reserved for "timestamp" and "sign", added after packing
@@ -32,7 +32,7 @@ def body_size(body: dict) -> int:
 
 
 def render(n: Notification) -> tuple[list[dict], int]:
-    head, template = alerts.title(n), colour(n)
+    head, template = alerts.title(n), colour(n)  # the header is plain_text: nothing to escape
 
     def build(blocks: list[str], part: str, footer: str) -> dict:
         elements: list[dict] = []
@@ -51,8 +51,8 @@ def render(n: Notification) -> tuple[list[dict], int]:
             },
         }
 
-    blocks = ["\n".join(alerts.alert_lines(n, a)) for a in n.alerts]
-    return pack(blocks, build, body_size, MAX_BODY_BYTES)
+    blocks = Blocks(n.alerts, lambda a: "\n".join(alerts.alert_lines(n, a, alerts.entities)))  # rendered as packed
+    return pack(blocks, build, body_size, MAX_BODY_BYTES, more=n.not_read)
 
 
 def signature(secret: str, timestamp: int) -> str:

@@ -15,6 +15,9 @@ class RateLimiter:
         self.clock = clock
         self.sent: deque[float] = deque(maxlen=max((count for count, _ in limits), default=1))
         self.lock = asyncio.Lock()  # one waiter at a time keeps the order of messages
+        # one notification at a time per bot: in a burst, notifications are delivered whole, in the
+        # order they came, instead of each getting a share of the slots and all missing the deadline
+        self.turn = asyncio.Lock()
 
     def delay(self) -> float:
         """Seconds until one more send fits every window."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-NOTIFICATION_OUTCOMES = ("delivered", "failed", "bad_request", "unauthorized")
-REQUEST_RESULTS = ("ok", "rate_limited", "platform_error", "http_error", "network_error", "deadline")
+NOTIFICATION_OUTCOMES = ("delivered", "failed", "bad_request", "unauthorized", "busy", "cancelled")
+REQUEST_RESULTS = ("ok", "rate_limited", "platform_error", "http_error", "network_error", "deadline", "cancelled")
 
 
 class RelayMetrics:
@@ -20,6 +20,9 @@ class RelayMetrics:
         self.omitted = Counter(
             "nanobanana_relay_alerts_omitted", "Alerts left out of messages to stay within platform limits.",
             ["channel"], registry=self.registry)
+        self.duplicates = Counter(
+            "nanobanana_relay_messages_deduplicated", "Messages not sent again because they were delivered lately "
+            "(a retry by Alertmanager after a 5xx or a hang-up).", ["channel"], registry=self.registry)
         self.duration = Histogram(
             "nanobanana_relay_delivery_duration_seconds",
             "Time from receiving a notification to its final outcome, retries and rate-limit waits included.",
@@ -36,6 +39,7 @@ class RelayMetrics:
             for result in REQUEST_RESULTS:
                 self.requests.remove(channel, result)
             self.omitted.remove(channel)
+            self.duplicates.remove(channel)
             self.duration.remove(channel)
         for channel in channels:
             for outcome in NOTIFICATION_OUTCOMES:
@@ -43,5 +47,6 @@ class RelayMetrics:
             for result in REQUEST_RESULTS:
                 self.requests.labels(channel, result)
             self.omitted.labels(channel)
+            self.duplicates.labels(channel)
             self.duration.labels(channel)
         self.channels = set(channels)

@@ -1,7 +1,12 @@
-"""The relay's HTTP endpoints: POST /alerts/{channel}, GET /metrics, /-/healthy, /-/ready and /."""
+"""The relay's HTTP endpoints: POST /alerts/{channel}, GET /metrics, /-/healthy, /-/ready and /.
+
+With a token configured, every endpoint but the health checks needs it (POST /-/reload, /metrics,
+the index, any /alerts/ path, known or not): the token is checked before anything else, so an
+unauthenticated caller learns nothing about the channels."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -20,6 +25,10 @@ from exporter.relay.metrics import RelayMetrics
 
 log = logging.getLogger("exporter.relay")
 MAX_BODY = 4 * 1024 * 1024  # Alertmanager groups are far smaller; a larger body is not a notification
+OPEN_PATHS = ("/-/healthy", "/-/ready")  # what probes and orchestrators call without credentials
+# Notifications handled at once (body read, parsed, delivered); one more gets 503 before its body is
+# read, and Alertmanager retries it. Deliveries waiting for a bot's rate limit count too.
+MAX_IN_FLIGHT = 16
 
 
 def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, metrics: RelayMetrics,
@@ -28,35 +37,67 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
     request reads it once, when it starts)."""
     current = config if callable(config) else (lambda: config)
 
+    @web.middleware
+    async def guard(request: web.Request, handler):
+        config = current()
+        if config.token and request.path not in OPEN_PATHS and not _authorized(request, config.token):
+            name = request.match_info.get("channel")
+            if name in config.channels:  # a bounded label: configured channels only
+                metrics.notifications.labels(name, "unauthorized").inc()
+            return web.Response(status=401, text="missing or wrong bearer token\n",
+                                headers={"WWW-Authenticate": 'Bearer realm="nanobanana-relay"'})
+        return await handler(request)
+
+    in_flight = 0
+
     async def alerts(request: web.Request) -> web.Response:
+        nonlocal in_flight
         config = current()
         name = request.match_info["channel"]
         channel = config.channels.get(name)
         if channel is None:
-            return web.Response(status=404, text=f"unknown channel {name[:64]!r}; configured: {', '.join(sorted(config.channels))}\n")
-        if config.token and not _authorized(request, config.token):
-            metrics.notifications.labels(name, "unauthorized").inc()
-            return web.Response(status=401, text="missing or wrong bearer token\n",
-                                headers={"WWW-Authenticate": 'Bearer realm="nanobanana-relay"'})
+            return web.Response(status=404, text="unknown channel (the relay's index page lists them)\n")
+        if in_flight >= MAX_IN_FLIGHT:
+            metrics.notifications.labels(name, "busy").inc()
+            return web.Response(status=503, text=f"the relay is handling {MAX_IN_FLIGHT} notifications; retry later\n",
+                                headers={"Retry-After": "5", "Connection": "close"})
+        in_flight += 1
         try:
-            notification = parse(await read_body(request))
+            return await handle(request, name, channel)
+        finally:
+            in_flight -= 1
+
+    async def handle(request: web.Request, name: str, channel) -> web.Response:
+        received = time.monotonic()
+        try:
+            body = await read_body(request)
+            # parsing a large group takes a while: off the event loop, which goes on answering
+            notification = await asyncio.get_running_loop().run_in_executor(courier.executor, parse, body)
+            del body
         except (ValueError, UnicodeDecodeError, ValidationError) as err:
             metrics.notifications.labels(name, "bad_request").inc()
             return web.Response(status=400, text=f"not an Alertmanager webhook payload: {_explain(err)}\n")
         started = time.monotonic()
         try:
-            outcome = await courier.deliver(channel, notification)
+            outcome = await courier.deliver(channel, notification, received)
+        except asyncio.CancelledError:
+            # the caller hung up (Alertmanager's notify timeout): what was sent stays sent, and
+            # Alertmanager will retry; counted, so duplicates can be told from new notifications
+            metrics.notifications.labels(name, "cancelled").inc()
+            metrics.duration.labels(name).observe(time.monotonic() - started)
+            log.warning("caller went away before delivery finished", extra={"channel": name, "alerts": notification.count})
+            raise
         except DeliveryFailed as err:
             metrics.notifications.labels(name, "failed").inc()
             metrics.duration.labels(name).observe(time.monotonic() - started)
             reason = redactor(str(err))
-            log.error("delivery failed", extra={"channel": name, "alerts": len(notification.alerts), "error": reason})
+            log.error("delivery failed", extra={"channel": name, "alerts": notification.count, "error": reason})
             return web.Response(status=err.status, text=f"delivery to {name} failed: {reason}\n")
         metrics.notifications.labels(name, "delivered").inc()
         metrics.duration.labels(name).observe(time.monotonic() - started)
         log.info("delivered", extra={"channel": name, "status": notification.status,
-                                     "alerts": len(notification.alerts), "messages": outcome.messages})
-        return web.Response(text=f"delivered {len(notification.alerts)} alerts in {outcome.messages} messages to {name}\n")
+                                     "alerts": notification.count, "messages": outcome.messages})
+        return web.Response(text=f"delivered {notification.count} alerts in {outcome.messages} messages to {name}\n")
 
     async def metrics_page(request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
@@ -75,7 +116,7 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
                 f"<p>Alertmanager webhook endpoints:</p><ul>{rows}</ul><p><a href='/metrics'>Metrics</a></p></body></html>")
         return web.Response(text=html, content_type="text/html")
 
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[guard])
     app.router.add_post("/alerts/{channel}", alerts)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/-/healthy", healthy)
@@ -86,7 +127,9 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
 
 def _authorized(request: web.Request, token: str) -> bool:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    # aiohttp keeps header bytes that are not UTF-8 as surrogate escapes: encode them back, never fail
+    given_bytes = given.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token.encode())
 
 
 def _explain(err: Exception) -> str:
