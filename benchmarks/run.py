@@ -35,6 +35,9 @@ import yaml  # noqa: E402
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
 DELAY = 0.2  # the fixed upstream's answer time, seconds
 MODEL = "gemini-3-pro-image"
+# Many series per target need every thinking level: an id the catalog does not know takes them all
+# (priced and sized as Nano Banana Pro)
+ANY_LEVEL_MODEL = "bench-any-level"
 
 # run sizes: (timing probes per run, runs, scale seconds per size, memory probes in flight)
 MODES = {
@@ -253,7 +256,7 @@ def scale_config(base: str, series: int, interval: float) -> dict:
     targets = []
     for i in range(0, series, len(levels)):
         n = min(len(levels), series - i)
-        targets.append({"name": f"t{i // len(levels):04d}", "api": "gemini", "base_url": base, "model": MODEL,
+        targets.append({"name": f"t{i // len(levels):04d}", "api": "gemini", "base_url": base, "model": ANY_LEVEL_MODEL,
                         "thinking_levels": levels[:n], "max_concurrency": len(levels)})
     return {"defaults": {"interval": f"{int(interval * 1000)}ms", "timeout": "10s"}, "targets": targets}
 
@@ -340,7 +343,7 @@ async def memory_worker(base: str, inflight: int) -> dict:
     from exporter.probe import Prober
 
     levels = ["default", "minimal", "low", "medium", "high"][:inflight]
-    config = load_text(yaml.safe_dump({"targets": [{"name": "big", "api": "gemini", "base_url": base, "model": MODEL,
+    config = load_text(yaml.safe_dump({"targets": [{"name": "big", "api": "gemini", "base_url": base, "model": ANY_LEVEL_MODEL,
                                                     "resolutions": ["4K"], "thinking_levels": levels,
                                                     "timeout": "60s"}]}))
     prober = Prober()
