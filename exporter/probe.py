@@ -15,6 +15,7 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from exporter.config import Series
+from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import Answer, Dialect, ProbeFailure, classify_error, error_in_body
 from exporter.outcomes import Outcome
@@ -103,8 +104,11 @@ class Prober:
     """Runs probes for one target over one HTTP client (no keep-alive: every probe measures a
     fresh connection, DNS and TLS included, as a new client of the API would see it)."""
 
-    def __init__(self, redact: Callable[[str], str] = str, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, redact: Callable[[str], str] = str, transport: httpx.AsyncBaseTransport | None = None,
+                 credentials: Credentials | None = None):
         self.redact = redact
+        # the redactor learns every access token as it is issued
+        self.credentials = credentials or Credentials(getattr(redact, "learn", None))
         self.client = httpx.AsyncClient(
             limits=httpx.Limits(max_keepalive_connections=0),
             timeout=None,  # the probe's own deadline bounds everything
@@ -122,7 +126,9 @@ class Prober:
         result: dict[str, Any] = {}
         try:
             async with asyncio.timeout(series.timeout):
-                await self._attempt(series, prompt or series.target.prompts[0], timer, result)
+                secret = await self.credentials.secret(series.target)  # a key, or a (refreshed) token
+                started_wall, started = time.time(), time.perf_counter()  # the model's time, not the token's
+                await self._attempt(series, prompt or series.target.prompts[0], secret, timer, result)
             outcome, message = Outcome.SUCCESS, ""
         except ProbeFailure as failure:
             outcome, message = failure.outcome, failure.message
@@ -156,9 +162,10 @@ class Prober:
             thumbnail=small,
         )
 
-    async def _attempt(self, series: Series, prompt: str, timer: PhaseTimer, result: dict[str, Any]) -> None:
+    async def _attempt(self, series: Series, prompt: str, secret: str | None, timer: PhaseTimer,
+                       result: dict[str, Any]) -> None:
         dialect = DIALECTS[series.target.api]
-        request = dialect.build(series, series.target.api_key, prompt)
+        request = dialect.build(series, secret, prompt)
         cap = series.target.max_response_bytes
         status, body, content_type = await self._fetch(
             "POST", request.url, timer, cap, headers=request.headers, json=request.body

@@ -1,0 +1,189 @@
+"""Credentials per target, asked for at request time: the dialects get a string and do no I/O.
+
+A target has either a static key (`api_key_env` / `api_key_file`, read when the config loads, so a
+reload re-reads the file) or Google credentials (`api: vertex`): a credentials file
+(`credentials_file`: a service-account key, or any file google-auth loads) or Application Default
+Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's user credentials, workload identity, the
+metadata server on GKE / Cloud Run / GCE). Google credentials go through the real google-auth
+library, whose token requests run over httpx here (`HttpxRequest`), in a thread: google-auth's
+transport interface is synchronous.
+
+An access token is refreshed when less than a quarter of its lifetime (at most REFRESH_MARGIN) is
+left, so a probe never starts with a token that expires in flight. Every token is handed to `learn`
+(the redactor) the moment it is issued, before anything could print it. A failed refresh is
+`auth_error` with a message that says the credentials, not the model, failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from exporter.dialects.base import ProbeFailure
+from exporter.outcomes import Outcome
+
+if TYPE_CHECKING:
+    from exporter.config import Target
+
+# https://cloud.google.com/vertex-ai/docs/authentication: Vertex takes the cloud-platform scope
+SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+REFRESH_MARGIN = 300.0  # seconds before expiry, for a token of an hour (google-auth's own is 225 s)
+TOKEN_TIMEOUT = 10.0  # one token request (or metadata server call)
+
+
+@dataclass(frozen=True)
+class GoogleAuth:
+    """Which Google credentials a target uses: a file, or ADC when `file` is None."""
+
+    file: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return f"credentials file {self.file}" if self.file else "Application Default Credentials"
+
+
+class HttpxRequest:
+    """google-auth's transport interface (google.auth.transport.Request) over a sync httpx client."""
+
+    def __init__(self, timeout: float = TOKEN_TIMEOUT):
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
+                 timeout: float | None = None, **kwargs: Any) -> Any:
+        from google.auth import exceptions, transport
+
+        try:
+            response = self._client.request(method, url, content=body, headers=headers,
+                                            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+        except httpx.HTTPError as err:
+            raise exceptions.TransportError(f"{type(err).__name__}: {err}") from None
+
+        class Response(transport.Response):
+            status = response.status_code
+            headers = dict(response.headers)
+            data = response.content
+
+        return Response()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class GoogleToken:
+    """One set of Google credentials and its current access token."""
+
+    def __init__(self, auth: GoogleAuth, learn: Callable[[str], None]):
+        self.auth = auth
+        self.learn = learn
+        self.refreshes = 0  # tokens issued, for tests and the README's figures
+        self._credentials: Any = None
+        self._lifetime = 3600.0
+        self._lock = asyncio.Lock()  # one refresh at a time per event loop ...
+        self._thread_lock = threading.Lock()  # ... and per credentials, across abandoned refreshes
+
+    async def token(self) -> str:
+        async with self._lock:
+            if not self._fresh():
+                try:
+                    await asyncio.to_thread(self._refresh)
+                except Exception as err:  # google.auth.exceptions.* and anything its transport raised
+                    raise ProbeFailure(
+                        Outcome.AUTH_ERROR,
+                        f"Google credentials failed, not the model: {self.auth.shown} could not get an access token: "
+                        f"{type(err).__name__}: {err}") from None
+            return self._credentials.token
+
+    def _fresh(self) -> bool:
+        credentials = self._credentials
+        if credentials is None or not credentials.token:
+            return False
+        if credentials.expiry is None:
+            return True  # a token without an expiry (rare: some external accounts) is used until refused
+        left = (credentials.expiry - _utcnow()).total_seconds()
+        return left > min(REFRESH_MARGIN, self._lifetime / 4)
+
+    def _refresh(self) -> None:
+        import google.auth
+
+        with self._thread_lock:
+            request = HttpxRequest()
+            try:
+                if self._credentials is None:
+                    if self.auth.file:
+                        credentials = _from_file(self.auth.file)
+                    else:
+                        credentials, _ = google.auth.default(scopes=list(SCOPES), request=request)
+                    self._credentials = credentials
+                issued = _utcnow()
+                self._credentials.refresh(request)
+            finally:
+                request.close()
+            token = self._credentials.token
+            if not token:
+                raise ValueError("the token endpoint answered without an access token")
+            self.learn(token)  # before the token is used or could be printed anywhere
+            self.refreshes += 1
+            if self._credentials.expiry is not None:
+                self._lifetime = max(1.0, (self._credentials.expiry - issued).total_seconds())
+
+
+FILE_TYPES = ("service_account", "authorized_user")  # a key from the console; gcloud's user credentials
+
+
+def file_problem(path: str) -> str | None:
+    """Why a credentials file cannot be used (checked when the config loads), or None."""
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        return f"cannot read {path}: {err.strerror or err}"
+    except ValueError:
+        return f"{path} is not JSON (a Google credentials file is)"
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind not in FILE_TYPES:
+        return (f"{path} has type {kind!r}; it takes {' or '.join(FILE_TYPES)} (for other kinds, "
+                "leave credentials_file out and use Application Default Credentials)")
+    return None
+
+
+def _from_file(path: str) -> Any:
+    # by type, not google.auth.load_credentials_from_file: that loads any kind, which google-auth
+    # now warns against for files it did not vet (external accounts run commands and fetch URLs)
+    from google.oauth2 import credentials, service_account
+
+    info = json.loads(Path(path).read_text(encoding="utf-8"))
+    if info.get("type") == "service_account":
+        return service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+    return credentials.Credentials.from_authorized_user_info(info, scopes=list(SCOPES))
+
+
+def _utcnow() -> dt.datetime:
+    # google-auth keeps `expiry` as a naive UTC datetime
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Credentials:
+    """The credentials of every target a prober or checker runs, kept across reloads by what they are
+    (the same credentials file keeps its token)."""
+
+    def __init__(self, learn: Callable[[str], None] | None = None):
+        self.learn = learn or (lambda token: None)
+        self._google: dict[GoogleAuth, GoogleToken] = {}
+
+    def google(self, auth: GoogleAuth) -> GoogleToken:
+        if auth not in self._google:
+            self._google[auth] = GoogleToken(auth, self.learn)
+        return self._google[auth]
+
+    async def secret(self, target: Target) -> str | None:
+        """What the target's dialect sends: its static key, or a fresh Google access token."""
+        if target.google is None:
+            return target.api_key
+        return await self.google(target.google).token()
