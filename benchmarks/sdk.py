@@ -1,0 +1,135 @@
+"""What the openai SDK path costs: processing-phase timing error with and without the SDK (the same
+`openai_images` dialect, the same fixed-delay upstream), the SDK's import time and its memory.
+
+  python benchmarks/sdk.py            # 3 runs of 60 probes per path
+  python benchmarks/sdk.py --quick    # 2 runs of 20
+
+The upstream (`--serve-fixed PORT`, its own process) answers an OpenAI Images JSON with a real 1K
+PNG after exactly 200 ms and reports its own clock, as benchmarks/run.py's does for Gemini. The
+"httpx" path is the probe as it was before the SDK (exporter.probe.SDK_APIS emptied for the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.run import errors, free_port, machine, median, process  # noqa: E402
+
+MODEL = "gemini-3-pro-image"
+DELAY = 0.2
+
+
+def serve_fixed(port: int) -> None:
+    from aiohttp import web
+
+    from exporter.simulator import images, wire
+
+    ask = wire.Ask("openai_images", MODEL, "1K", "default", 1024, 1024, None, "x")
+    body = json.dumps(wire.OpenAIImages().image(ask, images.png(1024, 1024), None)).encode()
+    last = {"truth": None}
+
+    async def generate(request: web.Request) -> web.StreamResponse:
+        received = time.perf_counter()
+        await request.read()
+        target = received + DELAY
+        await asyncio.sleep(max(0.0, target - time.perf_counter() - 0.002))
+        while time.perf_counter() < target:
+            pass
+        response = web.Response(body=body, content_type="application/json")
+        await response.prepare(request)
+        await response.write_eof()
+        last["truth"] = time.perf_counter() - received
+        return response
+
+    async def truth(request: web.Request) -> web.Response:
+        return web.json_response(last)
+
+    app = web.Application()
+    app.router.add_post("/v1/images/generations", generate)
+    app.router.add_get("/_truth", truth)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+async def timings(base: str, probes: int, sdk: bool) -> list[tuple[float, float, float]]:
+    from exporter import probe as probe_module
+    from exporter.config import load_text
+
+    probe_module.SDK_APIS = ("openai_images", "openai_chat") if sdk else ()
+    config = load_text(yaml.safe_dump({"targets": [{"name": "fixed", "api": "openai_images",
+                                                    "base_url": base + "/v1", "model": MODEL}]}))
+    series = config.series[0]
+    prober = probe_module.Prober()
+    out = []
+    async with httpx.AsyncClient() as control:
+        try:
+            await prober.probe(series)  # warm-up, not counted
+            for _ in range(probes):
+                attempt = await prober.probe(series)
+                if attempt.outcome.value != "success":
+                    raise RuntimeError(f"{attempt.outcome.value}: {attempt.message}")
+                truth = (await control.get(f"{base}/_truth")).json()["truth"]
+                out.append((truth, attempt.duration, attempt.phases["processing"]))
+                await asyncio.sleep(0.02)
+        finally:
+            await prober.aclose()
+    return out
+
+
+def import_cost() -> dict[str, float]:
+    """Import time and resident memory of `import openai` + one AsyncOpenAI, in fresh interpreters
+    that already hold what the exporter imports anyway (httpx, pydantic); medians of 5."""
+    code = ("import time, psutil, httpx, pydantic, exporter.probe; p = psutil.Process(); r0 = p.memory_info().rss; "
+            "t = time.perf_counter(); import openai; c = openai.AsyncOpenAI(api_key='x', http_client=httpx.AsyncClient()); "
+            "print(time.perf_counter() - t, p.memory_info().rss - r0)")
+    rows = []
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parent.parent)
+        seconds, rss = out.stdout.split()
+        rows.append((float(seconds), int(rss)))
+    return {"import_seconds": median([r[0] for r in rows]), "rss_bytes": median([r[1] for r in rows])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--serve-fixed", type=int)
+    args = parser.parse_args(argv)
+    if args.serve_fixed:
+        serve_fixed(args.serve_fixed)
+        return 0
+    runs, probes = (2, 20) if args.quick else (3, 60)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, list[dict]] = {"httpx": [], "sdk": []}
+    with process([sys.executable, __file__, "--serve-fixed", str(port)], f"{base}/_truth"):
+        for _ in range(runs):  # alternately, so both see the same machine load
+            for path in results:
+                results[path].append(errors(asyncio.run(timings(base, probes, path == "sdk"))))
+    cost = import_cost()
+    info = machine()
+    print(f"machine: {info}")
+    print(f"{runs} runs x {probes} probes per path, upstream delay {DELAY * 1000:.0f} ms")
+    print("| path | duration error p50 | duration error p99 | processing error p50 | processing error p99 |")
+    print("|---|---|---|---|---|")
+    for path, rows in results.items():
+        m = {k: median([r[k] for r in rows]) for k in rows[0]}
+        print(f"| {path} | {m['duration_p50'] * 1000:.2f} ms | {m['duration_p99'] * 1000:.2f} ms | "
+              f"{m['processing_p50'] * 1000:.2f} ms | {m['processing_p99'] * 1000:.2f} ms |")
+    print(f"import openai + one AsyncOpenAI: {cost['import_seconds'] * 1000:.0f} ms, "
+          f"{cost['rss_bytes'] / 2**20:.1f} MiB resident")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
