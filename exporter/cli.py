@@ -91,6 +91,10 @@ def check(path: str, demo: bool, web_config_file: str | None = None) -> int:
     if web_config_file:
         print(f"{web_config.source}: web config is valid ({describe_web_config(web_config)})")
     print_plan(config)
+    from exporter.credentials import describe
+
+    for line in filter(None, map(describe, config.targets)):
+        print(f"credentials: {line}")
     return 0
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -167,6 +168,24 @@ def _from_file(path: str) -> Any:
 def _utcnow() -> dt.datetime:
     # google-auth keeps `expiry` as a naive UTC datetime
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def describe(target: Target, environ: Any = None) -> str | None:
+    """What --config.check says about a target's Google credentials (read locally: no token is
+    asked for, the metadata server is not called), or None for a target with a key."""
+    if target.google is None:
+        return None
+    where = f"{target.name}: Vertex AI project {target.project}, location {target.location} ({target.base_url}), "
+    if target.google.file:
+        info = json.loads(Path(target.google.file).read_text(encoding="utf-8"))
+        who = info.get("client_email") or "gcloud user credentials"
+        return where + f"{info.get('type')} {who} from {target.google.file}"
+    environ = os.environ if environ is None else environ
+    adc = environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    gcloud = Path(environ.get("CLOUDSDK_CONFIG") or Path.home() / ".config" / "gcloud") / "application_default_credentials.json"
+    found = (f"GOOGLE_APPLICATION_CREDENTIALS={adc}" if adc else f"gcloud's {gcloud}" if gcloud.is_file()
+             else "the metadata server (GKE workload identity, Cloud Run, GCE), as no file is set")
+    return where + f"Application Default Credentials: {found}"
 
 
 class Credentials:

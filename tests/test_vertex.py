@@ -244,3 +244,31 @@ def _count(metrics: str, outcome: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                if line.startswith("nanobanana_probes_total{") and f'outcome="{outcome}"' in line
                and 'api="vertex"' in line)
+
+
+def test_config_check_knows_vertex(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    key = google_sa.key_file("http://127.0.0.1:9", tmp_path)
+    config = tmp_path / "nanobanana.yml"
+    config.write_text(yaml.safe_dump({"targets": [
+        {"name": "vertex-global", "api": "vertex", "model": "gemini-3-pro-image", "project": google_sa.PROJECT,
+         "credentials_file": key},
+        {"name": "vertex-us", "api": "vertex", "model": "gemini-3-pro-image", "project": google_sa.PROJECT,
+         "location": "us-central1"}]}))
+    env = {**exporter_env(), "GOOGLE_APPLICATION_CREDENTIALS": key}
+    result = subprocess.run([sys.executable, "-m", "exporter", "--config.check", "--config.file", str(config)],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "vertex-global  vertex  gemini-3-pro-image  1K" in out  # the plan
+    assert "2880 free liveness checks/day" in out  # countTokens, every 60 s for each of the two targets
+    assert (f"credentials: vertex-global: Vertex AI project nb-probe-test, location global "
+            f"(https://aiplatform.googleapis.com), service_account {google_sa.EMAIL} from {key}") in out
+    assert (f"credentials: vertex-us: Vertex AI project nb-probe-test, location us-central1 "
+            f"(https://us-central1-aiplatform.googleapis.com), Application Default Credentials: "
+            f"GOOGLE_APPLICATION_CREDENTIALS={key}") in out
+    assert "PRIVATE KEY" not in out
