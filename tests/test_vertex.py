@@ -272,3 +272,32 @@ def test_config_check_knows_vertex(tmp_path):
             f"(https://us-central1-aiplatform.googleapis.com), Application Default Credentials: "
             f"GOOGLE_APPLICATION_CREDENTIALS={key}") in out
     assert "PRIVATE KEY" not in out
+
+
+@pytest.mark.timeout(90)
+def test_adc_on_the_metadata_server_as_on_gke_or_cloud_run(tmp_path):
+    """No key file anywhere: ADC falls back to the metadata server (the simulator plays it), as on
+    GKE with workload identity, Cloud Run or GCE; its tokens expire and are fetched again."""
+    with running_simulator() as (sim, _):
+        httpx.put(f"{sim}/_sim/config", json={"token_lifetime": 2}, timeout=5).raise_for_status()
+        config = tmp_path / "nanobanana.yml"
+        config.write_text(yaml.safe_dump({
+            "defaults": {"interval": "300ms", "liveness": {"enabled": False}},
+            "targets": [{"name": "vertex-adc", "api": "vertex", "base_url": sim, "model": "gemini-3-pro-image",
+                         "project": google_sa.PROJECT}]}))
+        host = sim.removeprefix("http://")
+        env = {k: v for k, v in exporter_env().items() if k != "GOOGLE_APPLICATION_CREDENTIALS"}
+        env.update(GCE_METADATA_HOST=host, GCE_METADATA_IP=host, CLOUDSDK_CONFIG=str(tmp_path / "no-gcloud"))
+        with running_exporter("--config.file", str(config), env=env) as (base, proc):
+            deadline = time.monotonic() + 60
+            while True:
+                metrics = httpx.get(f"{base}/metrics", timeout=5).text
+                seen = httpx.get(f"{sim}/_sim/requests", timeout=5).json()
+                tokens = [r for r in seen if r["path"].endswith("/token")]
+                if _count(metrics, "success") >= 3 and len(tokens) >= 2:
+                    break
+                assert time.monotonic() < deadline, (tokens, _count(metrics, "success"), proc.output()[-2000:])
+                time.sleep(0.3)
+        assert all(r["path"].startswith("/computeMetadata/v1/instance/service-accounts/") for r in tokens)
+        assert _count(metrics, "auth_error") == 0
+    assert TOKEN_PREFIX not in metrics + proc.logs

@@ -10,6 +10,12 @@ and issues a bearer token valid for `token_lifetime` seconds (3600 upstream; sho
 and refresh happen). Errors have the endpoint's own shape, `{"error": "invalid_grant",
 "error_description": ...}`, which google-auth raises as RefreshError.
 
+It also plays the metadata server of GKE / Cloud Run / GCE, which ADC falls back to (google-auth
+finds it at GCE_METADATA_HOST and pings GCE_METADATA_IP): the ping at `/`, the default account's
+info and its token under /computeMetadata/v1/, each only with the `Metadata-Flavor: Google` header
+(https://cloud.google.com/compute/docs/metadata/querying-metadata). `metadata_account` names the
+account the instance runs as.
+
 Tokens look like `ya29.FAKE-sim-<hex>`: recognisable, so the tests' secrets check finds any leak.
 """
 
@@ -40,8 +46,11 @@ class TokenIssuer:
         self.lifetime = 3600.0
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (account, monotonic expiry)
         self.issued = 0
+        self.metadata_account = "nanobanana-prober@nb-probe-test.iam.gserviceaccount.com"
 
-    def configure(self, accounts: dict[str, str] | None, lifetime: float | None) -> None:
+    def configure(self, accounts: dict[str, str] | None, lifetime: float | None, metadata_account: str | None) -> None:
+        if metadata_account is not None:
+            self.metadata_account = str(metadata_account)
         if accounts is not None:
             if not isinstance(accounts, dict):
                 raise ValueError("service_accounts must map client_email to a public key PEM")
@@ -137,4 +146,42 @@ def add_routes(app: web.Application, simulator: Any) -> None:
         status, payload = issuer.grant(form, f"{request.scheme}://{request.host}{TOKEN_PATH}")
         return web.json_response(payload, status=status)
 
+    def flavored(handler):
+        async def handle(request: web.Request) -> web.StreamResponse:
+            simulator.requests.append({"path": request.path, "api": "metadata"})
+            if request.headers.get("Metadata-Flavor") != "Google":
+                return web.Response(status=403, text="Missing required header: Metadata-Flavor")
+            response = await handler(request)
+            response.headers["Metadata-Flavor"] = "Google"
+            return response
+        return handle
+
+    async def ping(request: web.Request) -> web.Response:
+        return web.Response(text="computeMetadata/\n")
+
+    async def project_id(request: web.Request) -> web.Response:
+        return web.Response(text=issuer.metadata_account.split("@")[1].split(".")[0])
+
+    async def account_info(request: web.Request) -> web.Response:
+        if request.match_info["account"] not in ("default", issuer.metadata_account):
+            return web.Response(status=404, text="not found")
+        return web.json_response({"email": issuer.metadata_account, "aliases": ["default"],
+                                  "scopes": ["https://www.googleapis.com/auth/cloud-platform"]})
+
+    async def account_token(request: web.Request) -> web.Response:
+        if simulator.fault_active("revoked_account"):
+            return web.Response(status=403, text="The service account is disabled")  # UNVERIFIED wording
+        if request.match_info["account"] not in ("default", issuer.metadata_account):
+            return web.Response(status=404, text="not found")
+        return web.json_response(issuer.issue(issuer.metadata_account))
+
+    async def universe(request: web.Request) -> web.Response:
+        return web.Response(text="googleapis.com")
+
+    root = "/computeMetadata/v1/"
+    app.router.add_get("/", flavored(ping))
+    app.router.add_get(root + "project/project-id", flavored(project_id))
+    app.router.add_get(root + "instance/service-accounts/{account}/", flavored(account_info))
+    app.router.add_get(root + "instance/service-accounts/{account}/token", flavored(account_token))
+    app.router.add_get(root + "universe/universe-domain", flavored(universe))
     app.router.add_post(TOKEN_PATH, token)

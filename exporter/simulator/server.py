@@ -55,11 +55,11 @@ class Simulator:
 
     def configure(self, raw: dict[str, Any]) -> None:
         unknown = set(raw) - {"speed", "faults", "keys", "models", "retired_models", "payload",
-                              "service_accounts", "token_lifetime"}
+                              "service_accounts", "token_lifetime", "metadata_account"}
         if unknown:
             raise ValueError(f"unknown simulator keys: {', '.join(sorted(unknown))}")
         faults = parse_faults(raw["faults"]) if "faults" in raw else self.faults
-        self.tokens.configure(raw.get("service_accounts"), raw.get("token_lifetime"))
+        self.tokens.configure(raw.get("service_accounts"), raw.get("token_lifetime"), raw.get("metadata_account"))
         speed = float(raw.get("speed", self.speed))
         if speed < 0:
             raise ValueError("speed must not be negative")
