@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from exporter.budget import BudgetSettings
 from exporter.catalog import FAMILIES, Family, family_of
-from exporter.credentials import GoogleAuth, file_problem
+from exporter.credentials import GoogleAuth
 from exporter.dialects import DIALECTS
 from exporter.durations import parse_duration
 from exporter.pricing import Price, PriceSettings, Resolution
@@ -325,10 +325,10 @@ def _google_settings(t: TargetModel, index: int, where: Where) -> GoogleAuth | N
     if key:
         raise ConfigError(f"{where('targets', index, key)}: api vertex takes Google credentials "
                           "(credentials_file, or Application Default Credentials without it), not an API key")
-    problem = file_problem(t.credentials_file) if t.credentials_file is not None else None
-    if problem:
-        raise ConfigError(f"{where('targets', index, 'credentials_file')}: {problem}")
-    return GoogleAuth(t.credentials_file)
+    try:
+        return GoogleAuth.of(t.credentials_file)
+    except ValueError as err:
+        raise ConfigError(f"{where('targets', index, 'credentials_file')}: {err}") from None
 
 
 def _read_key(t: TargetModel, index: int, where: Any, environ: Any) -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import os
 import threading
@@ -38,13 +39,36 @@ if TYPE_CHECKING:
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 REFRESH_MARGIN = 300.0  # seconds before expiry, for a token of an hour (google-auth's own is 225 s)
 TOKEN_TIMEOUT = 10.0  # one token request (or metadata server call)
+FILE_TYPES = ("service_account", "authorized_user")  # a key from the console; gcloud's user credentials
 
 
 @dataclass(frozen=True)
 class GoogleAuth:
-    """Which Google credentials a target uses: a file, or ADC when `file` is None."""
+    """Which Google credentials a target uses: a file, or ADC when `file` is None. `digest` is the
+    file's content as the config load read it: a reload after the key was replaced makes new
+    credentials, an unchanged file keeps its token."""
 
     file: str | None = None
+    digest: str = ""
+
+    @classmethod
+    def of(cls, path: str | None) -> GoogleAuth:
+        """The credentials of a config; ValueError says why a file cannot be used."""
+        if path is None:
+            return cls()
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
+        try:
+            info = json.loads(text)
+        except ValueError:
+            raise ValueError(f"{path} is not JSON (a Google credentials file is)") from None
+        kind = info.get("type") if isinstance(info, dict) else None
+        if kind not in FILE_TYPES:
+            raise ValueError(f"{path} has type {kind!r}; it takes {' or '.join(FILE_TYPES)} (for other kinds, "
+                             "leave credentials_file out and use Application Default Credentials)")
+        return cls(path, hashlib.sha256(text.encode()).hexdigest())
 
     @property
     def shown(self) -> str:
@@ -134,24 +158,6 @@ class GoogleToken:
             self.refreshes += 1
             if self._credentials.expiry is not None:
                 self._lifetime = max(1.0, (self._credentials.expiry - issued).total_seconds())
-
-
-FILE_TYPES = ("service_account", "authorized_user")  # a key from the console; gcloud's user credentials
-
-
-def file_problem(path: str) -> str | None:
-    """Why a credentials file cannot be used (checked when the config loads), or None."""
-    try:
-        info = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        return f"cannot read {path}: {err.strerror or err}"
-    except ValueError:
-        return f"{path} is not JSON (a Google credentials file is)"
-    kind = info.get("type") if isinstance(info, dict) else None
-    if kind not in FILE_TYPES:
-        return (f"{path} has type {kind!r}; it takes {' or '.join(FILE_TYPES)} (for other kinds, "
-                "leave credentials_file out and use Application Default Credentials)")
-    return None
 
 
 def _from_file(path: str) -> Any:

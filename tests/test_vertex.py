@@ -301,3 +301,23 @@ def test_adc_on_the_metadata_server_as_on_gke_or_cloud_run(tmp_path):
         assert all(r["path"].startswith("/computeMetadata/v1/instance/service-accounts/") for r in tokens)
         assert _count(metrics, "auth_error") == 0
     assert TOKEN_PREFIX not in metrics + proc.logs
+
+
+async def test_a_replaced_key_file_is_used_after_a_reload(simulator, prober, tmp_path):
+    sim, base = simulator
+    other = "replacement@nb-probe-test.iam.gserviceaccount.com"
+    sim.configure({"service_accounts": {**google_sa.public_accounts(), **google_sa.public_accounts(other)}})
+    text = yaml.safe_dump({"targets": [{"name": "v", "api": "vertex", "base_url": base, "model": "gemini-3-pro-image",
+                                        "project": google_sa.PROJECT, "credentials_file": str(tmp_path / "sa.json")}]})
+    google_sa.key_file(base, tmp_path)  # writes service-account-<n>.json: give it the configured name
+    written = sorted(tmp_path.glob("service-account-*.json"))[-1]
+    written.rename(tmp_path / "sa.json")
+    assert (await prober.probe(load_text(text).series[0])).outcome is Outcome.SUCCESS
+    same = load_text(text)  # a reload with the file unchanged keeps the token
+    assert (await prober.probe(same.series[0])).outcome is Outcome.SUCCESS
+    assert sim.tokens.issued == 1
+    google_sa.key_file(base, tmp_path, email=other)
+    sorted(tmp_path.glob("service-account-*.json"))[-1].rename(tmp_path / "sa.json")
+    assert (await prober.probe(load_text(text).series[0])).outcome is Outcome.SUCCESS
+    assert sim.tokens.issued == 2
+    assert list(sim.tokens.tokens.values())[-1][0] == other
