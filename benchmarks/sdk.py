@@ -24,7 +24,7 @@ import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.run import errors, free_port, machine, median, process  # noqa: E402
+from benchmarks.run import errors, exporter_timings, fixed_upstream, free_port, machine, median, process  # noqa: E402
 
 MODEL = "gemini-3-pro-image"
 DELAY = 0.2
@@ -37,53 +37,16 @@ def serve_fixed(port: int) -> None:
 
     ask = wire.Ask("openai_images", MODEL, "1K", "default", 1024, 1024, None, "x")
     body = json.dumps(wire.OpenAIImages().image(ask, images.png(1024, 1024), None)).encode()
-    last = {"truth": None}
-
-    async def generate(request: web.Request) -> web.StreamResponse:
-        received = time.perf_counter()
-        await request.read()
-        target = received + DELAY
-        await asyncio.sleep(max(0.0, target - time.perf_counter() - 0.002))
-        while time.perf_counter() < target:
-            pass
-        response = web.Response(body=body, content_type="application/json")
-        await response.prepare(request)
-        await response.write_eof()
-        last["truth"] = time.perf_counter() - received
-        return response
-
-    async def truth(request: web.Request) -> web.Response:
-        return web.json_response(last)
-
-    app = web.Application()
-    app.router.add_post("/v1/images/generations", generate)
-    app.router.add_get("/_truth", truth)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(fixed_upstream("/v1/images/generations", body, DELAY), host="127.0.0.1", port=port, print=None,
+                access_log=None)
 
 
 async def timings(base: str, probes: int, sdk: bool) -> list[tuple[float, float, float]]:
     from exporter import probe as probe_module
-    from exporter.config import load_text
 
     probe_module.SDK_APIS = ("openai_images", "openai_chat") if sdk else ()
-    config = load_text(yaml.safe_dump({"targets": [{"name": "fixed", "api": "openai_images",
-                                                    "base_url": base + "/v1", "model": MODEL}]}))
-    series = config.series[0]
-    prober = probe_module.Prober()
-    out = []
-    async with httpx.AsyncClient() as control:
-        try:
-            await prober.probe(series)  # warm-up, not counted
-            for _ in range(probes):
-                attempt = await prober.probe(series)
-                if attempt.outcome.value != "success":
-                    raise RuntimeError(f"{attempt.outcome.value}: {attempt.message}")
-                truth = (await control.get(f"{base}/_truth")).json()["truth"]
-                out.append((truth, attempt.duration, attempt.phases["processing"]))
-                await asyncio.sleep(0.02)
-        finally:
-            await prober.aclose()
-    return out
+    target = {"name": "fixed", "api": "openai_images", "base_url": base + "/v1", "model": MODEL}
+    return await exporter_timings(base, probes, target)
 
 
 def import_cost(repeats: int) -> dict[str, float]:
