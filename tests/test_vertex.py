@@ -321,3 +321,11 @@ async def test_a_replaced_key_file_is_used_after_a_reload(simulator, prober, tmp
     assert (await prober.probe(load_text(text).series[0])).outcome is Outcome.SUCCESS
     assert sim.tokens.issued == 2
     assert list(sim.tokens.tokens.values())[-1][0] == other
+
+
+async def test_series_probing_at_once_share_one_refresh(simulator, prober):
+    sim, base = simulator
+    config = vertex_config(base, resolutions=["1K", "2K"], thinking_levels=["default", "high"])
+    attempts = await asyncio.gather(*(prober.probe(series) for series in config.series))
+    assert [a.outcome for a in attempts] == [Outcome.SUCCESS] * 4, [a.message for a in attempts]
+    assert sim.tokens.issued == 1 and grants(sim) == 1
