@@ -207,6 +207,14 @@ class Credentials:
             self._google[auth] = GoogleToken(auth, self.learn)
         return self._google[auth]
 
+    def headers(self, target: Target) -> dict[str, str]:
+        """Headers the credentials add beside the token, as google-auth's own `apply()` does: the
+        quota project of user credentials (gcloud's ADC file names one; Vertex refuses user
+        credentials without it)."""
+        token = self._google.get(target.google) if target.google else None
+        project = getattr(token._credentials, "quota_project_id", None) if token else None
+        return {"x-goog-user-project": project} if project else {}
+
     async def secret(self, target: Target) -> str | None:
         """What the target's dialect sends: its static key, or a fresh Google access token."""
         if target.google is None:

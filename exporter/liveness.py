@@ -117,6 +117,7 @@ class LivenessChecker:
         try:
             async with asyncio.timeout(target.liveness.timeout):
                 request = dialect.liveness_request(target, await self.credentials.secret(target))
+                request.headers.update(self.credentials.headers(target))
                 status, payload = await self._fetch(request.method, request.url, request.headers, request.body)
             outcome, message = self._verdict(target, status, payload)
         except ProbeFailure as failure:

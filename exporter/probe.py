@@ -218,6 +218,7 @@ class Prober:
                        result: dict[str, Any]) -> None:
         dialect = DIALECTS[series.target.api]
         request = dialect.build(series, secret, prompt)
+        request.headers.update(self.credentials.headers(series.target))
         cap = series.target.max_response_bytes
         _CURRENT.set((timer, cap))
         if dialect.name in SDK_APIS:  # as the teams' applications call their gateways

@@ -329,3 +329,23 @@ async def test_series_probing_at_once_share_one_refresh(simulator, prober):
     attempts = await asyncio.gather(*(prober.probe(series) for series in config.series))
     assert [a.outcome for a in attempts] == [Outcome.SUCCESS] * 4, [a.message for a in attempts]
     assert sim.tokens.issued == 1 and grants(sim) == 1
+
+
+async def test_the_quota_project_of_the_credentials_is_sent(simulator, prober, monkeypatch):
+    """google-auth gives ADC the quota project of GOOGLE_CLOUD_QUOTA_PROJECT (gcloud's user credentials
+    carry one in their file): it goes out as x-goog-user-project, as google-auth's own apply() sends it."""
+    sim, base = simulator
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", google_sa.key_file(base))
+    monkeypatch.setenv("GOOGLE_CLOUD_QUOTA_PROJECT", "billing-project")
+    config = load_text(yaml.safe_dump({"targets": [{
+        "name": "adc", "api": "vertex", "base_url": base, "model": "gemini-3-pro-image", "project": google_sa.PROJECT}]}))
+    attempt = await prober.probe(config.series[0])
+    assert attempt.outcome is Outcome.SUCCESS, attempt.message
+    assert [r for r in sim.requests if r.get("api") == "vertex"][-1]["quota_project"] == "billing-project"
+    monkeypatch.delenv("GOOGLE_CLOUD_QUOTA_PROJECT")
+    plain = Prober(Redactor())
+    try:
+        assert (await plain.probe(vertex_config(base).series[0])).outcome is Outcome.SUCCESS
+    finally:
+        await plain.aclose()
+    assert [r for r in sim.requests if r.get("api") == "vertex"][-1]["quota_project"] is None

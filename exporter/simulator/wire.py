@@ -39,6 +39,7 @@ class Ask:
     key: str | None
     prompt: str
     location: str | None = None  # vertex: the location of the endpoint asked
+    quota_project: str | None = None  # vertex: x-goog-user-project
 
 
 # Gateway aliases the simulator serves as the family of the same name (a gateway knows what its
@@ -161,6 +162,7 @@ class Vertex(Gemini):
     def read(self, request: Any, body: dict) -> Ask:
         ask = super().read(request, body)
         ask.key, ask.location = _bearer(request.headers), request.match_info["location"]
+        ask.quota_project = request.headers.get("x-goog-user-project")
         return ask
 
     def bad_key(self, key: str | None = None) -> tuple[int, dict]:
