@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 REFRESH_MARGIN = 300.0  # seconds before expiry, for a token of an hour (google-auth's own is 225 s)
 TOKEN_TIMEOUT = 10.0  # one token request (or metadata server call)
+MAX_FILE_BYTES = 64 * 1024  # a service-account key is about 2.3 KB
 FILE_TYPES = ("service_account", "authorized_user")  # a key from the console; gcloud's user credentials
 
 
@@ -57,10 +58,14 @@ class GoogleAuth:
         if path is None:
             return cls()
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            with open(path, "rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
         except OSError as err:
             raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise ValueError(f"{path} is larger than {MAX_FILE_BYTES} bytes: not a Google credentials file")
         try:
+            text = raw.decode("utf-8")
             info = json.loads(text)
         except ValueError:
             raise ValueError(f"{path} is not JSON (a Google credentials file is)") from None

@@ -196,11 +196,18 @@ async def test_tokens_are_learned_by_the_redactor(simulator):
     ({"api": "vertex", "project": "nb-probe-test", "credentials_file": "{missing}"}, "cannot read"),
     ({"api": "vertex", "project": "nb-probe-test", "credentials_file": "{external}"},
      "has type 'external_account'; it takes service_account or authorized_user"),
+    ({"api": "vertex", "project": "nb-probe-test", "credentials_file": "{huge}"}, "is larger than 65536 bytes"),
+    ({"api": "vertex", "project": "nb-probe-test", "credentials_file": "{directory}"}, "Is a directory"),
+    ({"api": "vertex", "project": "nb-probe-test", "credentials_file": "{binary}"}, "is not JSON"),
 ])
 def test_config_errors(tmp_path, target, error):
     external = tmp_path / "external.json"
     external.write_text(json.dumps({"type": "external_account", "audience": "x"}))
-    values = {k: str(v).format(missing=tmp_path / "none.json", external=external) for k, v in target.items()}
+    (tmp_path / "huge.json").write_text(" " * 100_000)
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00")
+    files = {"missing": tmp_path / "none.json", "external": external, "huge": tmp_path / "huge.json",
+             "directory": tmp_path, "binary": tmp_path / "binary.json"}
+    values = {k: str(v).format(**files) for k, v in target.items()}
     text = yaml.safe_dump({"targets": [{"name": "t", "model": "gemini-3-pro-image", **values}]})
     with pytest.raises(ConfigError) as err:
         load_text(text, "<test>", environ={"K": "x" * 20})
