@@ -2,7 +2,9 @@
 and faults that can be injected by configuration and changed while it runs.
 
 Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "payload": "noise", "faults": [...], "keys": [...],
-"models": [...], "retired_models": [...]}; GET /_sim/requests (recent requests, keys never recorded).
+"models": [...], "retired_models": [...], "service_accounts": {email: public key PEM}, "token_lifetime": 3600,
+"metadata_account": email}; GET /_sim/requests (recent requests, keys never recorded). Vertex AI's
+token endpoint and metadata server: exporter/simulator/google_auth.py.
 
 Model ids: with `models` set, only those exist; without it, every id exists. Ids in
 `retired_models`, and catalog ids past their shutdown date (exporter/catalog.py), answer 404
