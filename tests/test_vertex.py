@@ -70,7 +70,7 @@ async def test_application_default_credentials(simulator, prober, monkeypatch):
 
 async def test_an_expired_token_is_refreshed_before_the_probe(simulator, prober):
     sim, base = simulator
-    sim.configure({"token_lifetime": 2})  # upstream: 3600 s
+    sim.configure({"token_lifetime": 4})  # upstream: 3600 s; refreshed with 1 s left
     config = vertex_config(base)
     assert (await prober.probe(config.series[0])).outcome is Outcome.SUCCESS
     first = next(iter(sim.tokens.tokens))
@@ -225,7 +225,7 @@ def test_default_endpoints_follow_the_location():
 @pytest.mark.timeout(90)
 def test_exporter_process_probes_vertex_and_never_shows_a_token(tmp_path):
     with running_simulator() as (sim, _):
-        httpx.put(f"{sim}/_sim/config", json={"service_accounts": google_sa.public_accounts(), "token_lifetime": 2},
+        httpx.put(f"{sim}/_sim/config", json={"service_accounts": google_sa.public_accounts(), "token_lifetime": 4},
                   timeout=5).raise_for_status()
         config = tmp_path / "nanobanana.yml"
         config.write_text(yaml.safe_dump({
@@ -286,7 +286,7 @@ def test_adc_on_the_metadata_server_as_on_gke_or_cloud_run(tmp_path):
     """No key file anywhere: ADC falls back to the metadata server (the simulator plays it), as on
     GKE with workload identity, Cloud Run or GCE; its tokens expire and are fetched again."""
     with running_simulator() as (sim, _):
-        httpx.put(f"{sim}/_sim/config", json={"token_lifetime": 2}, timeout=5).raise_for_status()
+        httpx.put(f"{sim}/_sim/config", json={"token_lifetime": 4}, timeout=5).raise_for_status()
         config = tmp_path / "nanobanana.yml"
         config.write_text(yaml.safe_dump({
             "defaults": {"interval": "300ms", "liveness": {"enabled": False}},
