@@ -17,10 +17,8 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
