@@ -149,6 +149,14 @@ def serve_fixed(port: int, delay: float) -> None:
 
     ask = wire.Ask("gemini", MODEL, "1K", "default", 1024, 1024, None, "x")
     body = json.dumps(wire.Gemini().image(ask, images.png(1024, 1024), None)).encode()
+    web.run_app(fixed_upstream("/v1beta/models/{action}", body, delay), host="127.0.0.1", port=port, print=None,
+                access_log=None)
+
+
+def fixed_upstream(route: str, body: bytes, delay: float):
+    """An aiohttp app answering POST `route` with `body` after exactly `delay` s, and GET /_truth."""
+    from aiohttp import web
+
     last = {"truth": None}
 
     async def generate(request: web.Request) -> web.StreamResponse:
@@ -168,17 +176,19 @@ def serve_fixed(port: int, delay: float) -> None:
         return web.json_response(last)
 
     app = web.Application()
-    app.router.add_post("/v1beta/models/{action}", generate)
+    app.router.add_post(route, generate)
     app.router.add_get("/_truth", truth)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    return app
 
 
-async def exporter_timings(base: str, probes: int) -> list[tuple[float, float, float]]:
-    """(truth, duration, processing) per probe, the exporter's Prober as the scheduler runs it."""
+async def exporter_timings(base: str, probes: int, target: dict | None = None) -> list[tuple[float, float, float]]:
+    """(truth, duration, processing) per probe, the exporter's Prober as the scheduler runs it
+    (`target`: another dialect's target against the fixed upstream, benchmarks/sdk.py)."""
     from exporter.config import load_text
     from exporter.probe import Prober
 
-    config = load_text(yaml.safe_dump({"targets": [{"name": "fixed", "api": "gemini", "base_url": base, "model": MODEL}]}))
+    target = target or {"name": "fixed", "api": "gemini", "base_url": base, "model": MODEL}
+    config = load_text(yaml.safe_dump({"targets": [target]}))
     series = config.series[0]
     prober = Prober()
     out = []

@@ -91,6 +91,10 @@ def check(path: str, demo: bool, web_config_file: str | None = None) -> int:
     if web_config_file:
         print(f"{web_config.source}: web config is valid ({describe_web_config(web_config)})")
     print_plan(config)
+    from exporter.credentials import describe
+
+    for line in filter(None, map(describe, config.targets)):
+        print(f"credentials: {line}")
     return 0
 
 
@@ -120,6 +124,7 @@ async def _demo_config_only() -> Config:
 async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter import web
     from exporter.budget import Budget
+    from exporter.credentials import Credentials
     from exporter.liveness import LivenessChecker
     from exporter.metrics import Exposition, TasksCollector
     from exporter.probe import Prober
@@ -151,10 +156,11 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     redactor.update(secrets)
 
     store = Store()
-    prober = Prober(redactor)
+    credentials = Credentials(redactor.learn)  # shared: a target's token serves its probes and checks
+    prober = Prober(redactor, credentials=credentials)
     budget = Budget()
     scheduler = Scheduler(store, prober, budget)
-    liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed)
+    liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed, credentials=credentials)
     status = StatusPoller(redactor)
     current = {"config": config}
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from exporter.budget import BudgetSettings
 from exporter.catalog import FAMILIES, Family, family_of
+from exporter.credentials import GoogleAuth
 from exporter.dialects import DIALECTS
 from exporter.durations import parse_duration
 from exporter.pricing import Price, PriceSettings, Resolution
@@ -92,6 +93,11 @@ class TargetModel(Settings):
     api_key_env: str | None = None
     api_key_file: str | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    # api: vertex (exporter/dialects/vertex.py): the Google Cloud project and location, and Google
+    # credentials from a file (a service-account key) or, without one, Application Default Credentials
+    project: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    location: str | None = Field(default=None, pattern=r"^(global|[a-z]+-[a-z]+[0-9]+)$")
+    credentials_file: str | None = None
 
     @field_validator("resolutions", "thinking_levels")
     @classmethod
@@ -146,6 +152,9 @@ class Target:
     price: Price = field(default_factory=lambda: Price.resolve(None, None))
     confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
     liveness: LivenessSettings = field(default_factory=LivenessSettings)
+    project: str | None = None  # api: vertex
+    location: str | None = None
+    google: GoogleAuth | None = None  # Google credentials instead of a key (exporter/credentials.py)
 
 
 @dataclass(frozen=True)
@@ -225,7 +234,10 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
             return fallback if inherited is None else inherited
 
         dialect = DIALECTS[t.api]
+        google = _google_settings(t, index, where)
         base_url = t.base_url or dialect.default_base_url
+        if t.api == "vertex" and not t.base_url:
+            base_url = dialect.endpoint(t.location or "global")
         if not base_url:
             raise ConfigError(f"{where('targets', index, 'api')}: api {t.api} needs a base_url")
         timeouts = {**DEFAULT_TIMEOUTS, **(defaults.timeout or {}), **(t.timeout or {})}
@@ -255,6 +267,9 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
                 price=Price.resolve(t.price, defaults.price, family),
                 confirm=_merged(ConfirmSettings, t.confirm, defaults.confirm),
                 liveness=_merged(LivenessSettings, t.liveness, defaults.liveness),
+                project=t.project,
+                location=(t.location or "global") if google else None,
+                google=google,
             )
         )
     unknown = sorted(set(model.budget.targets) - {t.name for t in targets}) if model.budget else []
@@ -294,6 +309,26 @@ def _merged(cls: type[_Strict], own: _Strict | None, inherited: _Strict | None) 
         if layer is not None:
             values.update({key: getattr(layer, key) for key in layer.model_fields_set})
     return cls().model_copy(update=values)
+
+
+def _google_settings(t: TargetModel, index: int, where: Where) -> GoogleAuth | None:
+    """`api: vertex` takes project, location and Google credentials, no key; other dialects none of them."""
+    vertex_keys = ("project", "location", "credentials_file")
+    if t.api != "vertex":
+        wrong = next((key for key in vertex_keys if getattr(t, key) is not None), None)
+        if wrong:
+            raise ConfigError(f"{where('targets', index, wrong)}: only api: vertex takes {wrong}")
+        return None
+    if not t.project:
+        raise ConfigError(f"{where('targets', index, 'api')}: api vertex needs a project (the Google Cloud project id)")
+    key = next((k for k in ("api_key_env", "api_key_file") if getattr(t, k) is not None), None)
+    if key:
+        raise ConfigError(f"{where('targets', index, key)}: api vertex takes Google credentials "
+                          "(credentials_file, or Application Default Credentials without it), not an API key")
+    try:
+        return GoogleAuth.of(t.credentials_file)
+    except ValueError as err:
+        raise ConfigError(f"{where('targets', index, 'credentials_file')}: {err}") from None
 
 
 def _read_key(t: TargetModel, index: int, where: Any, environ: Any) -> str | None:

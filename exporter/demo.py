@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import json
+import shutil
+import tempfile
 from importlib import resources
+from pathlib import Path
 
 import yaml
 
@@ -24,6 +30,7 @@ async def start_demo_simulator() -> tuple[object, str]:
     """Start the simulator with the demo's faults; returns its runner and base URL."""
     simulator = Simulator()
     simulator.configure(yaml.safe_load(demo_text())["simulator"])
+    simulator.configure({"service_accounts": {DEMO_ACCOUNT: _public_pem()}})  # the vertex targets sign in
     return await start(simulator)
 
 
@@ -31,4 +38,41 @@ def demo_config(base_url: str) -> Config:
     """The built-in demo config, pointed at a simulator at base_url (also what a reload re-reads)."""
     raw = yaml.safe_load(demo_text())
     exporter_yaml = yaml.safe_dump(raw["exporter"], sort_keys=False).replace("${SIMULATOR}", base_url)
+    exporter_yaml = exporter_yaml.replace("${DEMO_CREDENTIALS}", _key_file(base_url))
     return load_text(exporter_yaml, "<demo>")
+
+
+# The demo's Vertex AI targets sign in through google-auth's real service-account flow against the
+# simulator's token endpoint, with a key made for this process (never written anywhere but a
+# private temporary file, removed at exit).
+DEMO_ACCOUNT = "nanobanana-demo@nanobanana-demo.iam.gserviceaccount.com"
+
+
+@functools.cache
+def _private_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _public_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return _private_key().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@functools.cache
+def _key_file(base_url: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    directory = Path(tempfile.mkdtemp(prefix="nanobanana-demo-"))
+    atexit.register(shutil.rmtree, directory, True)
+    pem = _private_key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()).decode()
+    path = directory / "service-account.json"
+    path.write_text(json.dumps({"type": "service_account", "project_id": "nanobanana-demo", "private_key_id": "demo",
+                                "private_key": pem, "client_email": DEMO_ACCOUNT, "client_id": "1",
+                                "token_uri": base_url + "/token"}))
+    path.chmod(0o600)
+    return str(path)

@@ -24,6 +24,7 @@ import httpx
 
 from exporter import __version__
 from exporter.config import Config, Target
+from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import ProbeFailure, classify_error
 from exporter.outcomes import LIVENESS_OUTCOMES, MODEL_MISSING, Outcome
@@ -65,8 +66,9 @@ def has_check(target: Target) -> bool:
 
 class LivenessChecker:
     def __init__(self, redact: Callable[[str], str] = str, transport: httpx.AsyncBaseTransport | None = None,
-                 on_failure: Callable[[Target, Check], None] | None = None):
+                 on_failure: Callable[[Target, Check], None] | None = None, credentials: Credentials | None = None):
         self.redact = redact
+        self.credentials = credentials or Credentials(getattr(redact, "learn", None))
         self.on_failure = on_failure
         self.states: dict[tuple[str, str, str], LivenessState] = {}
         self._tasks: dict[tuple[str, str, str], tuple[Target, asyncio.Task]] = {}
@@ -111,11 +113,12 @@ class LivenessChecker:
 
     async def check(self, target: Target) -> Check:
         dialect = DIALECTS[target.api]
-        request = dialect.liveness_request(target, target.api_key)
         started_wall, started = time.time(), time.perf_counter()
         try:
             async with asyncio.timeout(target.liveness.timeout):
-                status, payload = await self._fetch(request.method, request.url, request.headers)
+                request = dialect.liveness_request(target, await self.credentials.secret(target))
+                request.headers.update(self.credentials.headers(target))
+                status, payload = await self._fetch(request.method, request.url, request.headers, request.body)
             outcome, message = self._verdict(target, status, payload)
         except ProbeFailure as failure:
             outcome, message = failure.outcome.value, failure.message
@@ -145,8 +148,8 @@ class LivenessChecker:
             return MODEL_MISSING, f"model id {target.model!r} is not listed by the API"
         return Outcome.SUCCESS.value, ""
 
-    async def _fetch(self, method: str, url: str, headers: dict[str, str]) -> tuple[int, Any]:
-        async with self._client.stream(method, url, headers=headers) as response:
+    async def _fetch(self, method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
+        async with self._client.stream(method, url, headers=headers, json=body) as response:
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk

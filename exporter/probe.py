@@ -5,6 +5,7 @@ bounded by a hard deadline, ending in exactly one classified outcome.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ctypes
 import io
 import json
@@ -17,8 +18,10 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from exporter.config import Series
+from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import Answer, Dialect, ProbeFailure, classify_error, error_in_body
+from exporter.openai_sdk import APIS as SDK_APIS, SDK
 from exporter.outcomes import Outcome
 from exporter.sizes import size_problem
 from exporter.state import PHASES, Attempt
@@ -120,18 +123,69 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
     return fmt, width, height
 
 
+# The probe a request belongs to (its phase timer and body cap), for requests the probe does not
+# build itself: the openai SDK's. Each probe runs in its own task, so each sees its own.
+_CURRENT: contextvars.ContextVar[tuple[PhaseTimer, int] | None] = contextvars.ContextVar("probe", default=None)
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    def __init__(self, stream: Any, cap: int):
+        self.stream, self.cap = stream, cap
+
+    async def __aiter__(self):
+        size = 0
+        async for chunk in self.stream:
+            size += len(chunk)
+            if size > self.cap:
+                raise ProbeFailure(Outcome.BAD_RESPONSE, f"response body exceeds the {self.cap} byte cap")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+class CappingTransport(httpx.AsyncBaseTransport):
+    """Caps every response body of a probe as it streams in, whoever reads it (the SDK reads error
+    bodies whole before raising)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport):
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        current = _CURRENT.get()
+        if current is not None:
+            response.stream = _CappedStream(response.stream, current[1])
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def _traced(request: httpx.Request) -> None:
+    current = _CURRENT.get()
+    if current is not None and "trace" not in request.extensions:
+        request.extensions["trace"] = current[0].trace
+
+
 class Prober:
     """Runs probes for one target over one HTTP client (no keep-alive: every probe measures a
     fresh connection, DNS and TLS included, as a new client of the API would see it)."""
 
-    def __init__(self, redact: Callable[[str], str] = str, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, redact: Callable[[str], str] = str, transport: httpx.AsyncBaseTransport | None = None,
+                 credentials: Credentials | None = None):
         self.redact = redact
+        # the redactor learns every access token as it is issued
+        self.credentials = credentials or Credentials(getattr(redact, "learn", None))
+        no_keepalive = httpx.Limits(max_keepalive_connections=0)
         self.client = httpx.AsyncClient(
-            limits=httpx.Limits(max_keepalive_connections=0),
+            limits=no_keepalive,
             timeout=None,  # the probe's own deadline bounds everything
             follow_redirects=False,
-            transport=transport,
+            transport=CappingTransport(transport or httpx.AsyncHTTPTransport(limits=no_keepalive)),
+            event_hooks={"request": [_traced]},
         )
+        self.sdk = SDK(self.client)
         self._thumbnails = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail")
         self._thumbnailed: dict[tuple[str, ...], float] = {}  # series key -> monotonic time of its last thumbnail
 
@@ -153,7 +207,11 @@ class Prober:
         result: dict[str, Any] = {}
         try:
             async with asyncio.timeout(series.timeout):
-                await self._attempt(series, prompt or series.target.prompts[0], timer, result)
+                secret = await self.credentials.secret(series.target)  # a key, or a (refreshed) token
+                if series.target.api in SDK_APIS:
+                    await self.sdk.ready()
+                started_wall, started = time.time(), time.perf_counter()  # the model's time, not the token's
+                await self._attempt(series, prompt or series.target.prompts[0], secret, timer, result)
             outcome, message = Outcome.SUCCESS, ""
         except ProbeFailure as failure:
             outcome, message = failure.outcome, failure.message
@@ -185,17 +243,25 @@ class Prober:
             thumbnail=small,
         )
 
-    async def _attempt(self, series: Series, prompt: str, timer: PhaseTimer, result: dict[str, Any]) -> None:
+    async def _attempt(self, series: Series, prompt: str, secret: str | None, timer: PhaseTimer,
+                       result: dict[str, Any]) -> None:
         dialect = DIALECTS[series.target.api]
-        request = dialect.build(series, series.target.api_key, prompt)
+        request = dialect.build(series, secret, prompt)
+        request.headers.update(self.credentials.headers(series.target))
         cap = series.target.max_response_bytes
-        status, body, content_type = await self._fetch(
-            "POST", request.url, timer, cap, headers=request.headers, json=request.body
-        )
-        result["response_bytes"] = len(body)
-        decode_started = time.perf_counter()
-        payload = _json_or_none(body)
-        del body  # hold at most the parsed payload and the image from here on
+        _CURRENT.set((timer, cap))
+        if dialect.name in SDK_APIS:  # as the teams' applications call their gateways
+            status, payload, content_type, result["response_bytes"] = await self.sdk.call(
+                dialect.name, series.target.base_url, secret, request, series.timeout)
+            decode_started = time.perf_counter()  # the SDK parsed while reading: its time is transfer's
+        else:
+            status, body, content_type = await self._fetch(
+                "POST", request.url, timer, cap, headers=request.headers, json=request.body
+            )
+            result["response_bytes"] = len(body)
+            decode_started = time.perf_counter()
+            payload = _json_or_none(body)
+            del body  # hold at most the parsed payload and the image from here on
         try:
             answer = read_answer(dialect, status, payload, content_type, result)
         finally:

@@ -17,6 +17,7 @@ import yaml
 
 from exporter.config import load_text
 from exporter.simulator import Simulator, start
+from tests import google_sa
 from tests.captured import CAPTURED, install_httpx_hook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,7 @@ def pytest_collection_modifyitems(session, config, items):
 async def simulator():
     """(Simulator, base_url) on 127.0.0.1, fast enough for tests."""
     sim = Simulator(speed=0.001)
+    sim.configure({"service_accounts": google_sa.public_accounts()})  # api: vertex targets sign in as it
     runner, base_url = await start(sim)
     yield sim, base_url
     await runner.cleanup()
@@ -57,8 +59,11 @@ async def prober():
 
 def config_for(base_url: str, api: str = "gemini", **target) -> object:
     """A one-target config against the simulator, as a loaded Config."""
-    base = {"gemini": base_url, "openrouter": f"{base_url}/api/v1"}.get(api, f"{base_url}/v1")
+    base = {"gemini": base_url, "openrouter": f"{base_url}/api/v1", "vertex": base_url}.get(api, f"{base_url}/v1")
     fields = {"name": "t", "api": api, "base_url": base, "model": "gemini-3-pro-image", **target}
+    if api == "vertex":  # a regional endpoint, signed in with the test service account
+        fields = {"project": google_sa.PROJECT, "location": "us-central1",
+                  "credentials_file": google_sa.key_file(base_url), **fields}
     return load_text(yaml.safe_dump({"targets": [fields]}), "<test>", environ={"TEST_KEY": FAKE_KEY})
 
 

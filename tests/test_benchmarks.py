@@ -17,6 +17,14 @@ def test_benchmark_smoke_runs():
     assert "### 3. Memory" in done.stdout
 
 
+def test_sdk_benchmark_smoke_runs():
+    done = subprocess.run([sys.executable, "benchmarks/sdk.py", "--smoke"], cwd=ROOT, env=exporter_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| sdk |" in done.stdout and "| httpx |" in done.stdout
+    assert "import openai + one AsyncOpenAI:" in done.stdout and "peak Python memory" in done.stdout
+
+
 async def test_noise_payload_is_a_realistic_size(simulator):
     sim, base_url = simulator
     sim.configure({"payload": "noise"})

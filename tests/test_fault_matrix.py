@@ -16,6 +16,7 @@ import pytest
 from conftest import FAKE_KEY, exporter_env, running_exporter, running_simulator
 from exporter.dialects import DIALECTS
 from test_probe import FAULTS, expected
+from tests import google_sa
 
 SAMPLE = re.compile(r"([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$")
 # Families whose samples only ever grow: counters, histogram buckets, counts and sums of positive values.
@@ -95,10 +96,12 @@ class Scraper(threading.Thread):
 
 
 def exporter_config(sim: str) -> str:
-    bases = {"gemini": sim, "openrouter": f"{sim}/api/v1"}
+    bases = {"gemini": sim, "openrouter": f"{sim}/api/v1", "vertex": sim}
+    # vertex signs in with the test service account (a regional location: model_not_in_region applies)
+    auth = {"vertex": f"project: {google_sa.PROJECT}, location: us-central1, credentials_file: {google_sa.key_file(sim)}"}
     targets = "".join(
         f'  - {{name: {api.replace("_", "-")}, api: {api}, base_url: "{bases.get(api, sim + "/v1")}", '
-        f"model: gemini-3-pro-image, api_key_env: TEST_KEY}}\n" for api in sorted(DIALECTS))
+        f"model: gemini-3-pro-image, {auth.get(api, 'api_key_env: TEST_KEY')}}}\n" for api in sorted(DIALECTS))
     return (f"defaults: {{interval: 100ms, timeout: {TIMEOUT:g}s, liveness: {{enabled: false}}}}\n"
             f"targets:\n{targets}")
 
@@ -107,6 +110,7 @@ def exporter_config(sim: str) -> str:
 def test_every_fault_in_every_dialect_while_scraping(tmp_path):
     apis = sorted(DIALECTS)
     with running_simulator(speed=0.0005) as (sim, _):
+        httpx.put(f"{sim}/_sim/config", json={"service_accounts": google_sa.public_accounts()}, timeout=5).raise_for_status()
         config = tmp_path / "nanobanana.yml"
         config.write_text(exporter_config(sim))
         with running_exporter("--config.file", str(config), env=exporter_env(TEST_KEY=FAKE_KEY)) as (base, proc):

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import yaml
 
-from conftest import FAKE_BEARER, FAKE_KEY
+from conftest import FAKE_BEARER, FAKE_KEY, config_for
 from exporter.config import load_text
 from exporter.dialects import DIALECTS
 from exporter.liveness import LivenessChecker
@@ -20,7 +20,7 @@ from exporter.scheduler import Scheduler
 from exporter.state import Store
 
 MODELS = {"gemini": "gemini-3-pro-image", "openai_images": "nano-banana-pro", "openai_chat": "gemini-3.1-flash-image",
-          "openrouter": "google/gemini-3-pro-image"}
+          "openrouter": "google/gemini-3-pro-image", "vertex": "gemini-3-pro-image"}
 
 
 def base_of(base: str, api: str) -> str:
@@ -28,6 +28,8 @@ def base_of(base: str, api: str) -> str:
 
 
 def config(base: str, api: str, model: str | None = None, key: str = FAKE_KEY, **target) -> object:
+    if api == "vertex":  # Google credentials (the test service account), no key
+        return config_for(base, api, model=model or MODELS[api], **target)
     fields = {"name": "t", "api": api, "base_url": base_of(base, api), "model": model or MODELS[api],
               "api_key_env": "KEY", **target}
     return load_text(yaml.safe_dump({"targets": [fields]}), environ={"KEY": key})
@@ -50,7 +52,7 @@ async def test_a_known_model_is_alive_and_the_check_costs_nothing(simulator, che
     sim, base = simulator
     result = await check(checker, config(base, api))
     assert (result.outcome, result.message) == ("success", "")
-    [seen] = list(sim.requests)
+    [seen] = [r for r in sim.requests if r.get("api") != "oauth2"]  # vertex signs in first
     assert seen["metadata"] is True  # a GET to a metadata route, never a generation request
 
 

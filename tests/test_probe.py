@@ -41,6 +41,9 @@ FAULTS = [
     ({"kind": "finish_error"}, Outcome.SERVER_ERROR),
     ({"kind": "no_image_reason"}, Outcome.NO_IMAGE),
     ({"kind": "images_field"}, Outcome.SUCCESS),
+    # Vertex AI (the vertex target of these tests is regional, us-central1)
+    ({"kind": "revoked_account"}, Outcome.AUTH_ERROR),
+    ({"kind": "model_not_in_region"}, Outcome.CLIENT_ERROR),
 ]
 
 

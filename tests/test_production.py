@@ -137,7 +137,7 @@ def test_reload_commands_work_as_written(shell, tmp_path):
         result = shell(curl_exporter.replace("localhost:9877", f"localhost:{port}"))
         assert result.stdout.startswith("config reloaded: "), result.stdout + result.stderr
         # the failure shown in the README, with this file's name
-        config.write_text(config.read_text() + "  - {name: broken, api: vertex, model: m}\n")
+        config.write_text(config.read_text() + "  - {name: broken, api: bedrock, model: m}\n")
         failed = shell(curl_exporter.replace("localhost:9877", f"localhost:{port}")).stdout.strip()
     (shown,) = [line.strip() for line in SECTION.splitlines() if line.strip().startswith("failed to reload config: nanobanana.yml")]
     assert failed.replace(str(config), "nanobanana.yml") == shown

@@ -89,7 +89,7 @@ def test_exporter_reload_keeps_adds_and_drops_series(tmp_path):
             assert value(scrape(), OK) == 1 and value(scrape(), WHEN) > started_at
 
             # 2. an invalid config is refused with its error; the old one keeps probing
-            config.write_text(exporter_config(sim, "kept") + "  - {name: broken, api: vertex, model: m}\n")
+            config.write_text(exporter_config(sim, "kept") + "  - {name: broken, api: bedrock, model: m}\n")
             response = httpx.post(f"{base}/-/reload", timeout=10)
             assert response.status_code == 500
             assert f"failed to reload config: {config}:4: targets[1].api: Input should be" in response.text

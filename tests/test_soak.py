@@ -16,6 +16,7 @@ import pytest
 from conftest import FAKE_KEY, exporter_env, running_exporter, running_simulator
 from exporter.dialects import DIALECTS
 from test_probe import FAULTS
+from tests import google_sa
 
 TARGETS = 4  # x 2 resolutions x 2 thinking levels = 16 series
 TIMEOUT = 1.0
@@ -34,7 +35,7 @@ RSS_SLACK = 8 << 20
 def config(sim: str, names: list[str], rng: random.Random | None) -> str:
     """The soak's config; without rng the quiet one the measurements are taken at (the same series,
     probed hourly, no liveness checks: nothing in flight, so the readings do not depend on timing)."""
-    bases = {"gemini": sim, "openrouter": f"{sim}/api/v1"}
+    bases = {"gemini": sim, "openrouter": f"{sim}/api/v1", "vertex": sim}
     apis = sorted(DIALECTS)
     liveness = "{interval: 500ms, timeout: 1s}" if rng else "{enabled: false}"
     lines = [f"defaults: {{timeout: {TIMEOUT:g}s, resolutions: [1K, 2K], thinking_levels: [default, low],"
@@ -42,8 +43,10 @@ def config(sim: str, names: list[str], rng: random.Random | None) -> str:
     for name in names:
         api = apis[int(name.rsplit("-", 1)[1]) % len(apis)]
         interval = f"{rng.randint(60, 120)}ms" if rng else "1h"
+        auth = (f"project: {google_sa.PROJECT}, location: us-central1, credentials_file: {google_sa.key_file(sim)}"
+                if api == "vertex" else "api_key_env: TEST_KEY")
         lines.append(f'  - {{name: {name}, api: {api}, base_url: "{bases.get(api, sim + "/v1")}", model: gemini-3-pro-image,'
-                     f" api_key_env: TEST_KEY, interval: {interval}}}")
+                     f" {auth}, interval: {interval}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -84,6 +87,7 @@ def test_soak_returns_to_its_baseline(tmp_path):
     names = [f"t-{i}" for i in range(TARGETS)]
     reference = None
     with running_simulator(speed=0.0005) as (sim, _):
+        httpx.put(f"{sim}/_sim/config", json={"service_accounts": google_sa.public_accounts()}, timeout=5).raise_for_status()
         config_file = tmp_path / "nanobanana.yml"
         reference = config(sim, names, None)  # measured at: the same series, quiet
         config_file.write_text(config(sim, names, rng))

@@ -20,22 +20,23 @@ UPSTREAM = Path(__file__).parent / "fixtures" / "upstream"
 PNG = base64.b64encode(png(64, 64, "solid")).decode()
 CHAT = ("openai_chat", "openrouter")  # OpenRouter's shapes, which chat gateways copy
 EVERY = tuple(DIALECTS)
+GOOGLE = ("gemini", "vertex")  # Vertex AI answers in the Gemini API's shapes
 
 # file -> (HTTP status it comes with, dialects that can receive it, outcome)
 ANSWERS: dict[str, tuple[int, tuple[str, ...], Outcome]] = {
-    "gemini-generatecontent-image-success.json": (200, ("gemini",), Outcome.SUCCESS),
-    "gemini-finish-no-image.json": (200, ("gemini",), Outcome.NO_IMAGE),
-    "gemini-finish-image-other.json": (200, ("gemini",), Outcome.NO_IMAGE),
-    "gemini-finish-image-safety.json": (200, ("gemini",), Outcome.CONTENT_BLOCKED),
-    "gemini-prompt-blocked.json": (200, ("gemini",), Outcome.CONTENT_BLOCKED),
-    "gemini-400-api-key-invalid.json": (400, ("gemini",), Outcome.AUTH_ERROR),
-    "gemini-400-unknown-field.json": (400, ("gemini",), Outcome.CLIENT_ERROR),
-    "gemini-400-invalid-value.json": (400, ("gemini",), Outcome.CLIENT_ERROR),
-    "gemini-404-model-not-found.json": (404, ("gemini",), Outcome.CLIENT_ERROR),
-    "gemini-429-quota-failure.json": (429, ("gemini",), Outcome.RATE_LIMITED),
-    "gemini-429-resource-exhausted-bare.json": (429, ("gemini",), Outcome.RATE_LIMITED),
-    "gemini-503-overloaded.json": (503, ("gemini",), Outcome.SERVER_ERROR),
-    "gemini-503-high-demand.json": (503, ("gemini",), Outcome.SERVER_ERROR),
+    "gemini-generatecontent-image-success.json": (200, GOOGLE, Outcome.SUCCESS),
+    "gemini-finish-no-image.json": (200, GOOGLE, Outcome.NO_IMAGE),
+    "gemini-finish-image-other.json": (200, GOOGLE, Outcome.NO_IMAGE),
+    "gemini-finish-image-safety.json": (200, GOOGLE, Outcome.CONTENT_BLOCKED),
+    "gemini-prompt-blocked.json": (200, GOOGLE, Outcome.CONTENT_BLOCKED),
+    "gemini-400-api-key-invalid.json": (400, GOOGLE, Outcome.AUTH_ERROR),
+    "gemini-400-unknown-field.json": (400, GOOGLE, Outcome.CLIENT_ERROR),
+    "gemini-400-invalid-value.json": (400, GOOGLE, Outcome.CLIENT_ERROR),
+    "gemini-404-model-not-found.json": (404, GOOGLE, Outcome.CLIENT_ERROR),
+    "gemini-429-quota-failure.json": (429, GOOGLE, Outcome.RATE_LIMITED),
+    "gemini-429-resource-exhausted-bare.json": (429, GOOGLE, Outcome.RATE_LIMITED),
+    "gemini-503-overloaded.json": (503, GOOGLE, Outcome.SERVER_ERROR),
+    "gemini-503-high-demand.json": (503, GOOGLE, Outcome.SERVER_ERROR),
     # OpenRouter reports errors after the model started as HTTP 200: by the error's own code
     "openrouter-200-error-body.json": (200, EVERY, Outcome.RATE_LIMITED),
     "openrouter-200-finish-reason-error.json": (200, CHAT, Outcome.SERVER_ERROR),
@@ -50,6 +51,10 @@ ANSWERS: dict[str, tuple[int, tuple[str, ...], Outcome]] = {
     "openai-images-response.json": (200, ("openai_images",), Outcome.SUCCESS),
     "openai-images-response-url.json": (200, ("openai_images",), Outcome.SUCCESS),
     "openai-chat-usage-reasoning.json": (200, ("openai_chat",), Outcome.SUCCESS),
+    "vertex-429-resource-exhausted-shared.json": (429, GOOGLE, Outcome.RATE_LIMITED),
+    "vertex-403-permission-denied.json": (403, GOOGLE, Outcome.AUTH_ERROR),
+    "vertex-404-model-not-in-location.json": (404, GOOGLE, Outcome.CLIENT_ERROR),
+    "vertex-401-unauthenticated.json": (401, GOOGLE, Outcome.AUTH_ERROR),
 }
 
 # file -> the token usage the exporter reads from it (each token counted once: reasoning tokens

@@ -5,5 +5,6 @@ from exporter.dialects.gemini import Gemini
 from exporter.dialects.openai_chat import OpenAIChat
 from exporter.dialects.openai_images import OpenAIImages
 from exporter.dialects.openrouter import OpenRouter
+from exporter.dialects.vertex import Vertex
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (Gemini(), OpenAIImages(), OpenAIChat(), OpenRouter())}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (Gemini(), OpenAIImages(), OpenAIChat(), OpenRouter(), Vertex())}

@@ -24,16 +24,20 @@ class Gemini(Dialect):
 
     def build(self, series, api_key, prompt):
         t = series.target
+        headers = {"x-goog-api-key": api_key} if api_key else {}
+        url = f"{t.base_url}/v1beta/models/{quote(t.model, safe='')}:generateContent"
+        return Request(url, headers, merge_body(self.body(series, prompt), t.extra_body))
+
+    def body(self, series, prompt) -> dict[str, Any]:
+        """The generateContent body (Vertex AI takes the same one)."""
+        t = series.target
         image_config = {"aspectRatio": t.aspect_ratio}
         if t.family.takes_image_size:  # Nano Banana (2.5) answers 400 to imageSize
             image_config["imageSize"] = series.resolution  # "512" for the smallest size: UNVERIFIED, see catalog
         config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"], "imageConfig": image_config}
         if series.thinking_level != "default":
             config["thinkingConfig"] = {"thinkingLevel": series.thinking_level.upper()}
-        body = {"contents": [{"parts": [{"text": prompt}]}], "generationConfig": config}
-        headers = {"x-goog-api-key": api_key} if api_key else {}
-        url = f"{t.base_url}/v1beta/models/{quote(t.model, safe='')}:generateContent"
-        return Request(url, headers, merge_body(body, t.extra_body))
+        return {"contents": [{"parts": [{"text": prompt}]}], "generationConfig": config}
 
     def usage(self, payload):
         usage = payload.get("usageMetadata") if isinstance(payload, dict) else None

@@ -20,7 +20,7 @@ log = logging.getLogger("exporter.simulator")
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="nanobanana-exporter simulator",
-                                     description="Serve a simulator of the Gemini, OpenAI-style and OpenRouter image APIs.")
+                                     description="Serve a simulator of the Gemini, OpenAI-style, OpenRouter and Vertex AI image APIs.")
     parser.add_argument("--simulator.config", dest="config", metavar="FILE",
                         help="YAML with speed, payload, faults and keys (see README); changeable at run time via PUT /_sim/config")
     parser.add_argument("--speed", type=float, default=None, help="latency scale, 1.0 = real-world latency")

@@ -31,12 +31,18 @@ KINDS: dict[str, str] = {
     "no_image_reason": "gemini: finishReason NO_IMAGE and no image part (others answer normally)",
     "images_field": "not a fault: openai_chat answers in message.images[] as OpenRouter-style gateways do "
                     "(others answer normally)",
+    # Vertex AI (exporter/simulator/google_auth.py: the token endpoint)
+    "revoked_account": "vertex: the service account is disabled: the token endpoint refuses the grant "
+                       "(invalid_grant) and Vertex refuses the tokens it issued (401)",
+    "model_not_in_region": "vertex: regional endpoints answer 404 NOT_FOUND for the model; the global one serves it",
 }
 # kinds that only some dialects can receive; the others answer normally
 ONLY: dict[str, tuple[str, ...]] = {
     "finish_error": ("openai_chat", "openrouter"),
     "no_image_reason": ("gemini",),
     "images_field": ("openai_chat",),
+    "revoked_account": ("vertex",),
+    "model_not_in_region": ("vertex",),
 }
 
 

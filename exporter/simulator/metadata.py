@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from exporter.simulator.wire import Gemini, OpenAIImages
+from exporter.simulator.wire import Gemini, OpenAIImages, Vertex
 
 if TYPE_CHECKING:
     from exporter.simulator.server import Simulator
 
 LATENCY_SECONDS = 0.2  # a metadata call at real-world speed
 GEMINI = Gemini()
+VERTEX = Vertex()
+VERTEX_MODEL = "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}"
 OPENAI_STYLE = OpenAIImages()
 _KINDS = ("status", "html_error", "not_json", "hang", "reset")
 
@@ -82,5 +84,25 @@ def add_routes(app: web.Application, simulator: Simulator) -> None:
             return web.json_response(payload, status=status)
         return web.json_response(OPENAI_STYLE.model_list(simulator.listed_models()))
 
+    async def vertex_count_tokens(request: web.Request) -> web.StreamResponse:
+        # Vertex's free check: countTokens on the model in a location (exporter/dialects/vertex.py)
+        model = request.match_info["model"]
+        value = request.headers.get("Authorization", "")
+        token = value[7:] if value.startswith("Bearer ") else None
+        record(simulator, request, "vertex", model, token)
+        failed = await metadata_fault(request, simulator, ("vertex",), model, VERTEX)
+        if failed is not None:
+            return failed
+        if simulator.tokens.account_of(token) is None or simulator.fault_active("revoked_account"):
+            status, payload = VERTEX.bad_key(token)
+            return web.json_response(payload, status=status)
+        location = request.match_info["location"]
+        if not simulator.model_exists(model) or (location != "global" and simulator.fault_active("model_not_in_region")):
+            return web.json_response(VERTEX.model_missing(model, request.match_info["project"], location), status=404)
+        body = await request.json()
+        words = sum(len(str(p.get("text", "")).split()) for c in body.get("contents", []) for p in c.get("parts", []))
+        return web.json_response({"totalTokens": words + 1, "totalBillableCharacters": words * 4})
+
+    app.router.add_post(VERTEX_MODEL + ":countTokens", vertex_count_tokens)
     app.router.add_get("/v1beta/models/{model}", gemini_model)
     app.router.add_get("/v1/models", model_list)

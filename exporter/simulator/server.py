@@ -2,7 +2,9 @@
 and faults that can be injected by configuration and changed while it runs.
 
 Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "payload": "noise", "faults": [...], "keys": [...],
-"models": [...], "retired_models": [...]}; GET /_sim/requests (recent requests, keys never recorded).
+"models": [...], "retired_models": [...], "service_accounts": {email: public key PEM}, "token_lifetime": 3600,
+"metadata_account": email}; GET /_sim/requests (recent requests, keys never recorded). Vertex AI's
+token endpoint and metadata server: exporter/simulator/google_auth.py.
 
 Model ids: with `models` set, only those exist; without it, every id exists. Ids in
 `retired_models`, and catalog ids past their shutdown date (exporter/catalog.py), answer 404
@@ -26,10 +28,10 @@ from typing import Any
 from aiohttp import web
 
 from exporter import catalog
-from exporter.simulator import images, metadata, status_feed
+from exporter.simulator import google_auth, images, metadata, status_feed
 from exporter.simulator.faults import ONLY, Fault, parse_faults
 from exporter.simulator.latency import draw_seconds
-from exporter.simulator.wire import ALIASES, Ask, Gemini, OpenAIChat, OpenAIImages, error_in_body, moderation
+from exporter.simulator.wire import ALIASES, Ask, Gemini, OpenAIChat, OpenAIImages, Vertex, error_in_body, moderation
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,15 @@ class Simulator:
         self.served_images: OrderedDict[str, bytes] = OrderedDict()  # url_image answers, newest last
         self.in_flight = 0
         self.max_in_flight = 0  # the most generation requests answered at once, for tests
+        self.tokens = google_auth.TokenIssuer()  # Vertex's access tokens and the token endpoint
 
     def configure(self, raw: dict[str, Any]) -> None:
-        unknown = set(raw) - {"speed", "faults", "keys", "models", "retired_models", "payload"}
+        unknown = set(raw) - {"speed", "faults", "keys", "models", "retired_models", "payload",
+                              "service_accounts", "token_lifetime", "metadata_account"}
         if unknown:
             raise ValueError(f"unknown simulator keys: {', '.join(sorted(unknown))}")
         faults = parse_faults(raw["faults"]) if "faults" in raw else self.faults
+        self.tokens.configure(raw.get("service_accounts"), raw.get("token_lifetime"), raw.get("metadata_account"))
         speed = float(raw.get("speed", self.speed))
         if speed < 0:
             raise ValueError("speed must not be negative")
@@ -84,12 +89,29 @@ class Simulator:
         elapsed = time.monotonic() - self.clock_zero
         return next((f for f in self.faults if f.applies(ask.api, ask.model, ask.resolution, elapsed)), None)
 
+    def fault_active(self, kind: str) -> bool:
+        """Whether a fault of this kind (with no model or resolution filter) applies now."""
+        elapsed = time.monotonic() - self.clock_zero
+        return any(f.kind == kind and f.model is None and f.resolution is None
+                   and f.applies(f.api or "vertex", "", "", elapsed) for f in self.faults)
+
+    def refusal(self, wire: Any, ask: Ask) -> tuple[int, dict] | None:
+        """The answer to a request whose key or token is refused, or None."""
+        if ask.api == "vertex":
+            if self.tokens.account_of(ask.key) is None or self.fault_active("revoked_account"):
+                return wire.bad_key(ask.key)
+        elif self.keys and ask.key not in self.keys:
+            return wire.bad_key(ask.key)
+        return None
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1024**2)
         for prefix in ("", "/api"):  # OpenRouter lives under /api/v1
             app.router.add_post(prefix + "/v1/images/generations", self._handler(OpenAIImages()))
             app.router.add_post(prefix + "/v1/chat/completions", self._handler(OpenAIChat()))
         app.router.add_post("/v1beta/models/{model_action}", self._handler(Gemini()))
+        app.router.add_post(metadata.VERTEX_MODEL + ":generateContent", self._handler(Vertex()))
+        google_auth.add_routes(app, self)  # POST /token
         app.router.add_get("/_sim/images/{name}", self._image)
         app.router.add_get("/_sim/config", self._get_config)
         app.router.add_put("/_sim/config", self._put_config)
@@ -110,11 +132,11 @@ class Simulator:
                 "path": request.path, "fault": fault.kind if fault else None, "body": _summary(body),
                 "authenticated": ask.key is not None}
             self.requests.append(record)
-            if self.keys and ask.key not in self.keys:
-                status, payload = wire.bad_key(ask.key)
-                return web.json_response(payload, status=status)
-            if not self.model_exists(ask.model):
-                return web.json_response(wire.model_missing(ask.model), status=404)
+            refused = self.refusal(wire, ask)
+            if refused is not None:
+                return web.json_response(refused[1], status=refused[0])
+            if not self.model_exists(ask.model) or self.not_served_here(ask, fault):
+                return web.json_response(wire.model_missing(ask.model, **_where(request)), status=404)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
@@ -194,6 +216,17 @@ class Simulator:
 
     async def _get_requests(self, request: web.Request) -> web.Response:
         return web.json_response(list(self.requests))
+
+
+    @staticmethod
+    def not_served_here(ask: Ask, fault: Fault | None) -> bool:
+        return fault is not None and fault.kind == "model_not_in_region" and ask.location not in (None, "global")
+
+
+def _where(request: web.Request) -> dict[str, str]:
+    """The project and location a Vertex request names (nothing for the other dialects)."""
+    info = request.match_info
+    return {"project": info["project"], "location": info["location"]} if "location" in info else {}
 
 
 def _shut_down(model: str) -> bool:

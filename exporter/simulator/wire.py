@@ -38,6 +38,8 @@ class Ask:
     height: int
     key: str | None
     prompt: str
+    location: str | None = None  # vertex: the location of the endpoint asked
+    quota_project: str | None = None  # vertex: x-goog-user-project
 
 
 # Gateway aliases the simulator serves as the family of the same name (a gateway knows what its
@@ -84,7 +86,7 @@ class Gemini:
     api = "gemini"
 
     def read(self, request: Any, body: dict) -> Ask:
-        model = request.match_info["model_action"].rsplit(":", 1)[0]
+        model = (request.match_info.get("model_action") or request.match_info["model"]).rsplit(":", 1)[0]
         family = model_family(model)
         config = body.get("generationConfig") or {}
         image_config = config.get("imageConfig") or {}
@@ -149,6 +151,30 @@ def _gemini_usage(ask: Ask, image_tokens: int) -> dict:
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     return usage
+
+
+class Vertex(Gemini):
+    """Vertex AI's generateContent: Gemini's body and answer, a bearer token, google.rpc errors
+    (tests/fixtures/upstream/vertex-*.json)."""
+
+    api = "vertex"
+
+    def read(self, request: Any, body: dict) -> Ask:
+        ask = super().read(request, body)
+        ask.key, ask.location = _bearer(request.headers), request.match_info["location"]
+        ask.quota_project = request.headers.get("x-goog-user-project")
+        return ask
+
+    def bad_key(self, key: str | None = None) -> tuple[int, dict]:
+        # a missing, expired or revoked access token
+        return 401, self.error(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+                                    "login cookie or other valid authentication credential.", "ACCESS_TOKEN_EXPIRED"
+                               if key else "CREDENTIALS_MISSING")
+
+    def model_missing(self, model: str, project: str = "", location: str = "") -> dict:
+        return self.error(404, f"Publisher Model `projects/{project}/locations/{location}/publishers/google/models/"
+                               f"{model}` was not found or your project does not have access to it. Please ensure you "
+                               "are using a valid model version.")
 
 
 def error_in_body(status: int) -> dict:
