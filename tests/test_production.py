@@ -144,6 +144,7 @@ def test_reload_commands_work_as_written(shell, tmp_path):
 
     relay_config = tmp_path / "relay.yml"
     relay_config.write_text(CONFIG.replace("DEADLINE", "5s"))
+    (tmp_path / "relay-token").write_text(BEARER)  # the README's command reads it: the relay's reload needs it
     relay_port = free_port()
     with FakeWebhook() as fake:
         shell.env.update(environ(fake.url()))
