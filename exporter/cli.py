@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 
 from exporter import __version__, logs
 from exporter.config import Config, ConfigError, load_file
@@ -121,6 +122,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter import web
     from exporter.budget import Budget
     from exporter.liveness import LivenessChecker
+    from exporter.maintenance import MaintenanceCollector
     from exporter.metrics import Exposition, TasksCollector
     from exporter.probe import Prober
     from exporter.reload import Reloader
@@ -174,8 +176,9 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     exposition = Exposition(store, status, liveness, budget)
     exposition.registry.register(reloader)
     exposition.registry.register(TasksCollector(asyncio.get_running_loop()))
+    exposition.registry.register(MaintenanceCollector(lambda: current["config"], time.time))
     app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source,
-                       liveness, budget)
+                       liveness, budget, lambda: current["config"])
     reloader.add_route(app)
     server = web.Server(app, args.listen, web_config)
     try:
