@@ -2,6 +2,7 @@
 
   nanobanana-exporter [--config.file F] [--web.listen-address :9877] [--web.config.file W] [--demo] [--config.check] ...
   nanobanana-exporter simulator [--web.listen-address :9879] [--simulator.config F]
+  nanobanana-exporter report --prometheus.url URL [--range 30d | --month YYYY-MM] [--out PREFIX]
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def exporter_parser() -> argparse.ArgumentParser:
 SUBCOMMANDS: dict[str, str] = {
     "simulator": "exporter.simulator.cli",
     "relay": "exporter.relay.cli",
+    "report": "exporter.report.cli",
 }
 
 
