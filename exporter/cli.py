@@ -48,6 +48,11 @@ def exporter_parser() -> argparse.ArgumentParser:
                         help="validate the config, print the expanded probe plan, exit 0 (valid) or 1")
     parser.add_argument("--demo", action="store_true",
                         help="probe the built-in simulator with the built-in demo config (no API key, no network)")
+    parser.add_argument("--otlp.endpoint", dest="otlp_endpoint", default=None, metavar="URL",
+                        help="also push the probes as OpenTelemetry GenAI metrics over OTLP/HTTP to this URL "
+                        "(e.g. http://collector:4318/v1/metrics); off by default")
+    parser.add_argument("--otlp.interval", dest="otlp_interval", default="60s", metavar="DURATION",
+                        help="how often to push OpenTelemetry metrics (default 60s)")
     common_flags(parser, ":9877")
     web_config_flag(parser)
     return parser
@@ -155,6 +160,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     redactor.update(secrets)
 
     store = Store()
+    otel = start_otel(args, store)
     prober = Prober(redactor)
     budget = Budget()
     scheduler = Scheduler(store, prober, budget)
@@ -207,6 +213,31 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     await prober.aclose()
     await liveness.stop()
     await status.stop()
+    if otel is not None:
+        await otel.stop()
     for cleanup in cleanups:
         await cleanup()
     return 0
+
+
+def start_otel(args: argparse.Namespace, store):
+    """The optional OpenTelemetry export (exporter/otel.py), or None when --otlp.endpoint is not set."""
+    if not args.otlp_endpoint:
+        return None
+    from exporter.durations import parse_duration
+
+    try:
+        from exporter.otel import OtelExport
+    except ImportError as err:
+        raise ConfigError(f"--otlp.endpoint needs the OpenTelemetry SDK ({err.name} is missing): "
+                          "pip install 'nanobanana-exporter[otel]'") from None
+    try:
+        interval = parse_duration(args.otlp_interval)
+    except ValueError as err:
+        raise ConfigError(f"--otlp.interval: {err}") from None
+    if not args.otlp_endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"--otlp.endpoint: expected an http:// or https:// URL, got {args.otlp_endpoint!r}")
+    otel = OtelExport(store, args.otlp_endpoint, interval)
+    otel.start()
+    log.info("pushing OpenTelemetry metrics", extra={"endpoint": args.otlp_endpoint, "interval_seconds": interval})
+    return otel
