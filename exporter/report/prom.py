@@ -3,6 +3,8 @@ person can act on (unreachable, not Prometheus, a query refused)."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 
@@ -15,14 +17,17 @@ class Prometheus:
         self.url = url.rstrip("/")
         self.client = httpx.Client(timeout=timeout)
         self.queries = 0
+        self.timings: list[tuple[float, str]] = []  # (seconds, query) of every query, for benchmarks/report.py
 
     def close(self) -> None:
         self.client.close()
 
     def _get(self, path: str, params: dict) -> list[dict]:
         self.queries += 1
+        began = time.perf_counter()
         try:
             response = self.client.get(f"{self.url}{path}", params=params)
+            self.timings.append((time.perf_counter() - began, params["query"]))
         except httpx.HTTPError as err:
             raise ReportError(f"cannot reach Prometheus at {self.url}: {err.__class__.__name__}: {err}"
                               " (is --prometheus.url right and Prometheus running?)") from None

@@ -15,6 +15,7 @@ from exporter.report.data import Report, _human, _iso
 
 STYLE = Style(background="white", plot_background="white", font_family="sans-serif",
               colors=("#0969da", "#8250df", "#bc4c00", "#57606a", "#9a6700", "#1b7c83"))
+LINES = 8  # targets drawn per daily chart; the tables list all
 MET, MISSED = "#1a7f37", "#cf222e"  # only the availability bars are green or red: met or missed the SLO
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -108,12 +109,13 @@ def charts(r: Report) -> dict[str, str]:
                                if row.availability is not None else None for row in r.rows])
         out["Availability"] = _svg(c)
     if r.daily_availability:
-        c = _chart(pygal.Line, "Availability per day", value_formatter=lambda v: f"{v:.2f} %", show_dots=False)
+        c = _chart(pygal.Line, "Availability per day" + (f" (the {LINES} targets lowest over the period)"
+                                                          if len(r.daily_availability) > LINES else ""), value_formatter=lambda v: f"{v:.2f} %", show_dots=False)
         days = next(iter(r.daily_availability.values()))
         c.x_labels = [_day(t) for t, _ in days]
         c.x_labels_major_every, c.show_minor_x_labels = 7, False
-        for target, points in sorted(r.daily_availability.items()):
-            c.add(target, [None if v is None else round(v * 100, 3) for _, v in points])
+        for target in _worst(r, r.daily_availability):
+            c.add(target, [None if v is None else round(v * 100, 3) for _, v in r.daily_availability[target]])
         c.add(f"SLO {r.slo:.2%}", [r.slo * 100] * len(days), stroke_style={"dasharray": "6,4"})
         out["Availability per day"] = _svg(c)
     if r.latency:
@@ -127,10 +129,23 @@ def charts(r: Report) -> dict[str, str]:
         days = next(iter(r.daily_spend.values()))
         c.x_labels = [_day(t) for t, _ in days]
         c.x_labels_major_every, c.show_minor_x_labels = 7, False
-        for target, points in sorted(r.daily_spend.items()):
-            c.add(target, [v or 0.0 for _, v in points])
+        ranked = sorted(r.daily_spend, key=lambda t: -sum(v or 0.0 for _, v in r.daily_spend[t]))
+        for target in sorted(ranked[:LINES]):
+            c.add(target, [v or 0.0 for _, v in r.daily_spend[target]])
+        if ranked[LINES:]:
+            c.add(f"{len(ranked) - LINES} others", [sum(r.daily_spend[t][i][1] or 0.0 for t in ranked[LINES:])
+                                                    for i in range(len(days))])
         out["Spend"] = _svg(c)
     return out
+
+
+def _worst(r: Report, daily: dict) -> list[str]:
+    """The targets of `daily`, at most LINES of them: those with the lowest availability over the period."""
+    failures: dict[str, list[float]] = {}
+    for row in r.rows:
+        f = failures.setdefault(row.key[0], [0.0, 0.0])
+        f[0], f[1] = f[0] + row.failures, f[1] + row.counted
+    return sorted(sorted(daily, key=lambda t: -(failures.get(t, [0, 1])[0] / max(failures.get(t, [0, 1])[1], 1)))[:LINES])
 
 
 def _period(r: Report) -> str:
