@@ -121,3 +121,19 @@ def test_exporter_pauses_paid_probes_in_maintenance_and_keeps_free_checks(tmp_pa
             assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), check.stdout + check.stderr
             page = httpx.get(base + "/", timeout=5).text
             assert "In maintenance now:</b> a" in page and "paid probes paused" in page and "upgrade" in page
+
+
+def test_readme_alertmanager_time_intervals_example_is_valid(tmp_path):
+    """The README's Alertmanager example (mute notifications only) passes amtool check-config."""
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```yaml\n# alertmanager.yml\n", 1)[1].split("```", 1)[0]
+    config = yaml.safe_load(block)
+    config["route"]["receiver"] = "chat"  # the example shows only the parts that mute
+    config["receivers"] = [{"name": "chat"}]
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config))
+    done = subprocess.run(["amtool", "check-config", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "time_intervals" in block and "mute_time_intervals: [sunday-night]" in block
