@@ -37,7 +37,7 @@ from exporter.report.prom import Prometheus  # noqa: E402
 from stack import start_prometheus  # noqa: E402
 
 
-def wait_for_compaction(prom, quiet: float = 30.0, limit: float = 900.0) -> tuple[int, float]:
+def wait_for_compaction(prom, quiet: float = 150.0, limit: float = 900.0) -> tuple[int, float]:
     """Wait until Prometheus has compacted the backfilled two-hour blocks (the loaded block count holds
     still for `quiet` seconds), as a month of real data would be: (blocks, seconds waited)."""
     began, last, since = time.monotonic(), None, time.monotonic()
