@@ -2,6 +2,7 @@
 
   nanobanana-exporter [--config.file F] [--web.listen-address :9877] [--web.config.file W] [--demo] [--config.check] ...
   nanobanana-exporter simulator [--web.listen-address :9879] [--simulator.config F]
+  nanobanana-exporter report --prometheus.url URL [--range 30d | --month YYYY-MM] [--out PREFIX]
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 
 from exporter import __version__, logs
 from exporter.config import Config, ConfigError, load_file
@@ -46,6 +48,11 @@ def exporter_parser() -> argparse.ArgumentParser:
                         help="validate the config, print the expanded probe plan, exit 0 (valid) or 1")
     parser.add_argument("--demo", action="store_true",
                         help="probe the built-in simulator with the built-in demo config (no API key, no network)")
+    parser.add_argument("--otlp.endpoint", dest="otlp_endpoint", default=None, metavar="URL",
+                        help="also push the probes as OpenTelemetry GenAI metrics over OTLP/HTTP to this URL "
+                        "(e.g. http://collector:4318/v1/metrics); off by default")
+    parser.add_argument("--otlp.interval", dest="otlp_interval", default="60s", metavar="DURATION",
+                        help="how often to push OpenTelemetry metrics (default 60s)")
     common_flags(parser, ":9877")
     web_config_flag(parser)
     return parser
@@ -54,6 +61,7 @@ def exporter_parser() -> argparse.ArgumentParser:
 SUBCOMMANDS: dict[str, str] = {
     "simulator": "exporter.simulator.cli",
     "relay": "exporter.relay.cli",
+    "report": "exporter.report.cli",
 }
 
 
@@ -126,6 +134,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter.budget import Budget
     from exporter.credentials import Credentials
     from exporter.liveness import LivenessChecker
+    from exporter.maintenance import MaintenanceCollector
     from exporter.metrics import Exposition, TasksCollector
     from exporter.probe import Prober
     from exporter.reload import Reloader
@@ -156,6 +165,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     redactor.update(secrets)
 
     store = Store()
+    otel = start_otel(args, store)
     credentials = Credentials(redactor.learn)  # shared: a target's token serves its probes and checks
     prober = Prober(redactor, credentials=credentials)
     budget = Budget()
@@ -181,8 +191,9 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     exposition = Exposition(store, status, liveness, budget)
     exposition.registry.register(reloader)
     exposition.registry.register(TasksCollector(asyncio.get_running_loop()))
+    exposition.registry.register(MaintenanceCollector(lambda: current["config"], time.time))
     app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source,
-                       liveness, budget)
+                       liveness, budget, lambda: current["config"])
     reloader.add_route(app)
     server = web.Server(app, args.listen, web_config)
     try:
@@ -209,6 +220,31 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     await prober.aclose()
     await liveness.stop()
     await status.stop()
+    if otel is not None:
+        await otel.stop()
     for cleanup in cleanups:
         await cleanup()
     return 0
+
+
+def start_otel(args: argparse.Namespace, store):
+    """The optional OpenTelemetry export (exporter/otel.py), or None when --otlp.endpoint is not set."""
+    if not args.otlp_endpoint:
+        return None
+    from exporter.durations import parse_duration
+
+    try:
+        from exporter.otel import OtelExport
+    except ImportError as err:
+        raise ConfigError(f"--otlp.endpoint needs the OpenTelemetry SDK ({err.name} is missing): "
+                          "pip install 'nanobanana-exporter[otel]'") from None
+    try:
+        interval = parse_duration(args.otlp_interval)
+    except ValueError as err:
+        raise ConfigError(f"--otlp.interval: {err}") from None
+    if not args.otlp_endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"--otlp.endpoint: expected an http:// or https:// URL, got {args.otlp_endpoint!r}")
+    otel = OtelExport(store, args.otlp_endpoint, interval)
+    otel.start()
+    log.info("pushing OpenTelemetry metrics", extra={"endpoint": args.otlp_endpoint, "interval_seconds": interval})
+    return otel

@@ -17,6 +17,7 @@ from exporter.budget import BudgetSettings
 from exporter.catalog import FAMILIES, Family, family_of
 from exporter.credentials import GoogleAuth
 from exporter.dialects import DIALECTS
+from exporter.maintenance import Maintenance, WindowModel, unknown_targets
 from exporter.durations import parse_duration
 from exporter.pricing import Price, PriceSettings, Resolution
 from exporter.secrets import read_secret
@@ -118,6 +119,7 @@ class ConfigModel(_Strict):
     targets: list[TargetModel] = Field(min_length=1)
     status_sources: StatusSourcesModel = Field(default_factory=StatusSourcesModel)
     budget: BudgetSettings | None = None
+    maintenance: list[WindowModel] = Field(default_factory=list)
 
     @field_validator("targets")
     @classmethod
@@ -197,6 +199,7 @@ class Config:
     source: str = "<built-in>"
     status_sources: tuple[SourceConfig, ...] = ()
     budget: BudgetSettings | None = None
+    maintenance: Maintenance = field(default_factory=Maintenance)
 
     @property
     def series(self) -> list[Series]:
@@ -275,11 +278,14 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
     unknown = sorted(set(model.budget.targets) - {t.name for t in targets}) if model.budget else []
     if unknown:
         raise ConfigError(f"{where('budget', 'targets', unknown[0])}: no target is called {unknown[0]!r}")
+    for index, name in unknown_targets(model.maintenance, [t.name for t in targets])[:1]:
+        raise ConfigError(f"{where('maintenance', index, 'targets')}: no target is called {name!r}")
     try:
         status_sources = resolve_sources(model.status_sources, environ)
     except ValueError as err:
         raise ConfigError(f"{source}: {err}") from None
-    return Config(targets=tuple(targets), source=source, status_sources=status_sources, budget=model.budget)
+    return Config(targets=tuple(targets), source=source, status_sources=status_sources, budget=model.budget,
+                  maintenance=Maintenance.of(model.maintenance))
 
 
 def _check_family(t: TargetModel, family: Family, resolutions: tuple[str, ...], thinking_levels: tuple[str, ...],

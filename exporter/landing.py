@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import time
 from html import escape
 
@@ -72,6 +73,29 @@ def _budget(budget) -> str:
             f"{rows}</table>")
 
 
+def _maintenance(config, now: float) -> str:
+    """Every maintenance window: open now (paid probes of its targets paused) or when it opens next."""
+    if config is None or not config.maintenance.windows:
+        return ""
+    rows = []
+    for w in config.maintenance.windows:
+        local = lambda ts: dt.datetime.fromtimestamp(ts, w.zone).strftime("%Y-%m-%d %H:%M %Z")  # noqa: E731
+        open_ = w.open_at(now)
+        if open_:
+            state = f'<span class="fail">open until {local(open_[1])}: paid probes paused</span>'
+        else:
+            nxt = w.next_start(now)
+            state = "closed" + (f", next opens {local(nxt)}" if nxt else ", not again")
+        targets = ", ".join(sorted(w.targets)) if w.targets else "every target"
+        rows.append(f"<tr><td>{escape(w.name)}</td><td>{escape(targets)}</td><td>{escape(str(w.zone))}</td>"
+                    f"<td>{state}</td></tr>")
+    active = [t.name for t in config.targets if config.maintenance.active(t.name, now)]
+    note = (f"<p><b>In maintenance now:</b> {escape(', '.join(active))} (paid probes paused, free checks go on)</p>"
+            if active else "")
+    return ("<h2>Maintenance windows</h2>" + note + "<table><tr><th>window</th><th>targets</th><th>time zone</th>"
+            f"<th>state</th></tr>{''.join(rows)}</table>")
+
+
 def _thumbnail(state, now: float) -> str:
     if state.thumbnail is None:
         return "<td></td>"
@@ -80,7 +104,7 @@ def _thumbnail(state, now: float) -> str:
             f'src="data:image/jpeg;base64,{base64.b64encode(data).decode()}"></td>')
 
 
-def render(store: Store, ready: bool, config_source: str, liveness=None, budget=None) -> str:
+def render(store: Store, ready: bool, config_source: str, liveness=None, budget=None, config=None) -> str:
     now = time.time()
     rows, details = [], []
     for state in store:
@@ -107,6 +131,7 @@ def render(store: Store, ready: bool, config_source: str, liveness=None, budget=
 <p>Version {escape(__version__)} &middot; config <code>{escape(config_source)}</code> &middot;
 {"ready" if ready else "not ready"} &middot; <a href="metrics">Metrics</a> &middot;
 <a href="-/healthy">Health</a> &middot; <a href="-/ready">Readiness</a></p>
+{_maintenance(config, now)}
 <h2>Series</h2>
 <table><tr>{header}<th>last outcome</th><th>duration</th><th>finished</th><th>last error</th><th>failures in a row</th><th>last image</th></tr>
 {"".join(rows)}</table>

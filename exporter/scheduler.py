@@ -14,11 +14,13 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import zlib
 from dataclasses import dataclass, field
 
 from exporter.budget import Budget
 from exporter.config import Config, ConfirmSettings, Series, Target
+from exporter.maintenance import Maintenance
 from exporter.outcomes import Outcome
 from exporter.probe import Prober
 from exporter.state import Store
@@ -74,10 +76,13 @@ class Scheduler:
         self._loops: dict[tuple[str, ...], tuple[Series, asyncio.Task, _Control]] = {}
         self._inflight: set[asyncio.Task] = set()
         self._limits: dict[str, tuple[int, asyncio.Semaphore]] = {}
+        self.maintenance = Maintenance()
+        self.clock = time.time  # wall clock: maintenance windows are local times
 
     def apply(self, config: Config) -> None:
         """Start, keep or restart series to match the config. Kept series keep their state."""
         self.store.sync(config)
+        self.maintenance = config.maintenance
         if self.budget is not None:
             self.budget.configure(config.budget, [t.name for t in config.targets])
         wanted = {s.key: s for s in config.series}
@@ -150,6 +155,9 @@ class Scheduler:
             if not reason:  # an early probe with one in flight is simply not needed
                 state.skip("overlap")
                 log.warning("probe skipped: the previous one is still running", extra=series.labels)
+            return
+        if self.maintenance.active(series.target.name, self.clock()):
+            state.skip("maintenance")  # paused, not paid: confirmations too
             return
         if self.budget is not None and self.budget.refusal(series.target.name):
             state.skip("budget")

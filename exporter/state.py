@@ -16,8 +16,9 @@ from exporter.outcomes import Outcome
 from exporter.pricing import TOKEN_KINDS
 
 PHASES: tuple[str, ...] = ("connect", "tls", "processing", "transfer", "decode")
-# overlap: the previous probe still runs; budget: the day's spend limit of a scope is reached
-SKIP_REASONS: tuple[str, ...] = ("overlap", "budget")
+# overlap: the previous probe still runs; budget: the day's spend limit of a scope is reached;
+# maintenance: a maintenance window of the target is open (exporter/maintenance.py)
+SKIP_REASONS: tuple[str, ...] = ("overlap", "budget", "maintenance")
 # why a probe ran early, off its regular schedule: a paid probe failed, or a free liveness check did
 CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness")
 DURATION_BUCKETS: tuple[float, ...] = (

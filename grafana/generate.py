@@ -59,6 +59,8 @@ SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS)
 EXPORTER_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:3])
 # Free liveness checks run once per target and model: no resolution or thinking level to filter on.
 TARGET_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:5])
+# Maintenance windows are per target: no api, model, resolution or thinking level to filter on.
+MAINTENANCE_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:4])
 SERIES = "location, target, model, resolution, thinking_level"  # `api` follows from target
 SERIES_LEGEND = "{{target}} {{resolution}} {{thinking_level}} {{location}}"  # a target has one model
 # Every label of a probe series: what a data link needs to open probe detail on that one series.
@@ -383,6 +385,8 @@ OK_FAIL = [{"type": "value", "options": {"0": {"text": "FAIL", "color": RED, "in
 LIVENESS_STATES = [{"type": "value", "options": {"0": {"text": "FAIL", "color": RED, "index": 0},
                                                  "1": {"text": "OK", "color": GREEN, "index": 1},
                                                  "2": {"text": "rate limited", "color": YELLOW, "index": 2}}}]
+MAINTENANCE_STATES = [{"type": "value", "options": {"0": {"text": "none", "color": "transparent", "index": 0},
+                                                    "1": {"text": "maintenance", "color": BLUE, "index": 1}}}]
 # Ages in probe intervals; -1 is a series that never had what is counted.
 NEVER = [{"type": "range", "options": {"from": -1, "to": -1, "result": {"text": "never", "color": RED, "index": 0}}}]
 
@@ -462,6 +466,13 @@ def what_broke(t: dict) -> list[dict]:
                        # spanNulls: "Connect null values" of the state timeline (Grafana 10.1+,
                        # grafana.com/docs/grafana/v10.1/panels-visualizations/visualizations/state-timeline/)
                        custom={"spanNulls": True, "fillOpacity": 80, "lineWidth": 0}),
+        state_timeline("Maintenance", "Blue while a maintenance window of the config (`maintenance:`) is open for "
+                       "the target: its paid probes are paused (skipped, reason maintenance, not paid) and its "
+                       "series keep their last values; free liveness checks go on. A red stretch above inside a "
+                       "blue one is not a new failure.",
+                       [query(f"max by (location, target) (nanobanana_maintenance_active{{{MAINTENANCE_SEL}}})",
+                              "{{location}} {{target}}")],
+                       w=24, h=4, mappings=MAINTENANCE_STATES, custom={"fillOpacity": 80, "lineWidth": 0}),
     ]
 
 

@@ -151,6 +151,7 @@ def _exporter_wide(location: str, t: float) -> dict[str, float]:
     out['nanobanana_budget_limit_usd{scope="global"}'] = 20.0
     out['nanobanana_budget_spent_usd{scope="global"}'] = round((t - START) / 3600 * 1.9, 4)
     out['nanobanana_budget_exhausted{scope="global"}'] = 0.0
+    out['nanobanana_maintenance_active{target="google"}'] = 0.0  # no window configured
     out['nanobanana_exporter_build_info{version="0.9.0"}'] = 1.0
     return out
 
