@@ -26,14 +26,18 @@ class Captured:
 
     def __init__(self) -> None:
         self.secrets: set[str] = set()
+        self.allowed: dict[str, frozenset[str]] = {}  # secret -> kinds it belongs in
         self.sizes: dict[str, int] = defaultdict(int)  # kind -> characters scanned
         self.found: list[str] = []
         self._lock = threading.Lock()
 
-    def secret(self, *values: str) -> None:
-        """Register recognisable fake secrets the tests use."""
+    def secret(self, *values: str, allowed_in: tuple[str, ...] = ()) -> None:
+        """Register recognisable fake secrets the tests use. allowed_in: kinds where the value belongs
+        (a mention's user ID in the relay message that mentions them), searched for everywhere else."""
         with self._lock:
             self.secrets.update(v for v in values if v)
+            if allowed_in:
+                self.allowed.update({v: frozenset(allowed_in) for v in values if v})
 
     def add(self, kind: str, text: str, where: str = "") -> None:
         if not text:
@@ -41,6 +45,8 @@ class Captured:
         with self._lock:
             self.sizes[kind] += len(text)
             for secret in self.secrets:
+                if kind in self.allowed.get(secret, ()):
+                    continue
                 at = text.find(secret)
                 if at >= 0:
                     context = text[max(0, at - 80): at + len(secret) + 40].replace("\n", " ")

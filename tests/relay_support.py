@@ -23,6 +23,14 @@ WECOM_KEY = "wcFAKEkey-0123-4567-89ab"
 BEARER = "relay-bearer-FAKE-0123456789"
 SECRETS = (FEISHU_HOOK, FEISHU_SECRET, DINGTALK_TOKEN, DINGTALK_SECRET, WECOM_KEY, BEARER)
 CAPTURED.secret(*SECRETS)
+# People to mention: personal data, expected only in the messages that mention them.
+FEISHU_USER = "ou_FAKEoncall0123456789abcdef"
+DINGTALK_USER = "dtFAKEuser0123"
+DINGTALK_MOBILE = "13900001234"
+WECOM_USER = "wcFAKEuser.on-call"
+WECOM_MOBILE = "13900005678"
+PEOPLE = (FEISHU_USER, DINGTALK_USER, DINGTALK_MOBILE, WECOM_USER, WECOM_MOBILE)
+CAPTURED.secret(*PEOPLE, allowed_in=("relay message",))
 
 CONFIG = """
 channels:
@@ -76,9 +84,10 @@ def payload(*alerts, status=None, name="NanoBananaOutage"):
 
 
 @contextlib.asynccontextmanager
-async def running_relay(fake_base_url: str, deadline: str = "5s", env: dict[str, str] | None = None):
+async def running_relay(fake_base_url: str, deadline: str = "5s", env: dict[str, str] | None = None,
+                        config_text: str = CONFIG):
     """(relay base URL, RelayMetrics, Redactor) for a relay in this event loop."""
-    config = load_text(CONFIG.replace("DEADLINE", deadline), "<test>", environ=env or environ(fake_base_url))
+    config = load_text(config_text.replace("DEADLINE", deadline), "<test>", environ=env or environ(fake_base_url))
     redactor = Redactor(config.secrets)
     metrics = RelayMetrics(list(config.channels))
     courier = Courier(config.channels, metrics, redactor, config.deadline, config.request_timeout)

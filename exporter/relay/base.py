@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from exporter.relay.alerts import Notification
+from exporter.relay.mentions import Mentions
 
 MAX_MESSAGES = 5  # per notification; beyond that, the last message says "and N more alerts"
 
@@ -35,8 +36,9 @@ class Platform:
     name: str
     # (messages, seconds) per bot, all enforced at once
     rate_limits: tuple[tuple[int, float], ...]
-    # notification -> message bodies, each within the platform's size limit; plus alerts omitted
-    render: Callable[[Notification], tuple[list[dict], int]]
+    # (notification, who to mention) -> message bodies, each within the platform's size limit;
+    # plus alerts omitted. The mentions go in the first message only.
+    render: Callable[[Notification, Mentions], tuple[list[dict], int]]
     # (url, secret, body, unix time) -> the request to send, signed when a secret is set
     sign: Callable[[str, str | None, dict, float], Request]
     # (HTTP status, parsed JSON or None) -> None, or raise DeliveryError
@@ -74,16 +76,22 @@ class Blocks(Sequence[str]):
     """The alert blocks of a notification, each rendered when pack() first reads it: a group of
     100,000 alerts renders only the few hundred that fit in MAX_MESSAGES messages."""
 
-    def __init__(self, items: Sequence[object], render: Callable[[object], str]):
+    def __init__(self, items: Sequence[object], render: Callable[[object], str], first: str | None = None):
+        """first: a block of the relay's own before the alerts (the mention line), so it opens message 1."""
         self.items, self.render = items, render
+        self.head = [first] if first else []
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.head) + len(self.items)
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
-            return [self.render(item) for item in self.items[index]]
-        return self.render(self.items[index])
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if index < len(self.head):
+            return self.head[index]
+        return self.render(self.items[index - len(self.head)])
 
 
 def pack(

@@ -7,6 +7,9 @@
     deadline: 8s                             # per notification, retries included
     request_timeout: 5s                      # per request to a platform
 
+A channel may mention people or everyone, by the firing alerts' labels (mentions.py):
+`mentions: [{match: {severity: critical}, users: [...], users_file: ..., mobiles: [...], all: false}]`.
+
 Bot URLs carry credentials (Feishu's token in the path, DingTalk's access_token, WeCom's key), so
 they, like secrets, come from the environment or a file, never from this file.
 """
@@ -22,9 +25,11 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from exporter.config import Duration
+from exporter.files import MAX_CONFIG_BYTES, read_bytes
 from exporter.secrets import read_secret
 from exporter.yamlconfig import ConfigError, read_text, validate
 from exporter.relay.base import Platform
+from exporter.relay.mentions import MentionRule, Mentions, id_problem, parse_id_file
 from exporter.relay.platforms import PLATFORMS
 
 # Alertmanager gives one notification (its retries included) max(group_interval, 10s), then cancels
@@ -33,10 +38,29 @@ from exporter.relay.platforms import PLATFORMS
 ALERTMANAGER_MIN_BUDGET = 10.0
 PlatformName = Literal[tuple(PLATFORMS)]  # type: ignore[valid-type]
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+LabelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+# Platforms that can mention by mobile number (Feishu's custom bots mention by open_id only).
+MOBILE_PLATFORMS = ("dingtalk", "wecom")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MentionModel(_Strict):
+    # IDs are plain strings here and checked in load_text: a pydantic pattern error would quote them
+    match: dict[LabelName, str | list[str]] = Field(default_factory=dict)
+    users: list[str] = Field(default_factory=list)
+    users_file: str | None = None
+    mobiles: list[str] = Field(default_factory=list)
+    mobiles_file: str | None = None
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _someone(self) -> "MentionModel":
+        if not (self.users or self.users_file or self.mobiles or self.mobiles_file or self.all):
+            raise ValueError("mentions no one: set users, users_file, mobiles, mobiles_file or all: true")
+        return self
 
 
 class ChannelModel(_Strict):
@@ -45,6 +69,7 @@ class ChannelModel(_Strict):
     url_file: str | None = None
     secret_env: str | None = None
     secret_file: str | None = None
+    mentions: list[MentionModel] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_url(self) -> "ChannelModel":
@@ -69,6 +94,8 @@ class Channel:
     platform: Platform
     url: str = field(repr=False)
     secret: str | None = field(repr=False)
+    # not compared: a reload that changes only who is mentioned keeps the bot's rate limiter
+    mentions: tuple[MentionRule, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,7 +115,9 @@ class RelayConfig:
             parts = urlsplit(channel.url)
             found += [value for _, value in parse_qsl(parts.query)]  # DingTalk access_token, WeCom key
             found.append(parts.path.rstrip("/").rsplit("/", 1)[-1])  # Feishu's hook token
-        return [s for s in found if len(s) >= 8]
+        # user IDs and mobile numbers are personal data: masked however short (the redactor's floor is 4)
+        people = [i for c in self.channels.values() for rule in c.mentions for i in rule.mentions.ids]
+        return [s for s in found if len(s) >= 8] + people
 
 
 def load_file(path: str | Path, environ: dict[str, str] | None = None) -> RelayConfig:
@@ -115,10 +144,45 @@ def load_text(text: str, source: str = "<config>", environ: dict[str, str] | Non
         if problem := _url_problem(url):  # the URL itself is a secret: only the problem is named
             raise ConfigError(f"{where('channels', name, key)}: the bot URL is not usable: {problem}")
         channels[name] = Channel(name=name, platform=PLATFORMS[c.type], url=url,
-                                 secret=secret(c.secret_env, c.secret_file, "channels", name, "secret"))
+                                 secret=secret(c.secret_env, c.secret_file, "channels", name, "secret"),
+                                 mentions=tuple(_mention_rule(m, c.type, where, "channels", name, "mentions", i)
+                                                for i, m in enumerate(c.mentions)))
     token = secret(model.token_env, model.token_file, "token")
     return RelayConfig(channels=channels, token=token, deadline=model.deadline,
                        request_timeout=model.request_timeout, source=source)
+
+
+def _mention_rule(m: MentionModel, platform: str, where, *loc: Any) -> MentionRule:
+    if (m.mobiles or m.mobiles_file) and platform not in MOBILE_PLATFORMS:
+        key = "mobiles" if m.mobiles else "mobiles_file"
+        raise ConfigError(f"{where(*loc, key)}: {platform} bots mention by user ID only (users, users_file); "
+                          f"mobile numbers work on {' and '.join(MOBILE_PLATFORMS)}")
+
+    def ids(listed: list[str], path: str | None, key: str, mobile: bool) -> tuple[str, ...]:
+        for index, value in enumerate(listed):
+            if problem := id_problem(value.strip() if isinstance(value, str) else "", mobile):
+                raise ConfigError(f"{where(*loc, key, index)}: {problem}")
+        found = [v.strip() for v in listed]
+        if path:
+            file_key = f"{key}_file"
+            try:
+                text = read_bytes(path, MAX_CONFIG_BYTES).decode("utf-8-sig")
+            except OSError as err:
+                raise ConfigError(f"{where(*loc, file_key)}: cannot read {path}: {err.strerror or err}") from None
+            except UnicodeDecodeError:
+                raise ConfigError(f"{where(*loc, file_key)}: {path} is not UTF-8 text") from None
+            more, bad = parse_id_file(text, mobile)
+            if bad:
+                raise ConfigError(f"{where(*loc, file_key)}: {path}:{bad[0]}: {bad[1]}")
+            if not more and not found and not m.all:
+                raise ConfigError(f"{where(*loc, file_key)}: {path} lists no one")
+            found += more
+        return tuple(dict.fromkeys(found))
+
+    match = tuple((label, frozenset([values] if isinstance(values, str) else values)) for label, values in m.match.items())
+    return MentionRule(match=match, mentions=Mentions(users=ids(m.users, m.users_file, "users", False),
+                                                      mobiles=ids(m.mobiles, m.mobiles_file, "mobiles", True),
+                                                      everyone=m.all))
 
 
 def _url_problem(url: str) -> str | None:

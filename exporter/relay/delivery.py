@@ -25,6 +25,7 @@ from exporter.relay.alerts import Notification
 from exporter.relay.base import DeliveryError
 from exporter.relay.config import Channel
 from exporter.relay.limiter import RateLimiter
+from exporter.relay.mentions import select
 from exporter.relay.metrics import RelayMetrics
 
 log = logging.getLogger("exporter.relay")
@@ -114,7 +115,8 @@ class Courier:
         """received: when the request arrived (time.monotonic()); the deadline counts from then, since
         Alertmanager's budget includes the time the body took to arrive and be parsed."""
         deadline = (time.monotonic() if received is None else received) + self.deadline
-        bodies, omitted = await asyncio.get_running_loop().run_in_executor(self.executor, channel.platform.render, notification)
+        bodies, omitted = await asyncio.get_running_loop().run_in_executor(
+            self.executor, channel.platform.render, notification, select(channel.mentions, notification))
         if omitted:
             self.metrics.omitted.labels(channel.name).inc(omitted)
         limiter = self.limiters[channel.name]  # held to the end, even if a reload replaces it meanwhile

@@ -13,6 +13,7 @@ import json
 from exporter.relay import alerts
 from exporter.relay.alerts import Notification
 from exporter.relay.base import Blocks, DeliveryError, Platform, Request, check_http, pack
+from exporter.relay.mentions import NOBODY, Mentions
 
 MAX_BODY_BYTES = 20 * 1024
 SIGNATURE_ROOM = 128  # bytes reserved for "timestamp" and "sign", added after packing
@@ -31,7 +32,16 @@ def body_size(body: dict) -> int:
     return len(json.dumps(body, ensure_ascii=False).encode()) + SIGNATURE_ROOM
 
 
-def render(n: Notification) -> tuple[list[dict], int]:
+def mention_line(m: Mentions) -> str | None:
+    """Card markdown's @ syntax: `<at id=open_id></at>`, `<at id=all></at>` (open.feishu.cn,
+    feishu-cards/card-components/content-components/rich-text; custom bots mention by open_id only).
+    The IDs passed mentions.USER_ID, so they cannot close the tag."""
+    if not m:
+        return None
+    return " ".join([f"<at id={user}></at>" for user in m.users] + (["<at id=all></at>"] if m.everyone else []))
+
+
+def render(n: Notification, mentions: Mentions = NOBODY) -> tuple[list[dict], int]:
     head, template = alerts.title(n), colour(n)  # the header is plain_text: nothing to escape
 
     def build(blocks: list[str], part: str, footer: str) -> dict:
@@ -51,7 +61,8 @@ def render(n: Notification) -> tuple[list[dict], int]:
             },
         }
 
-    blocks = Blocks(n.alerts, lambda a: "\n".join(alerts.alert_lines(n, a, alerts.entities)))  # rendered as packed
+    blocks = Blocks(n.alerts, lambda a: "\n".join(alerts.alert_lines(n, a, alerts.entities)),  # rendered as packed
+                    first=mention_line(mentions))
     return pack(blocks, build, body_size, MAX_BODY_BYTES, more=n.not_read)
 
 
