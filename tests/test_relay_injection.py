@@ -11,7 +11,7 @@ import pytest
 
 from exporter.relay import dingtalk, feishu, wecom
 from exporter.relay.alerts import Notification
-from tests.relay_support import alert, payload
+from tests.relay_support import DINGTALK_MOBILE, FEISHU_USER, WECOM_USER, alert, payload
 
 EVIL = "https://elsewhere.test/phish"
 HOSTILE = {
@@ -77,11 +77,12 @@ def test_titles_escape_group_labels_where_they_are_markup():
     assert fs["card"]["header"]["title"]["tag"] == "plain_text"  # Feishu renders no markup there
 
 
-RELAY_FOR_ALERTMANAGER = """
+# the on-call people of each bot, mentioned for critical alerts: the hostile values must add no one
+RELAY_FOR_ALERTMANAGER = f"""
 channels:
-  feishu: {type: feishu, url_env: FS_URL}
-  dingtalk: {type: dingtalk, url_env: DT_URL}
-  wecom: {type: wecom, url_env: WC_URL}
+  feishu: {{type: feishu, url_env: FS_URL, mentions: [{{match: {{severity: critical}}, users: [{FEISHU_USER}]}}]}}
+  dingtalk: {{type: dingtalk, url_env: DT_URL, mentions: [{{match: {{severity: critical}}, mobiles: ["{DINGTALK_MOBILE}"]}}]}}
+  wecom: {{type: wecom, url_env: WC_URL, mentions: [{{match: {{severity: critical}}, users: [{WECOM_USER}]}}]}}
 token_env: RELAY_TOKEN
 """
 
@@ -130,7 +131,14 @@ def test_a_hostile_status_feed_title_reaches_every_bot_as_text(tmp_path):
     [wc] = [r.json for r in bot.received("/cgi-bin/webhook/send")][:1]
     texts = [e["content"] for e in card["card"]["elements"] if e["tag"] == "markdown"]
     texts += [ding["markdown"]["text"], wc["markdown"]["content"].split("\n\n", 1)[1]]
-    for text in texts:
+    mentions = f"<at id={FEISHU_USER}></at>"
+    assert texts[0] == mentions and card["card"]["elements"][1] == {"tag": "hr"}  # the configured mention, first
+    assert ding["at"] == {"atMobiles": [DINGTALK_MOBILE], "atUserIds": [], "isAtAll": False}
+    assert ding["markdown"]["text"].count(f"\n\n@{DINGTALK_MOBILE}\n\n") == 1
+    wc_text = texts[-1]
+    assert wc_text.startswith(f"<@{WECOM_USER}>\n\n") and wc.get("msgtype") == "markdown"
+    texts[-1] = wc_text.removeprefix(f"<@{WECOM_USER}>\n\n")
+    for text in texts[1:]:
         assert "Gemini" in text or "FIRING" in text
         assert "<" not in text, text
         assert {name for name, _ in LINK.findall(text)} <= OUR_LINKS, text

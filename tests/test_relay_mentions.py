@@ -252,3 +252,58 @@ def test_feishu_mentions_by_user_id_only(tmp_path):
         load_text(text, "relay.yml", environ=environ("http://127.0.0.1:1"))
     assert str(err.value).startswith("relay.yml:6: channels.fs.mentions[0].mobiles: feishu bots mention by user ID only")
     assert DINGTALK_MOBILE not in str(err.value)
+
+
+def test_the_commented_example_in_relay_yml_is_valid(tmp_path):
+    """alertmanager/relay.yml ships its mention rules commented out: uncommented, they load."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "alertmanager" / "relay.yml").read_text()
+    text = re.sub(r"^(\s*)# (mentions:|  - match:|    \w+(?:_file)?: )", r"\1\2", text, flags=re.M)
+    for path in re.findall(r"_file: (\S+)", text):
+        content = {"wecom-url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K", "relay-token": "t0ken-value",
+                   "oncall-mobiles": DINGTALK_MOBILE}.get(Path(path).name, FEISHU_USER)
+        (tmp_path / Path(path).name).write_text(content + "\n")
+        text = text.replace(path, str(tmp_path / Path(path).name))
+    env = {"FEISHU_WEBHOOK_URL": "https://open.feishu.cn/open-apis/bot/v2/hook/h", "FEISHU_SECRET": "s3cret",
+           "DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=a", "DINGTALK_SECRET": "SECx"}
+    channels = load_text(text, "relay.yml", environ=env).channels
+    assert [len(channels[name].mentions) for name in ("feishu", "dingtalk", "wecom")] == [2, 1, 0]
+    critical = Notification.model_validate(notification(short_alert()))
+    assert select(channels["feishu"].mentions, critical).users == (FEISHU_USER,)
+    assert select(channels["dingtalk"].mentions, critical).mobiles == (DINGTALK_MOBILE,)
+
+
+def test_the_readme_example_loads(tmp_path):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    [example] = re.findall(r"#### @-mentions\n.*?```yaml\n(.*?)```", readme, flags=re.S)
+    for path in re.findall(r"_file: (\S+)", example):
+        (tmp_path / Path(path).name).write_text((DINGTALK_MOBILE if "mobiles" in path else FEISHU_USER) + "\n")
+        example = example.replace(path, str(tmp_path / Path(path).name))
+    env = {"FEISHU_WEBHOOK_URL": "https://open.feishu.cn/open-apis/bot/v2/hook/h",
+           "DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=a"}
+    channels = load_text(example, "README.md", environ=env).channels
+    warning = Notification.model_validate(notification(short_alert(severity="warning")))
+    assert select(channels["ops-dingtalk"].mentions, warning).mobiles == (DINGTALK_MOBILE,)
+
+
+def test_config_check_counts_rules_and_names_no_one(tmp_path, capsys, monkeypatch):
+    from exporter.relay.cli import main
+
+    config = tmp_path / "relay.yml"
+    config.write_text(config_text(tmp_path).replace("DEADLINE", "5s"))
+    for key, value in environ("http://127.0.0.1:1").items():
+        monkeypatch.setenv(key, value)
+    assert main(["--config.file", str(config), "--config.check"]) == 0
+    out = capsys.readouterr()
+    assert "/alerts/fs  feishu  2 mention rules" in out.out and "/alerts/dt  dingtalk  1 mention rule\n" in out.out
+    assert all(person not in out.out + out.err for person in PEOPLE)
+    (tmp_path / "users").write_text(f"{FEISHU_USER}\n<at id=all></at>\n")
+    assert main(["--config.file", str(config), "--config.check"]) == 1
+    err = capsys.readouterr().err
+    assert f"channels.fs.mentions[0].users_file: {tmp_path / 'users'}:2: not a user ID" in err
+    assert all(person not in err for person in PEOPLE) and "<at" not in err

@@ -63,7 +63,8 @@ def main(argv: list[str]) -> int:
         if args.web_config_file:
             print(f"{web_config.source}: web config is valid ({describe_web_config(web_config)})")
         for name, channel in sorted(config.channels.items()):
-            rules = f"  {len(channel.mentions)} mention rules" if channel.mentions else ""  # counted, never listed
+            count = len(channel.mentions)
+            rules = f"  {count} mention rule{'s' if count > 1 else ''}" if count else ""  # counted, never listed
             print(f"  /alerts/{name}  {channel.platform.name}{'  signed' if channel.secret else ''}{rules}")
         return 0
     return asyncio.run(serve(config, args.listen, redactor, web_config=web_config, config_file=args.config_file,
