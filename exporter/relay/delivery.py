@@ -39,6 +39,10 @@ DEDUP_WINDOW = 600.0
 DEDUP_SIZE = 10_000  # messages remembered at most
 
 
+def _render(channel: Channel, notification: Notification) -> tuple[list[dict], int]:
+    return channel.platform.render(notification, select(channel.mentions, notification))
+
+
 class SentMessages:
     """Messages delivered lately, by channel, group key and content (before signing)."""
 
@@ -115,8 +119,8 @@ class Courier:
         """received: when the request arrived (time.monotonic()); the deadline counts from then, since
         Alertmanager's budget includes the time the body took to arrive and be parsed."""
         deadline = (time.monotonic() if received is None else received) + self.deadline
-        bodies, omitted = await asyncio.get_running_loop().run_in_executor(
-            self.executor, channel.platform.render, notification, select(channel.mentions, notification))
+        # choosing the mentions reads every firing alert (12 ms for 1000 alerts and 10 rules): off the loop too
+        bodies, omitted = await asyncio.get_running_loop().run_in_executor(self.executor, _render, channel, notification)
         if omitted:
             self.metrics.omitted.labels(channel.name).inc(omitted)
         limiter = self.limiters[channel.name]  # held to the end, even if a reload replaces it meanwhile
