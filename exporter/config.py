@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from exporter.budget import BudgetSettings
+from exporter.detection import latency_threshold
 from exporter.dialects import DIALECTS
 from exporter.durations import parse_duration
 from exporter.pricing import Price, PriceSettings
@@ -168,6 +169,11 @@ class Series:
     def price(self) -> float:
         """The estimated price of one successful probe of this series (USD)."""
         return self.target.price.of_image(self.resolution)
+
+    @property
+    def latency_threshold(self) -> float:
+        """Seconds above which a successful probe is slow (exporter.detection)."""
+        return latency_threshold(self.resolution, self.thinking_level)
 
 
 SERIES_LABELS = ("target", "api", "model", "resolution", "thinking_level")

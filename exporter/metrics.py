@@ -34,6 +34,8 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "gauge", f"1 if the last probe that was not rate limited succeeded, else 0. {_BG}.", ()),
     "nanobanana_probe_consecutive_failures": (
         "gauge", f"Failed probes in a row; rate-limited probes neither reset nor extend it. {_BG}.", ()),
+    "nanobanana_probe_consecutive_slow": (
+        "gauge", f"Successful probes in a row slower than the series' latency threshold; a failure resets it. {_BG}.", ()),
     "nanobanana_probe_last_run_timestamp_seconds": ("gauge", f"When the last probe finished. {_BG}.", ()),
     "nanobanana_probe_last_success_timestamp_seconds": ("gauge", f"When the last successful probe finished. {_BG}.", ()),
     "nanobanana_probe_phase_duration_seconds": ("gauge", f"Time spent in each phase of the last probe. {_BG}.", ("phase",)),
@@ -50,7 +52,7 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_probe_price_usd": ("gauge", "Configured estimated price of one successful probe in USD.", ()),
     "nanobanana_probe_confirmations": (
         "counter", f"Probes run early, off the regular schedule, to confirm a failure: reason failure (a paid probe "
-        f"failed) or liveness (a free check failed). They count in nanobanana_probes_total too. {_BG}.", ("reason",)),
+        f"failed), liveness (a free check failed) or slow (a successful probe slower than its latency threshold). They count in nanobanana_probes_total too. {_BG}.", ("reason",)),
 }
 
 # The free liveness checks (exporter.liveness): one series per target, their own outcome list.
@@ -140,6 +142,7 @@ class ProbeCollector:
             if state.success is not None:
                 f["nanobanana_probe_success"].add_metric(values, state.success)
             f["nanobanana_probe_consecutive_failures"].add_metric(values, state.consecutive_failures)
+            f["nanobanana_probe_consecutive_slow"].add_metric(values, state.consecutive_slow)
             if state.last_run is not None:
                 f["nanobanana_probe_last_run_timestamp_seconds"].add_metric(values, state.last_run)
             if state.last_success is not None:

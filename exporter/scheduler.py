@@ -3,7 +3,8 @@ at most `max_concurrency` probes in flight per target.
 
 Cost-aware: a paid probe runs only while the budget of its scope lasts (else it is skipped with
 reason "budget"); every finished probe is priced and charged. A failed probe (not rate limited)
-is confirmed sooner than the interval (`confirm:`, by default twice, 30 s apart), and a failed free
+is confirmed sooner than the interval (`confirm:`, by default twice, 30 s apart), so is a probe
+slower than its latency threshold (exporter.detection), and a failed free
 liveness check runs one paid probe of each healthy series of its target at once, so an outage is
 confirmed in about a minute while the steady state stays cheap.
 """
@@ -35,13 +36,16 @@ def first_offset(series: Series) -> float:
     return (digest / 2**32) * series.interval
 
 
-def confirmation_delay(outcome: Outcome, confirmations: int, confirm: ConfirmSettings, interval: float) -> float | None:
+def confirmation_delay(outcome: Outcome, confirmations: int, confirm: ConfirmSettings, interval: float,
+                       slow: bool = False) -> float | None:
     """Seconds from the end of a probe to a confirmation probe, or None to stay on the regular schedule.
 
-    `confirmations` counts those already started since the series' last success: a long outage is
-    confirmed once, then probed at the regular interval, not confirmed again and again.
+    A failure is confirmed, and so is a success slower than the series' latency threshold (`slow`):
+    a degradation is then seen in a few probes, not after an hour of them. `confirmations` counts
+    those already started since the streak began (the last success, or the last fast success): a
+    long outage or slowdown is confirmed once, then probed at the regular interval.
     """
-    if not outcome.is_failure:  # success, or rate limited (quota, not a verdict on the service)
+    if not (outcome.is_failure or (slow and outcome is Outcome.SUCCESS)):  # rate limited: not a verdict
         return None
     if confirmations >= confirm.count or confirm.after >= interval:
         return None
@@ -56,6 +60,7 @@ class _Control:
     confirm_at: float | None = None  # loop time of the next early probe
     reason: str = ""  # why it runs early (state.CONFIRM_REASONS)
     confirmations: int = 0  # failure confirmations started since the last success
+    slow_confirmations: int = 0  # slow-probe confirmations started since the last fast success
     inflight: asyncio.Task | None = None
     last_trigger: float = float("-inf")  # loop time of the last liveness-triggered probe
 
@@ -155,6 +160,8 @@ class Scheduler:
             return
         if reason == "failure":
             control.confirmations += 1
+        elif reason == "slow":
+            control.slow_confirmations += 1
         control.inflight = asyncio.create_task(self._run(series, control, reason))
         self._inflight.add(control.inflight)
         control.inflight.add_done_callback(self._inflight.discard)
@@ -171,11 +178,15 @@ class Scheduler:
             return  # the series was removed or changed by a reload while the probe ran
         attempt.confirmation = reason
         state.record(attempt)
+        slow = state.consecutive_slow > 0
         if attempt.outcome is Outcome.SUCCESS:
             control.confirmations = 0
-        delay = confirmation_delay(attempt.outcome, control.confirmations, series.target.confirm, series.interval)
+            if not slow:
+                control.slow_confirmations = 0
+        done, why = (control.slow_confirmations, "slow") if slow else (control.confirmations, "failure")
+        delay = confirmation_delay(attempt.outcome, done, series.target.confirm, series.interval, slow)
         if delay is not None:
-            control.plan(asyncio.get_running_loop().time() + delay, "failure")
+            control.plan(asyncio.get_running_loop().time() + delay, why)
         level = logging.INFO if not attempt.outcome.is_failure else logging.WARNING
         log.log(
             level,

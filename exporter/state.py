@@ -18,8 +18,9 @@ from exporter.pricing import TOKEN_KINDS
 PHASES: tuple[str, ...] = ("connect", "tls", "processing", "transfer", "decode")
 # overlap: the previous probe still runs; budget: the day's spend limit of a scope is reached
 SKIP_REASONS: tuple[str, ...] = ("overlap", "budget")
-# why a probe ran early, off its regular schedule: a paid probe failed, or a free liveness check did
-CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness")
+# why a probe ran early, off its regular schedule: a paid probe failed, a free liveness check did, or
+# a successful probe was slower than its latency threshold (exporter.detection)
+CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness", "slow")
 DURATION_BUCKETS: tuple[float, ...] = (
     0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300,
 )
@@ -57,6 +58,7 @@ class SeriesState:
         self.confirmations = dict.fromkeys(CONFIRM_REASONS, 0)
         self.success: int | None = None
         self.consecutive_failures = 0
+        self.consecutive_slow = 0  # successful probes in a row slower than the series' latency threshold
         self.last_run: float | None = None
         self.last_success: float | None = None
         self.last: Attempt | None = None
@@ -88,12 +90,14 @@ class SeriesState:
         if attempt.outcome is Outcome.SUCCESS:
             self.success = 1
             self.consecutive_failures = 0
+            self.consecutive_slow = self.consecutive_slow + 1 if attempt.duration > self.series.latency_threshold else 0
             self.last_success = self.last_run
             self.bucket_counts[bisect.bisect_left(DURATION_BUCKETS, attempt.duration)] += 1
             self.duration_sum += attempt.duration
         else:
             self.success = 0
             self.consecutive_failures += 1
+            self.consecutive_slow = 0
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1

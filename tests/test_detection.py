@@ -1,0 +1,89 @@
+"""Detection on the cadence the exporter really runs: slow probes are confirmed like failures, and
+the run of slow probes is exported for NanoBananaLatencyHigh (exporter/detection.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from conftest import config_for
+from exporter import detection
+from exporter.config import ConfirmSettings
+from exporter.metrics import make_registry
+from exporter.outcomes import Outcome
+from exporter.probe import Prober
+from exporter.scheduler import Scheduler, confirmation_delay
+from exporter.state import Store
+
+
+@pytest.mark.parametrize("outcome,slow,expected", [
+    (Outcome.SUCCESS, True, 30.0),  # a slow success is confirmed like a failure
+    (Outcome.SUCCESS, False, None),
+    (Outcome.RATE_LIMITED, True, None),  # quota: no verdict on speed either
+    (Outcome.TIMEOUT, False, 30.0),
+])
+def test_slow_successes_are_confirmed(outcome, slow, expected):
+    assert confirmation_delay(outcome, 0, ConfirmSettings(), 900, slow) == expected
+    assert confirmation_delay(outcome, 2, ConfirmSettings(), 900, slow) is None  # confirmed: back to the interval
+
+
+def test_threshold_per_resolution_and_thinking_level():
+    assert detection.latency_threshold("1K", "default") == 25
+    assert detection.latency_threshold("2K", "high") == pytest.approx(85)
+
+
+async def wait_for(condition, deadline: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while not condition():
+        assert loop.time() < end, "condition not reached before the deadline"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_slow_series_is_confirmed_twice_then_returns_to_its_interval(simulator, monkeypatch):
+    sim, base = simulator
+    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
+    monkeypatch.setattr("exporter.scheduler.JITTER", 0.0)
+    monkeypatch.setitem(detection.LATENCY_SECONDS, "1K", 0.1)  # slow = over 100 ms here
+    sim.configure({"faults": [{"kind": "slow_drip", "seconds": 0.3}]})  # every probe ~300 ms, and succeeds
+    config = config_for(base, "gemini", interval="30s", confirm={"after": "50ms", "count": 2},
+                        liveness={"enabled": False})
+    store, prober = Store(), Prober()
+    registry = make_registry(store)
+    scheduler = Scheduler(store, prober)
+    labels = config.series[0].labels
+    value = registry.get_sample_value
+    scheduler.apply(config)
+    try:
+        await wait_for(lambda: value("nanobanana_probe_consecutive_slow", labels) == 3)
+        assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 3
+        assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "slow"}) == 2
+        assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "failure"}) == 0
+        await asyncio.sleep(0.5)  # confirmed: no third confirmation, the next probe waits for the interval
+        assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 3
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
+
+
+async def test_a_failure_resets_the_slow_streak(simulator, monkeypatch):
+    sim, base = simulator
+    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
+    monkeypatch.setitem(detection.LATENCY_SECONDS, "1K", 0.1)
+    sim.configure({"faults": [{"kind": "slow_drip", "seconds": 0.3}]})
+    config = config_for(base, "gemini", interval="2s", confirm={"after": "50ms", "count": 1},
+                        liveness={"enabled": False})
+    store, prober = Store(), Prober()
+    registry = make_registry(store)
+    scheduler = Scheduler(store, prober)
+    labels = config.series[0].labels
+    scheduler.apply(config)
+    try:
+        await wait_for(lambda: registry.get_sample_value("nanobanana_probe_consecutive_slow", labels) == 1)
+        sim.configure({"faults": [{"kind": "status", "status": 503}]})  # the confirmation (or the next probe) fails
+        await wait_for(lambda: registry.get_sample_value("nanobanana_probe_consecutive_failures", labels) >= 1)
+        assert registry.get_sample_value("nanobanana_probe_consecutive_slow", labels) == 0
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
