@@ -52,7 +52,8 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_probe_price_usd": ("gauge", "Configured estimated price of one successful probe in USD.", ()),
     "nanobanana_probe_confirmations": (
         "counter", f"Probes run early, off the regular schedule, to confirm a failure: reason failure (a paid probe "
-        f"failed), liveness (a free check failed) or slow (a successful probe slower than its latency threshold). They count in nanobanana_probes_total too. {_BG}.", ("reason",)),
+        f"failed), liveness (a free check failed), slow (a successful probe slower than its latency threshold) or status (an "
+        f"official incident appeared). They count in nanobanana_probes_total too. {_BG}.", ("reason",)),
 }
 
 # The free liveness checks (exporter.liveness): one series per target, their own outcome list.

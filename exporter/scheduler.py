@@ -26,6 +26,7 @@ from exporter.state import Store
 
 log = logging.getLogger(__name__)
 
+INCIDENT_APIS = ("gemini",)  # the dialects that call Google's own API, which status.cloud.google.com covers
 JITTER = 0.01  # fraction of the interval, at most MAX_JITTER seconds
 MAX_JITTER = 2.0
 
@@ -62,7 +63,7 @@ class _Control:
     confirmations: int = 0  # failure confirmations started since the last success
     slow_confirmations: int = 0  # slow-probe confirmations started since the last fast success
     inflight: asyncio.Task | None = None
-    last_trigger: float = float("-inf")  # loop time of the last liveness-triggered probe
+    last_trigger: float = float("-inf")  # loop time of the last probe a liveness check or incident triggered
 
     def plan(self, at: float, reason: str) -> None:
         self.confirm_at, self.reason = at, reason
@@ -104,17 +105,27 @@ class Scheduler:
 
     def liveness_failed(self, target: Target, *_: object) -> None:
         """A free check of `target` failed: probe each of its healthy series now, at most once an interval."""
+        if target.liveness.trigger_probes:
+            self._trigger(lambda series: series.target == target, "liveness")
+
+    def incident_opened(self, source: str, incident: object) -> None:
+        """An official incident appeared on a watched Google product: probe every Gemini API series now
+        (the APIs the Google Cloud feed covers), at most once an interval per series."""
+        if source == "google_cloud":
+            self._trigger(lambda series: series.target.api in INCIDENT_APIS, "status")
+
+    def _trigger(self, affected, reason: str) -> None:
         now = asyncio.get_running_loop().time()
         for series, _, control in list(self._loops.values()):
             state = self.store.states.get(series.key)
-            if series.target != target or state is None or not target.liveness.trigger_probes:
+            if not affected(series) or state is None:
                 continue
             if state.consecutive_failures or now - control.last_trigger < series.interval:
                 continue  # already failing (confirmations handle it), or triggered recently
             if control.inflight is not None and not control.inflight.done():
                 continue  # a probe is on its way: its verdict comes soon anyway
             control.last_trigger = now
-            control.plan(now, "liveness")
+            control.plan(now, reason)
 
     async def stop(self) -> None:
         self.running = False

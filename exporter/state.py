@@ -18,9 +18,10 @@ from exporter.pricing import TOKEN_KINDS
 PHASES: tuple[str, ...] = ("connect", "tls", "processing", "transfer", "decode")
 # overlap: the previous probe still runs; budget: the day's spend limit of a scope is reached
 SKIP_REASONS: tuple[str, ...] = ("overlap", "budget")
-# why a probe ran early, off its regular schedule: a paid probe failed, a free liveness check did, or
-# a successful probe was slower than its latency threshold (exporter.detection)
-CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness", "slow")
+# why a probe ran early, off its regular schedule: a paid probe failed, a free liveness check did, a
+# successful probe was slower than its latency threshold (exporter.detection), or an official incident
+# appeared in the status feed
+CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness", "slow", "status")
 DURATION_BUCKETS: tuple[float, ...] = (
     0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300,
 )

@@ -80,10 +80,87 @@ async def test_a_failure_resets_the_slow_streak(simulator, monkeypatch):
     labels = config.series[0].labels
     scheduler.apply(config)
     try:
-        await wait_for(lambda: registry.get_sample_value("nanobanana_probe_consecutive_slow", labels) == 1)
+        await wait_for(lambda: (registry.get_sample_value("nanobanana_probe_consecutive_slow", labels) or 0) >= 1)
         sim.configure({"faults": [{"kind": "status", "status": 503}]})  # the confirmation (or the next probe) fails
         await wait_for(lambda: registry.get_sample_value("nanobanana_probe_consecutive_failures", labels) >= 1)
         assert registry.get_sample_value("nanobanana_probe_consecutive_slow", labels) == 0
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
+
+
+def test_detection_benchmark_short_form():
+    """benchmarks/detection.py, briefly: the exporter against the simulator, its scrapes through the
+    shipped rules in promtool. A generation-only outage pages the default plan; one failed probe
+    pages no plan."""
+    import dataclasses
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import detection as bench
+
+    short = {s.name: s for s in bench.SCENARIOS}
+    scenarios = [dataclasses.replace(short["generation-outage"], length=25 * 60.0), short["single-failure"]]
+    plans = ["default", "naive"]
+    result = asyncio.run(bench.run(scenarios, plans, speedup=100, seed=1, warmup=15 * 60.0))
+    verdicts = bench.verdicts(scenarios, plans, result)
+    outage = verdicts["generation-outage", "default"]
+    assert outage.first.endswith("(critical)") and outage.detect is not None, outage
+    assert 60 < outage.detect < 25 * 60, outage  # the next 15-minute probe, its confirmations, group_wait
+    assert verdicts["generation-outage", "naive"].detect < 6 * 60
+    for plan in plans:
+        assert verdicts["single-failure", plan].false_pages == 0, (plan, verdicts["single-failure", plan])
+    assert 0 < verdicts["single-failure", "default"].cost < verdicts["single-failure", "naive"].cost / 5
+    print(bench.table(scenarios, plans, verdicts))
+
+
+async def test_a_new_official_incident_is_reported_once(server):
+    """The poller tells the scheduler about each ongoing disruption or outage new in the feed."""
+    from status_server import fixture, status_config
+
+    from exporter.status.poller import StatusPoller
+
+    seen = []
+    poller = StatusPoller(on_incident=lambda source, incident: seen.append((source, incident.id, incident.impact)))
+    config = status_config(f"""
+google_cloud: {{url: "{server.base_url}/incidents.json"}}
+openrouter: {{enabled: false}}
+""")
+    try:
+        poller.apply(config.status_sources, run=False)
+        server.set_feed(fixture("google_empty.json"))
+        await poller.poll("google_cloud")
+        assert seen == []
+        server.set_feed(fixture("google_ongoing.json"))  # one ongoing disruption of a watched product, one ended
+        await poller.poll("google_cloud")
+        assert seen == [("google_cloud", "mXzRkt3rQ7yHmT9bJ8cK", "disruption")]
+        await poller.poll("google_cloud")  # the same incident, still open: not new
+        assert len(seen) == 1
+    finally:
+        await poller.stop()
+
+
+async def test_an_incident_probes_gemini_series_at_once_at_most_once_an_interval(simulator, monkeypatch):
+    sim, base = simulator
+    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
+    config = config_for(base, "gemini", interval="1h", liveness={"enabled": False})
+    store, prober = Store(), Prober()
+    registry = make_registry(store)
+    scheduler = Scheduler(store, prober)
+    labels = config.series[0].labels
+    value = registry.get_sample_value
+    scheduler.apply(config)
+    try:
+        await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1)
+        scheduler.incident_opened("openrouter", object())  # not a Google feed: nothing
+        scheduler.incident_opened("google_cloud", object())
+        await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 2)
+        assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "status"}) == 1
+        scheduler.incident_opened("google_cloud", object())  # within the interval: no second probe
+        await asyncio.sleep(0.3)
+        assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 2
     finally:
         await scheduler.stop()
         await prober.aclose()
