@@ -18,7 +18,7 @@ from exporter.budget import Budget
 from exporter.config import SERIES_LABELS
 from exporter.liveness import LivenessChecker
 from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
-from exporter.state import DURATION_BUCKETS, LATENESS_BUCKETS, Store
+from exporter.state import DURATION_BUCKETS, LATENESS_BUCKETS, STATUS_LAG_BUCKETS, Store
 from exporter.status.collector import StatusCollector
 
 _BG = "Values come from the background prober"
@@ -110,6 +110,15 @@ class ProbeCollector:
         buckets = [(str(b), c) for b, c in zip(LATENESS_BUCKETS, accumulate(self.store.lateness_counts))]
         lateness.add_metric([], buckets + [("+Inf", sum(self.store.lateness_counts))], self.store.lateness_sum)
         yield lateness
+        lag = HistogramMetricFamily(
+            "nanobanana_status_page_lag_seconds",
+            "Per official incident: time from the first failing probe of the current failure streak of an affected "
+            "series to the incident's first appearance in the status feed. Not observed when no affected series fails.",
+            labels=["source"])
+        for source, (counts, total) in self.store.status_lag.items():
+            buckets = [(str(b), c) for b, c in zip(STATUS_LAG_BUCKETS, accumulate(counts))]
+            lag.add_metric([source], buckets + [("+Inf", sum(counts))], total)
+        yield lag
 
     def render(self, openmetrics: bool = False) -> str:
         """FAMILIES as exposition text, the same samples as collect() without prometheus_client's

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import zlib
 from dataclasses import dataclass, field
 
@@ -111,8 +112,13 @@ class Scheduler:
     def incident_opened(self, source: str, incident: object) -> None:
         """An official incident appeared on a watched Google product: probe every Gemini API series now
         (the APIs the Google Cloud feed covers), at most once an interval per series."""
-        if source == "google_cloud":
-            self._trigger(lambda series: series.target.api in INCIDENT_APIS, "status")
+        if source != "google_cloud":
+            return
+        failing = [state.failing_since for state in self.store
+                   if state.series.target.api in INCIDENT_APIS and state.failing_since is not None]
+        if failing:  # how late the status page was: from our first failing probe to the incident's appearance
+            self.store.incident_lag(source, max(0.0, time.time() - min(failing)))
+        self._trigger(lambda series: series.target.api in INCIDENT_APIS, "status")
 
     def _trigger(self, affected, reason: str) -> None:
         now = asyncio.get_running_loop().time()

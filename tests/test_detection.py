@@ -164,3 +164,26 @@ async def test_an_incident_probes_gemini_series_at_once_at_most_once_an_interval
     finally:
         await scheduler.stop()
         await prober.aclose()
+
+
+async def test_status_page_lag_is_measured_from_our_first_failing_probe(simulator, monkeypatch):
+    sim, base = simulator
+    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
+    sim.configure({"faults": [{"kind": "status", "status": 503}]})
+    config = config_for(base, "gemini", interval="1h", confirm={"count": 0}, liveness={"enabled": False})
+    store, prober = Store(), Prober()
+    registry = make_registry(store)
+    scheduler = Scheduler(store, prober)
+    labels = config.series[0].labels
+    scheduler.apply(config)
+    try:
+        await wait_for(lambda: registry.get_sample_value("nanobanana_probe_consecutive_failures", labels) == 1)
+        scheduler.incident_opened("google_cloud", object())
+        count = registry.get_sample_value("nanobanana_status_page_lag_seconds_count", {"source": "google_cloud"})
+        lag = registry.get_sample_value("nanobanana_status_page_lag_seconds_sum", {"source": "google_cloud"})
+        assert count == 1 and 0 <= lag < 60
+        assert registry.get_sample_value("nanobanana_status_page_lag_seconds_bucket",
+                                         {"source": "google_cloud", "le": "60"}) == 1
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
