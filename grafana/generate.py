@@ -599,7 +599,24 @@ def slo_cost(t: dict) -> dict:
                      f"Error budget and burn rates for the {objective:.1%} objective, from probe counters and "
                      "the error ratios rules.yml records (rate limits excluded); spend, daily budgets and "
                      "confirmation probes.",
-                     [burn, cost])
+                     [burn, cost, detection_row()])
+
+
+def detection_row() -> list[dict]:
+    """Issue 12: probes run early (slow probes, official incidents) and how late the status page was."""
+    return [
+        row("Detection"),
+        timeseries("Probes run early, by reason", "failure and slow: a failed or slow probe confirmed within a "
+                   "minute; liveness: a free check failed; status: an official incident appeared, every Gemini "
+                   "series probed at once (at most once an interval).",
+                   [query(f"sum by (reason) (increase(nanobanana_probe_confirmations_total{{{SEL}}}"
+                          "[$__rate_interval]))", "{{reason}}")], w=12, bars=True, min=0, decimals=0),
+        timeseries("Status page lag", "Per official incident: from our first failing probe of an affected series "
+                   "to the incident's appearance in the feed (nanobanana_status_page_lag_seconds), mean over 1 day.",
+                   [query(f"sum by (source) (increase(nanobanana_status_page_lag_seconds_sum{{{EXPORTER_SEL}}}[1d])) "
+                          f"/ sum by (source) (increase(nanobanana_status_page_lag_seconds_count{{{EXPORTER_SEL}}}[1d]))",
+                          "{{source}}")], "s", w=12, min=0),
+    ]
 
 
 DASHBOARDS = {"overview.json": overview, "probe-detail.json": probe_detail, "slo-cost.json": slo_cost}
