@@ -101,33 +101,33 @@ def test_alertmanager_runs_the_project_config(tmp_path):
 
 
 def test_one_failing_series_pages_once_per_channel(tmp_path):
-    """ProbeFailing, Outage and BurnFast of one series are one problem: the outage pages, the
-    other two are held back; their resolved messages say resolved, not the firing summary."""
+    """ProbeFailing, Outage and BurnFast of one series are one problem: the failure streak pages,
+    the other two are held back; the resolved message says resolved, not the firing summary."""
     with FakeWebhook() as chat:
         config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
                                               relay_url=chat.url(), token="test-relay-token")
         with start_alertmanager(config, tmp_path) as am:
-            outage = alert("NanoBananaOutage", "critical")
-            outage["annotations"]["dashboard_url"] = "https://grafana.test/d/nanobanana-overview"
-            post_alerts(am, [outage, alert("NanoBananaProbeFailing", "critical"),
+            streak = alert("NanoBananaProbeFailing", "critical")
+            streak["annotations"]["dashboard_url"] = "https://grafana.test/d/nanobanana-overview"
+            post_alerts(am, [streak, alert("NanoBananaOutage", "critical"),
                              alert("NanoBananaErrorBudgetBurnFast", "critical")])
             alerts = poll(lambda: am.get("/api/v2/alerts"),
                           lambda a: len(a) == 3 and sum(bool(x["status"]["inhibitedBy"]) for x in a) == 2)
             assert {a["labels"]["alertname"] for a in alerts if a["status"]["inhibitedBy"]} == {
-                "NanoBananaProbeFailing", "NanoBananaErrorBudgetBurnFast"}
+                "NanoBananaOutage", "NanoBananaErrorBudgetBurnFast"}
             [slack] = chat.wait_for(lambda r: r.path == "/slack", timeout=30)
             assert slack.json["attachments"][0]["title_link"] == "https://grafana.test/d/nanobanana-overview"
             time.sleep(2.5)  # > group_wait + group_interval of the test config
             for path in ("/slack", "/alerts/feishu"):
                 bodies = [r.body.decode() for r in chat.received(path)]
-                assert len(bodies) == 1 and "NanoBananaOutage" in bodies[0], (path, bodies)
+                assert len(bodies) == 1 and "NanoBananaProbeFailing" in bodies[0], (path, bodies)
             ended = "2020-01-01T00:00:00Z"
-            post_alerts(am, [{**a, "endsAt": ended} for a in (outage, alert("NanoBananaProbeFailing", "critical"),
+            post_alerts(am, [{**a, "endsAt": ended} for a in (streak, alert("NanoBananaOutage", "critical"),
                                                              alert("NanoBananaErrorBudgetBurnFast", "critical"))])
             done = chat.wait_for(lambda r: r.path == "/slack" and "Resolved: " in r.body.decode(), timeout=30)
             text = done[0].json["attachments"][0]["text"]
-            assert "Resolved: NanoBananaOutage prod gemini-3-pro-image 2K" in text
-            assert "while firing: NanoBananaOutage summary for prod" in text
+            assert "Resolved: NanoBananaProbeFailing prod gemini-3-pro-image 2K" in text
+            assert "while firing: NanoBananaProbeFailing summary for prod" in text
 
 
 def test_an_official_incident_holds_back_probe_warnings_but_not_the_budget(tmp_path):
