@@ -4,6 +4,7 @@ the run of slow probes is exported for NanoBananaLatencyHigh (exporter/detection
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -41,6 +42,20 @@ async def wait_for(condition, deadline: float = 20.0) -> None:
         await asyncio.sleep(0.02)
 
 
+@contextlib.asynccontextmanager
+async def scheduled(config):
+    """The scheduler running `config`: yields (scheduler, the registry's sample reader, the series' labels)."""
+    store, prober = Store(), Prober()
+    registry = make_registry(store)
+    scheduler = Scheduler(store, prober)
+    scheduler.apply(config)
+    try:
+        yield scheduler, registry.get_sample_value, config.series[0].labels
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
+
+
 async def test_a_slow_series_is_confirmed_twice_then_returns_to_its_interval(simulator, monkeypatch):
     sim, base = simulator
     monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
@@ -49,22 +64,13 @@ async def test_a_slow_series_is_confirmed_twice_then_returns_to_its_interval(sim
     sim.configure({"faults": [{"kind": "slow_drip", "seconds": 0.3}]})  # every probe ~300 ms, and succeeds
     config = config_for(base, "gemini", interval="30s", confirm={"after": "50ms", "count": 2},
                         liveness={"enabled": False})
-    store, prober = Store(), Prober()
-    registry = make_registry(store)
-    scheduler = Scheduler(store, prober)
-    labels = config.series[0].labels
-    value = registry.get_sample_value
-    scheduler.apply(config)
-    try:
+    async with scheduled(config) as (scheduler, value, labels):
         await wait_for(lambda: value("nanobanana_probe_consecutive_slow", labels) == 3)
         assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 3
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "slow"}) == 2
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "failure"}) == 0
         await asyncio.sleep(0.5)  # confirmed: no third confirmation, the next probe waits for the interval
         assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 3
-    finally:
-        await scheduler.stop()
-        await prober.aclose()
 
 
 async def test_a_failure_resets_the_slow_streak(simulator, monkeypatch):
@@ -74,19 +80,11 @@ async def test_a_failure_resets_the_slow_streak(simulator, monkeypatch):
     sim.configure({"faults": [{"kind": "slow_drip", "seconds": 0.3}]})
     config = config_for(base, "gemini", interval="2s", confirm={"after": "50ms", "count": 1},
                         liveness={"enabled": False})
-    store, prober = Store(), Prober()
-    registry = make_registry(store)
-    scheduler = Scheduler(store, prober)
-    labels = config.series[0].labels
-    scheduler.apply(config)
-    try:
-        await wait_for(lambda: (registry.get_sample_value("nanobanana_probe_consecutive_slow", labels) or 0) >= 1)
+    async with scheduled(config) as (scheduler, value, labels):
+        await wait_for(lambda: (value("nanobanana_probe_consecutive_slow", labels) or 0) >= 1)
         sim.configure({"faults": [{"kind": "status", "status": 503}]})  # the confirmation (or the next probe) fails
-        await wait_for(lambda: registry.get_sample_value("nanobanana_probe_consecutive_failures", labels) >= 1)
-        assert registry.get_sample_value("nanobanana_probe_consecutive_slow", labels) == 0
-    finally:
-        await scheduler.stop()
-        await prober.aclose()
+        await wait_for(lambda: value("nanobanana_probe_consecutive_failures", labels) >= 1)
+        assert value("nanobanana_probe_consecutive_slow", labels) == 0
 
 
 def test_detection_benchmark_short_form():
@@ -146,13 +144,7 @@ async def test_an_incident_probes_gemini_series_at_once_at_most_once_an_interval
     sim, base = simulator
     monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
     config = config_for(base, "gemini", interval="1h", liveness={"enabled": False})
-    store, prober = Store(), Prober()
-    registry = make_registry(store)
-    scheduler = Scheduler(store, prober)
-    labels = config.series[0].labels
-    value = registry.get_sample_value
-    scheduler.apply(config)
-    try:
+    async with scheduled(config) as (scheduler, value, labels):
         await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1)
         scheduler.incident_opened("openrouter", object())  # not a Google feed: nothing
         scheduler.incident_opened("google_cloud", object())
@@ -161,9 +153,6 @@ async def test_an_incident_probes_gemini_series_at_once_at_most_once_an_interval
         scheduler.incident_opened("google_cloud", object())  # within the interval: no second probe
         await asyncio.sleep(0.3)
         assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 2
-    finally:
-        await scheduler.stop()
-        await prober.aclose()
 
 
 async def test_status_page_lag_is_measured_from_our_first_failing_probe(simulator, monkeypatch):
@@ -171,19 +160,11 @@ async def test_status_page_lag_is_measured_from_our_first_failing_probe(simulato
     monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
     sim.configure({"faults": [{"kind": "status", "status": 503}]})
     config = config_for(base, "gemini", interval="1h", confirm={"count": 0}, liveness={"enabled": False})
-    store, prober = Store(), Prober()
-    registry = make_registry(store)
-    scheduler = Scheduler(store, prober)
-    labels = config.series[0].labels
-    scheduler.apply(config)
-    try:
-        await wait_for(lambda: registry.get_sample_value("nanobanana_probe_consecutive_failures", labels) == 1)
+    async with scheduled(config) as (scheduler, value, labels):
+        await wait_for(lambda: value("nanobanana_probe_consecutive_failures", labels) == 1)
         scheduler.incident_opened("google_cloud", object())
-        count = registry.get_sample_value("nanobanana_status_page_lag_seconds_count", {"source": "google_cloud"})
-        lag = registry.get_sample_value("nanobanana_status_page_lag_seconds_sum", {"source": "google_cloud"})
+        count = value("nanobanana_status_page_lag_seconds_count", {"source": "google_cloud"})
+        lag = value("nanobanana_status_page_lag_seconds_sum", {"source": "google_cloud"})
         assert count == 1 and 0 <= lag < 60
-        assert registry.get_sample_value("nanobanana_status_page_lag_seconds_bucket",
+        assert value("nanobanana_status_page_lag_seconds_bucket",
                                          {"source": "google_cloud", "le": "60"}) == 1
-    finally:
-        await scheduler.stop()
-        await prober.aclose()

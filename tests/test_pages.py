@@ -19,7 +19,7 @@ import yaml
 
 from stack import ALERTMANAGER, ALERTMANAGER_CONFIG, PROMETHEUS, RULES, FakeWebhook, alertmanager_config_for_test, \
     start_alertmanager, start_prometheus
-from test_realstack import FEISHU_SECRET, RELAY_TOKEN, python_service, wait
+from test_realstack import FEISHU_SECRET, RELAY_TOKEN, python_service, relay_channels, wait
 
 from conftest import exporter_env
 
@@ -38,22 +38,14 @@ def test_one_failing_series_pages_once_per_channel_and_resolves_within_a_group_i
     assert shipped["group_interval"] == "5m" and shipped["group_wait"] == "30s"
     env = exporter_env(FEISHU_SECRET=FEISHU_SECRET, RELAY_TOKEN=RELAY_TOKEN)
     with FakeWebhook() as slack, FakeWebhook() as chat:
-        env["FEISHU_URL"] = chat.url("/open-apis/bot/v2/hook/FAKE-feishu-token")
-        env["DINGTALK_URL"] = chat.url("/robot/send?access_token=FAKE-dingtalk-token")
-        env["WECOM_URL"] = chat.url("/cgi-bin/webhook/send?key=FAKE-wecom-key")
+        relay_yml = relay_channels(env, chat)
         sim = python_service("simulator", ["simulator", "--speed", "0.001"], tmp_path, env, "/_sim/config")
         (tmp_path / "nanobanana.yml").write_text(f"""
 defaults: {{interval: {INTERVAL:g}s, timeout: 3s, liveness: {{enabled: false}}}}
 targets:
   - {{name: google, api: gemini, base_url: "{sim.url}", model: gemini-3-pro-image}}
 """)
-        (tmp_path / "relay.yml").write_text("""
-channels:
-  feishu: {type: feishu, url_env: FEISHU_URL, secret_env: FEISHU_SECRET}
-  dingtalk: {type: dingtalk, url_env: DINGTALK_URL}
-  wecom: {type: wecom, url_env: WECOM_URL}
-token_env: RELAY_TOKEN
-""")
+        (tmp_path / "relay.yml").write_text(relay_yml)
         with sim, \
              python_service("exporter", ["--config.file", str(tmp_path / "nanobanana.yml")], tmp_path, env, "/-/ready") as exporter, \
              python_service("relay", ["relay", "--config.file", str(tmp_path / "relay.yml")], tmp_path, env, "/-/healthy") as relay:
