@@ -33,6 +33,7 @@ GROUP_INTERVAL = 300.0  # alertmanager.yml route.group_interval, as shipped
 INTERVAL = 20.0  # the series' probe interval
 
 
+@pytest.mark.timeout(1200)
 def test_one_failing_series_pages_once_per_channel_and_resolves_within_a_group_interval(tmp_path):
     shipped = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())["route"]
     assert shipped["group_interval"] == "5m" and shipped["group_wait"] == "30s"
