@@ -123,13 +123,12 @@ def target_config(scenario: Scenario, plan: str, base_url: str, scale: float) ->
     def seconds(value: float) -> str:
         return f"{value * scale * 1000:.6f}ms"
 
-    target = {"name": f"{scenario.name}-{plan}", "api": "gemini", "base_url": base_url, "model": MODEL,
-              "interval": seconds(settings["interval"]),
-              "timeout": {r: seconds(t) for r, t in DEFAULT_TIMEOUTS.items()},
-              "resolutions": ["1K", "4K"] if scenario.name == "4k-only" else ["1K"],
-              "confirm": {k: seconds(v) if k == "after" else v for k, v in settings["confirm"].items()},
-              "liveness": {k: seconds(v) if k in ("interval", "timeout") else v for k, v in settings["liveness"].items()}}
-    return target
+    return {"name": f"{scenario.name}-{plan}", "api": "gemini", "base_url": base_url, "model": MODEL,
+            "interval": seconds(settings["interval"]),
+            "timeout": {r: seconds(t) for r, t in DEFAULT_TIMEOUTS.items()},
+            "resolutions": ["1K", "4K"] if scenario.name == "4k-only" else ["1K"],
+            "confirm": {k: seconds(v) if k == "after" else v for k, v in settings["confirm"].items()},
+            "liveness": {k: seconds(v) if k in ("interval", "timeout") else v for k, v in settings["liveness"].items()}}
 
 
 @dataclass
@@ -197,7 +196,8 @@ async def run(scenarios: list[Scenario], plan_names: list[str], speedup: float, 
     for scenario in scenarios:
         sim = Simulator(speed=1 / speedup)
         runner, base_url = await start(sim)
-        sims[scenario.name], _ = sim, runners.append(runner)
+        sims[scenario.name] = sim
+        runners.append(runner)
         for plan in plan_names:
             targets.append(target_config(scenario, plan, base_url, 1 / speedup))
             mirror_targets.append(target_config(scenario, plan, base_url, 1))
