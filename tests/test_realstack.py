@@ -97,18 +97,19 @@ status_sources:
                      60, "probes succeed and Prometheus scrapes them")
                 assert alert_states(prom, "NanoBananaOutage") == set()
 
-                # The outage starts; Feishu is down for its first 8 seconds.
+                # The outage starts (its page is NanoBananaProbeFailing, which holds back Outage and BurnFast);
+                # Feishu is down for its first 8 seconds.
                 feishu.fail(500, seconds=8)
                 httpx.put(f"{sim.url}/_sim/config", json={"faults": [{"kind": "status", "status": 503, "start": 0}]}).raise_for_status()
                 fault_start = time.monotonic()
 
-                slack_msgs = slack.wait_for(lambda r: "NanoBananaOutage" in r.body.decode(), timeout=120)
+                slack_msgs = slack.wait_for(lambda r: "NanoBananaProbeFailing" in r.body.decode(), timeout=120)
                 first_notification = time.monotonic() - fault_start
                 print(f"\nfault start -> first notification (Slack): {first_notification:.1f} s")
                 text = json.dumps(slack_msgs[0].json)
                 assert "google" in text and "gemini-3-pro-image" in text
 
-                cards = feishu.wait_for(lambda r: r.path.startswith("/open-apis/") and "NanoBananaOutage" in r.body.decode(),
+                cards = feishu.wait_for(lambda r: r.path.startswith("/open-apis/") and "NanoBananaProbeFailing" in r.body.decode(),
                                         timeout=120)
                 card = cards[0].json
                 print(f"fault start -> signed Feishu card, after Feishu recovered: {time.monotonic() - fault_start:.1f} s")
@@ -123,9 +124,9 @@ status_sources:
 
                 # The fault ends: resolved messages reach both.
                 httpx.put(f"{sim.url}/_sim/config", json={"faults": []}).raise_for_status()
-                slack.wait_for(lambda r: "NanoBananaOutage" in r.body.decode()
+                slack.wait_for(lambda r: "NanoBananaProbeFailing" in r.body.decode()
                                and r.json["attachments"][0]["color"] == "good", timeout=120)
-                resolved = feishu.wait_for(lambda r: r.path.startswith("/open-apis/") and "NanoBananaOutage" in r.body.decode()
+                resolved = feishu.wait_for(lambda r: r.path.startswith("/open-apis/") and "NanoBananaProbeFailing" in r.body.decode()
                                            and r.json["card"]["header"]["template"] == "green", timeout=60)
                 assert feishu_signature_ok(resolved[0].json)
 
