@@ -16,7 +16,7 @@ simulated seconds so a starved run shows itself (probes then time out and page f
    back to simulated seconds, so the histogram buckets, timestamps and intervals are the real ones.
 3. Writes the scraped series as a promtool rule test (input_series at 15 s, evaluation every 15 s)
    that loads alertmanager/rules.yml and asks, at the end, when each alert was first firing
-   (ALERTS, each start of firing). promtool reports what it got; that is the answer.
+   (ALERTS). promtool reports what it got; that is the answer.
 4. Detection time = first firing of the plan's first alert + Alertmanager's group_wait for its
    severity (alertmanager/alertmanager.yml) - fault start. A false page is a critical alert that
    fires in a scenario that should not page, or before the fault starts. Cost per day =
@@ -262,8 +262,7 @@ async def run(scenarios: list[Scenario], plan_names: list[str], speedup: float, 
 
 
 def promtool_first_firing(recorder: Recorder, steps: int, save: str | None = None) -> list[tuple[dict[str, str], float]]:
-    """(labels, time in simulated seconds) each time an alert started firing (at most once per
-    20-minute window), from promtool."""
+    """(labels, first firing time in simulated seconds) of every alert that fired, from promtool."""
     series = []
     for name, values in recorder.samples.items():
         cells = [values.get(step) for step in range(steps + 1)]
@@ -278,9 +277,7 @@ def promtool_first_firing(recorder: Recorder, steps: int, save: str | None = Non
             "interval": f"{SCRAPE:g}s",
             "input_series": series,
             "promql_expr_test": [{
-                # the first time, in each window, that an alert started firing (firing now, not a step ago)
-                "expr": f'min_over_time(timestamp(ALERTS{{alertstate="firing"}} unless ALERTS{{alertstate="firing"}} '
-                        f'offset {SCRAPE:g}s)[{window:g}s:{SCRAPE:g}s])',
+                "expr": f'min_over_time(timestamp(ALERTS{{alertstate="firing"}})[{window:g}s:{SCRAPE:g}s])',
                 "eval_time": f"{end:g}s",
                 "exp_samples": [],
             } for end in ends],
@@ -303,12 +300,13 @@ def parse_first_firing(out: str) -> list[tuple[dict[str, str], float]]:
         return []  # nothing fired at all
     if "err:" in out or "got:" not in out:
         raise SystemExit(f"promtool failed:\n{out[-3000:]}")
-    starts: set[tuple] = set()
+    first: dict[tuple, float] = {}
     for block in out.split("got:")[1:]:
         block = block.split("expr:")[0]
         for labels, value in re.findall(r"\{([^}]*)\} ([-+.\deE]+)", block):
-            starts.add((tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels))), float(value)))
-    return [(dict(key), t) for key, t in sorted(starts, key=lambda x: x[1])]
+            key = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels)))
+            first[key] = min(first.get(key, float("inf")), float(value))
+    return [(dict(key), t) for key, t in first.items()]
 
 
 def group_waits() -> dict[str, float]:
