@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from exporter.budget import BudgetSettings
 from exporter.catalog import FAMILIES, Family, family_of
 from exporter.credentials import GoogleAuth
+from exporter.detection import latency_threshold
 from exporter.dialects import DIALECTS
 from exporter.maintenance import Maintenance, WindowModel, unknown_targets
 from exporter.durations import parse_duration
@@ -188,6 +189,11 @@ class Series:
     def price(self) -> float:
         """The estimated price of one successful probe of this series (USD)."""
         return self.target.price.of_image(self.resolution)
+
+    @property
+    def latency_threshold(self) -> float:
+        """Seconds above which a successful probe is slow (exporter.detection)."""
+        return latency_threshold(self.resolution, self.thinking_level)
 
 
 SERIES_LABELS = ("target", "api", "model", "resolution", "thinking_level")

@@ -19,7 +19,7 @@ from exporter.budget import Budget
 from exporter.config import SERIES_LABELS
 from exporter.liveness import LivenessChecker
 from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
-from exporter.state import DURATION_BUCKETS, LATENESS_BUCKETS, Store
+from exporter.state import DURATION_BUCKETS, LATENESS_BUCKETS, STATUS_LAG_BUCKETS, Store
 from exporter.status.collector import StatusCollector
 
 _BG = "Values come from the background prober"
@@ -35,6 +35,8 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "gauge", f"1 if the last probe that was not rate limited succeeded, else 0. {_BG}.", ()),
     "nanobanana_probe_consecutive_failures": (
         "gauge", f"Failed probes in a row; rate-limited probes neither reset nor extend it. {_BG}.", ()),
+    "nanobanana_probe_consecutive_slow": (
+        "gauge", f"Successful probes in a row slower than the series' latency threshold; a failure resets it. {_BG}.", ()),
     "nanobanana_probe_last_run_timestamp_seconds": ("gauge", f"When the last probe finished. {_BG}.", ()),
     "nanobanana_probe_last_success_timestamp_seconds": ("gauge", f"When the last successful probe finished. {_BG}.", ()),
     "nanobanana_probe_phase_duration_seconds": ("gauge", f"Time spent in each phase of the last probe. {_BG}.", ("phase",)),
@@ -51,7 +53,8 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_probe_price_usd": ("gauge", "Configured estimated price of one successful probe in USD.", ()),
     "nanobanana_probe_confirmations": (
         "counter", f"Probes run early, off the regular schedule, to confirm a failure: reason failure (a paid probe "
-        f"failed) or liveness (a free check failed). They count in nanobanana_probes_total too. {_BG}.", ("reason",)),
+        f"failed), liveness (a free check failed), slow (a successful probe slower than its latency threshold) or status (an "
+        f"official incident appeared). They count in nanobanana_probes_total too. {_BG}.", ("reason",)),
 }
 
 # The free liveness checks (exporter.liveness): one series per target, their own outcome list.
@@ -119,6 +122,15 @@ class ProbeCollector:
         buckets = [(str(b), c) for b, c in zip(LATENESS_BUCKETS, accumulate(self.store.lateness_counts))]
         lateness.add_metric([], buckets + [("+Inf", sum(self.store.lateness_counts))], self.store.lateness_sum)
         yield lateness
+        lag = HistogramMetricFamily(
+            "nanobanana_status_page_lag_seconds",
+            "Per official incident: time from the first failing probe of the current failure streak of an affected "
+            "series to the incident's first appearance in the status feed. Not observed when no affected series fails.",
+            labels=["source"])
+        for source, (counts, total) in self.store.status_lag.items():
+            buckets = [(str(b), c) for b, c in zip(STATUS_LAG_BUCKETS, accumulate(counts))]
+            lag.add_metric([source], buckets + [("+Inf", sum(counts))], total)
+        yield lag
 
     def models(self):
         f = _families(MODEL_FAMILIES)
@@ -166,6 +178,7 @@ class ProbeCollector:
             if state.success is not None:
                 f["nanobanana_probe_success"].add_metric(values, state.success)
             f["nanobanana_probe_consecutive_failures"].add_metric(values, state.consecutive_failures)
+            f["nanobanana_probe_consecutive_slow"].add_metric(values, state.consecutive_slow)
             if state.last_run is not None:
                 f["nanobanana_probe_last_run_timestamp_seconds"].add_metric(values, state.last_run)
             if state.last_success is not None:

@@ -6,8 +6,12 @@ per failure streak; liveness checks are free.
 
 Worst-case detection assumes the outage starts right after a probe started, every failing probe
 runs into its timeout (a hanging API), the probe alert fires after CONSECUTIVE_FAILURES failures in
-a row (alertmanager/thresholds.yml), and Prometheus needs up to one scrape interval to see the
-last failure, one evaluation interval to evaluate the rule, and the rule's `for` on top.
+a row (alertmanager/rules.yml), Prometheus needs up to one scrape interval to see the last failure
+and one evaluation interval to evaluate the rule, and Alertmanager holds a new group for its
+group_wait (alertmanager/alertmanager.yml). A slowdown is seen the same way: every probe slower than
+its threshold (at worst, as slow as its timeout), confirmed like a failure, CONSECUTIVE_SLOW in a
+row, then NanoBananaLatencyHigh's `for`. benchmarks/detection.py measures the same through the
+shipped rules and prints these bounds beside its figures.
 """
 
 from __future__ import annotations
@@ -19,17 +23,20 @@ from typing import Any
 from exporter import catalog
 from exporter.budget import GLOBAL, target_scope
 from exporter.config import Config, Series
+from exporter.detection import CONSECUTIVE_SLOW
 from exporter.durations import format_duration
 from exporter.liveness import has_check
 from exporter.scheduler import JITTER, MAX_JITTER
 
 DAY = 86400.0
 MONTH_DAYS = 30
-CONSECUTIVE_FAILURES = 3  # alertmanager/thresholds.yml: consecutive_failures
+CONSECUTIVE_FAILURES = 3  # alertmanager/rules.yml: nanobanana:threshold:consecutive_failures
 SCRAPE_INTERVAL = 15.0
 EVALUATION_INTERVAL = 15.0
-ALERT_FOR = 0.0
-ALLOWANCE = SCRAPE_INTERVAL + EVALUATION_INTERVAL + ALERT_FOR
+ALERT_FOR = 0.0  # NanoBananaProbeFailing
+LATENCY_FOR = 600.0  # NanoBananaLatencyHigh
+GROUP_WAIT = 30.0  # alertmanager/alertmanager.yml route.group_wait
+ALLOWANCE = SCRAPE_INTERVAL + EVALUATION_INTERVAL + ALERT_FOR + GROUP_WAIT
 
 
 @dataclass(frozen=True)
@@ -39,13 +46,14 @@ class SeriesPlan:
     cost_per_day: float
     detect_paid: float  # seconds: an outage only paid probes see (image generation fails)
     detect_api: float  # seconds: an outage the free liveness check sees too (the whole API is down)
+    detect_slow: float = 0.0  # seconds: every probe slower than its latency threshold
 
 
-def failures_seen(series: Series, first_start: float, confirmations: bool = True) -> float:
-    """When the CONSECUTIVE_FAILURES-th failing probe ends, the first one starting at `first_start`."""
+def failures_seen(series: Series, first_start: float, confirmations: bool = True, count: int = CONSECUTIVE_FAILURES) -> float:
+    """When the `count`-th failing (or slow) probe ends, the first one starting at `first_start`."""
     confirm, timeout = series.target.confirm, series.timeout
     start, end, used = first_start, first_start + timeout, 0
-    for _ in range(CONSECUTIVE_FAILURES - 1):
+    for _ in range(count - 1):
         if confirmations and used < confirm.count and confirm.after < series.interval:
             start, used = end + confirm.after, used + 1
         else:
@@ -64,7 +72,8 @@ def plan_series(series: Series) -> SeriesPlan:
     if has_check(series.target) and liveness.trigger_probes:
         # the check fails at worst one interval (plus its timeout) in; it probes the series at once
         detect_api = min(detect_paid, failures_seen(series, liveness.interval + liveness.timeout) + ALLOWANCE)
-    return SeriesPlan(series, probes, probes * series.price, detect_paid, detect_api)
+    detect_slow = failures_seen(series, interval + jitter, count=CONSECUTIVE_SLOW) + ALLOWANCE - ALERT_FOR + LATENCY_FOR
+    return SeriesPlan(series, probes, probes * series.price, detect_paid, detect_api, detect_slow)
 
 
 def _usd(value: float) -> str:
@@ -74,12 +83,12 @@ def _usd(value: float) -> str:
 def print_plan(config: Config, out: Callable[[str], Any] = print) -> list[SeriesPlan]:
     plans = [plan_series(s) for s in config.series]
     rows = [("target", "api", "model", "resolution", "thinking", "interval", "timeout", "probes/day", "usd/day",
-             "usd/month", "detect", "detect-paid")]
+             "usd/month", "detect", "detect-paid", "detect-slow")]
     for p in plans:
         s = p.series
         rows.append((*s.key, format_duration(s.interval), format_duration(s.timeout), f"{p.probes_per_day:g}",
                      _usd(p.cost_per_day), _usd(p.cost_per_day * MONTH_DAYS), format_duration(p.detect_api),
-                     format_duration(p.detect_paid)))
+                     format_duration(p.detect_paid), format_duration(p.detect_slow)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         out("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -90,8 +99,10 @@ def print_plan(config: Config, out: Callable[[str], Any] = print) -> list[Series
         f"({MONTH_DAYS} days); {checks:g} free liveness checks/day")
     out("detect: worst case from the start of a whole-API outage (the free liveness check sees it too) to a firing")
     out(f"  {CONSECUTIVE_FAILURES}-failures alert; detect-paid: an outage only paid probes see (image generation fails).")
-    out(f"  Both include probe timeouts and a Prometheus allowance of {ALLOWANCE:g}s (scrape {SCRAPE_INTERVAL:g}s +"
-        f" evaluation {EVALUATION_INTERVAL:g}s + for {ALERT_FOR:g}s).")
+    out(f"  detect-slow: every probe slower than its latency threshold ({CONSECUTIVE_SLOW} in a row, confirmed like a"
+        f" failure, then the latency alert's for {LATENCY_FOR:g}s).")
+    out(f"  All include probe timeouts and an allowance of {ALLOWANCE:g}s (scrape {SCRAPE_INTERVAL:g}s +"
+        f" evaluation {EVALUATION_INTERVAL:g}s + for {ALERT_FOR:g}s + Alertmanager group_wait {GROUP_WAIT:g}s).")
     out("costs: every probe succeeding at its per-image price; confirmations add up to confirm.count probes per failure streak.")
     for warning in model_warnings(config) + budget_warnings(config, plans):
         out(f"WARNING: {warning}")

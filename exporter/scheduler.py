@@ -3,7 +3,8 @@ at most `max_concurrency` probes in flight per target.
 
 Cost-aware: a paid probe runs only while the budget of its scope lasts (else it is skipped with
 reason "budget"); every finished probe is priced and charged. A failed probe (not rate limited)
-is confirmed sooner than the interval (`confirm:`, by default twice, 30 s apart), and a failed free
+is confirmed sooner than the interval (`confirm:`, by default twice, 30 s apart), so is a probe
+slower than its latency threshold (exporter.detection), and a failed free
 liveness check runs one paid probe of each healthy series of its target at once, so an outage is
 confirmed in about a minute while the steady state stays cheap.
 """
@@ -27,6 +28,7 @@ from exporter.state import Store
 
 log = logging.getLogger(__name__)
 
+INCIDENT_APIS = ("gemini",)  # the dialects that call Google's own API, which status.cloud.google.com covers
 JITTER = 0.01  # fraction of the interval, at most MAX_JITTER seconds
 MAX_JITTER = 2.0
 
@@ -37,13 +39,16 @@ def first_offset(series: Series) -> float:
     return (digest / 2**32) * series.interval
 
 
-def confirmation_delay(outcome: Outcome, confirmations: int, confirm: ConfirmSettings, interval: float) -> float | None:
+def confirmation_delay(outcome: Outcome, confirmations: int, confirm: ConfirmSettings, interval: float,
+                       slow: bool = False) -> float | None:
     """Seconds from the end of a probe to a confirmation probe, or None to stay on the regular schedule.
 
-    `confirmations` counts those already started since the series' last success: a long outage is
-    confirmed once, then probed at the regular interval, not confirmed again and again.
+    A failure is confirmed, and so is a success slower than the series' latency threshold (`slow`):
+    a degradation is then seen in a few probes, not after an hour of them. `confirmations` counts
+    those already started since the streak began (the last success, or the last fast success): a
+    long outage or slowdown is confirmed once, then probed at the regular interval.
     """
-    if not outcome.is_failure:  # success, or rate limited (quota, not a verdict on the service)
+    if not (outcome.is_failure or (slow and outcome is Outcome.SUCCESS)):  # rate limited: not a verdict
         return None
     if confirmations >= confirm.count or confirm.after >= interval:
         return None
@@ -58,8 +63,9 @@ class _Control:
     confirm_at: float | None = None  # loop time of the next early probe
     reason: str = ""  # why it runs early (state.CONFIRM_REASONS)
     confirmations: int = 0  # failure confirmations started since the last success
+    slow_confirmations: int = 0  # slow-probe confirmations started since the last fast success
     inflight: asyncio.Task | None = None
-    last_trigger: float = float("-inf")  # loop time of the last liveness-triggered probe
+    last_trigger: float = float("-inf")  # loop time of the last probe a liveness check or incident triggered
     probes: int = 0  # probes started: picks the next of the target's prompts
 
     def plan(self, at: float, reason: str) -> None:
@@ -105,17 +111,32 @@ class Scheduler:
 
     def liveness_failed(self, target: Target, *_: object) -> None:
         """A free check of `target` failed: probe each of its healthy series now, at most once an interval."""
+        if target.liveness.trigger_probes:
+            self._trigger(lambda series: series.target == target, "liveness")
+
+    def incident_opened(self, source: str, incident: object) -> None:
+        """An official incident appeared on a watched Google product: probe every Gemini API series now
+        (the APIs the Google Cloud feed covers), at most once an interval per series."""
+        if source != "google_cloud":
+            return
+        failing = [state.failing_since for state in self.store
+                   if state.series.target.api in INCIDENT_APIS and state.failing_since is not None]
+        if failing:  # how late the status page was: from our first failing probe to the incident's appearance
+            self.store.incident_lag(source, max(0.0, time.time() - min(failing)))
+        self._trigger(lambda series: series.target.api in INCIDENT_APIS, "status")
+
+    def _trigger(self, affected, reason: str) -> None:
         now = asyncio.get_running_loop().time()
         for series, _, control in list(self._loops.values()):
             state = self.store.states.get(series.key)
-            if series.target != target or state is None or not target.liveness.trigger_probes:
+            if not affected(series) or state is None:
                 continue
             if state.consecutive_failures or now - control.last_trigger < series.interval:
                 continue  # already failing (confirmations handle it), or triggered recently
             if control.inflight is not None and not control.inflight.done():
                 continue  # a probe is on its way: its verdict comes soon anyway
             control.last_trigger = now
-            control.plan(now, "liveness")
+            control.plan(now, reason)
 
     async def stop(self) -> None:
         self.running = False
@@ -164,6 +185,8 @@ class Scheduler:
             return
         if reason == "failure":
             control.confirmations += 1
+        elif reason == "slow":
+            control.slow_confirmations += 1
         control.inflight = asyncio.create_task(self._run(series, control, reason))
         self._inflight.add(control.inflight)
         control.inflight.add_done_callback(self._inflight.discard)
@@ -182,11 +205,15 @@ class Scheduler:
             return  # the series was removed or changed by a reload while the probe ran
         attempt.confirmation = reason
         state.record(attempt)
+        slow = state.consecutive_slow > 0
         if attempt.outcome is Outcome.SUCCESS:
             control.confirmations = 0
-        delay = confirmation_delay(attempt.outcome, control.confirmations, series.target.confirm, series.interval)
+            if not slow:
+                control.slow_confirmations = 0
+        done, why = (control.slow_confirmations, "slow") if slow else (control.confirmations, "failure")
+        delay = confirmation_delay(attempt.outcome, done, series.target.confirm, series.interval, slow)
         if delay is not None:
-            control.plan(asyncio.get_running_loop().time() + delay, "failure")
+            control.plan(asyncio.get_running_loop().time() + delay, why)
         level = logging.INFO if not attempt.outcome.is_failure else logging.WARNING
         log.log(
             level,

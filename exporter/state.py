@@ -19,11 +19,15 @@ PHASES: tuple[str, ...] = ("connect", "tls", "processing", "transfer", "decode")
 # overlap: the previous probe still runs; budget: the day's spend limit of a scope is reached;
 # maintenance: a maintenance window of the target is open (exporter/maintenance.py)
 SKIP_REASONS: tuple[str, ...] = ("overlap", "budget", "maintenance")
-# why a probe ran early, off its regular schedule: a paid probe failed, or a free liveness check did
-CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness")
+# why a probe ran early, off its regular schedule: a paid probe failed, a free liveness check did, a
+# successful probe was slower than its latency threshold (exporter.detection), or an official incident
+# appeared in the status feed
+CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness", "slow", "status")
 DURATION_BUCKETS: tuple[float, ...] = (
     0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300,
 )
+# how late an official incident appeared, after our first failing probe (nanobanana_status_page_lag_seconds)
+STATUS_LAG_BUCKETS: tuple[float, ...] = (60, 300, 600, 900, 1800, 3600, 7200, 14400)
 LATENESS_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
 HISTORY = 100
 
@@ -59,6 +63,8 @@ class SeriesState:
         self.confirmations = dict.fromkeys(CONFIRM_REASONS, 0)
         self.success: int | None = None
         self.consecutive_failures = 0
+        self.consecutive_slow = 0  # successful probes in a row slower than the series' latency threshold
+        self.failing_since: float | None = None  # wall time the first probe of the current failure streak started
         self.last_run: float | None = None
         self.last_success: float | None = None
         self.last: Attempt | None = None
@@ -93,12 +99,17 @@ class SeriesState:
         if attempt.outcome is Outcome.SUCCESS:
             self.success = 1
             self.consecutive_failures = 0
+            self.consecutive_slow = self.consecutive_slow + 1 if attempt.duration > self.series.latency_threshold else 0
+            self.failing_since = None
             self.last_success = self.last_run
             self.bucket_counts[bisect.bisect_left(DURATION_BUCKETS, attempt.duration)] += 1
             self.duration_sum += attempt.duration
         else:
             self.success = 0
+            if not self.consecutive_failures:
+                self.failing_since = attempt.started
             self.consecutive_failures += 1
+            self.consecutive_slow = 0
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -112,6 +123,7 @@ class Store:
         self.started = time.time()
         self.lateness_counts = [0] * (len(LATENESS_BUCKETS) + 1)  # the scheduler's, all series together
         self.lateness_sum = 0.0
+        self.status_lag: dict[str, tuple[list[int], float]] = {}  # source -> (bucket counts, sum)
 
     def sync(self, config: Config) -> None:
         """Match the store to a (new) config: keep, add and drop series by their labels."""
@@ -127,6 +139,12 @@ class Store:
         seconds = max(0.0, seconds)
         self.lateness_counts[bisect.bisect_left(LATENESS_BUCKETS, seconds)] += 1
         self.lateness_sum += seconds
+
+    def incident_lag(self, source: str, seconds: float) -> None:
+        """An official incident of `source` appeared `seconds` after our first failing probe."""
+        counts, total = self.status_lag.get(source) or ([0] * (len(STATUS_LAG_BUCKETS) + 1), 0.0)
+        counts[bisect.bisect_left(STATUS_LAG_BUCKETS, seconds)] += 1
+        self.status_lag[source] = (counts, total + seconds)
 
     def __iter__(self):
         return iter(list(self.states.values()))

@@ -812,8 +812,9 @@ def slo_cost(t: dict) -> dict:
                     query(f"nanobanana_budget_limit_usd{{{EXPORTER_SEL}}}", "{{scope}} {{location}} limit")],
                    "currencyUSD", w=12, min=0, links=[runbook(t, "NanoBananaBudgetBurningFast")],
                    overrides=[by_name(" limit$", **{"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}})]),
-        timeseries("Confirmations by reason", "Paid probes run early to confirm a failure: failure (a paid probe "
-                   "failed) or liveness (a free check failed). They cost like any probe; many of them mean a long "
+        timeseries("Confirmations by reason", "Paid probes run early: failure (a paid probe failed), liveness (a "
+                   "free check failed), slow (a probe slower than its latency threshold) or status (an official "
+                   "incident appeared; every Gemini series is probed at once). They cost like any probe; many of them mean a long "
                    "failure streak, so look at the error ratio above and the overview." + BAR_NOTE,
                    [query(f"sum by (location, reason) ({per_bar('nanobanana_probe_confirmations_total')})",
                           "{{reason}} {{location}}")], w=24, bars=True, min=0, decimals=0, interval=BAR_INTERVAL),
@@ -822,7 +823,20 @@ def slo_cost(t: dict) -> dict:
                      f"Error budget and burn rates for the {objective:.1%} objective, from probe counters and "
                      "the error ratios rules.yml records (rate limits excluded); spend, daily budgets and "
                      "confirmation probes.",
-                     [burn, cost], t)
+                     [burn, cost, detection_row()], t)
+
+
+def detection_row() -> list[dict]:
+    """How late the status page was (issue 12); the early probes it triggers are in "Confirmations by reason"."""
+    return [
+        row("Status page"),
+        timeseries("Status page lag", "Per official incident: from our first failing probe of an affected series "
+                   "to the incident's appearance in the feed (nanobanana_status_page_lag_seconds), mean over 1 day; "
+                   "empty while no incident appeared.",
+                   [query(f"sum by (source) (increase(nanobanana_status_page_lag_seconds_sum{{{EXPORTER_SEL}}}[1d])) "
+                          f"/ (sum by (source) (increase(nanobanana_status_page_lag_seconds_count{{{EXPORTER_SEL}}}[1d])) > 0)",
+                          "{{source}}")], "s", w=24, min=0),
+    ]
 
 
 DASHBOARDS = {"overview.json": overview, "probe-detail.json": probe_detail, "slo-cost.json": slo_cost}

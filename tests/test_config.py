@@ -81,7 +81,7 @@ def test_config_check_prints_plan_and_exits_0():
     assert lines[0].endswith("valid.yml: config is valid")
     # the plan, with what it costs and how fast it detects (exporter/plan.py; tests/test_plan.py checks the sums)
     assert lines[1].split() == ["target", "api", "model", "resolution", "thinking", "interval", "timeout",
-                                "probes/day", "usd/day", "usd/month", "detect", "detect-paid"]
+                                "probes/day", "usd/day", "usd/month", "detect", "detect-paid", "detect-slow"]
     assert lines[2].split()[:10] == ["google", "gemini", "gemini-3-pro-image", "1K", "default", "5m", "45s",
                                      "288", "$38.59", "$1,157.76"]
     assert lines[-1] == "4 series in 2 targets"

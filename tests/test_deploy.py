@@ -313,7 +313,8 @@ def test_the_configs_in_the_manifests_are_valid(tmp_path):
 
 
 def test_service_monitor_sets_the_job_the_rules_expect_and_a_location():
-    job = re.search(r'up\{job="([^"]+)"\}', (ROOT / "alertmanager/rules.yml").read_text()).group(1)
+    rules = yaml.safe_load((ROOT / "alertmanager/rules.yml").read_text())["groups"]
+    [job] = [r["labels"]["job"] for g in rules for r in g["rules"] if r.get("record") == "nanobanana:exporter_job:info"]
     monitor = next(m for m in by_kind("ServiceMonitor") if m["metadata"]["name"] == "nanobanana-exporter")
     relabel = {r["targetLabel"]: r["replacement"] for r in monitor["spec"]["endpoints"][0]["relabelings"]}
     assert relabel["job"] == job and relabel["location"]

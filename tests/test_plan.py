@@ -39,10 +39,10 @@ def test_print_plan_totals_and_budget_warnings():
     print_plan(load_text(CONFIG), lines.append)
     text = "\n".join(lines)
     assert lines[0].split() == ["target", "api", "model", "resolution", "thinking", "interval", "timeout",
-                                "probes/day", "usd/day", "usd/month", "detect", "detect-paid"]
+                                "probes/day", "usd/day", "usd/month", "detect", "detect-paid", "detect-slow"]
     assert lines[1].split() == ["flash", "gemini", "gemini-3.1-flash-image", "1K", "default", "15m", "45s", "96",
-                                "$6.43", "$192.96", "4m55s", "18m47s"]
-    assert lines[2].split()[5:] == ["1h", "3m", "24", "$5.76", "$172.80", "2h7m2s", "2h7m2s"]
+                                "$6.43", "$192.96", "5m25s", "19m17s", "29m17s"]
+    assert lines[2].split()[5:] == ["1h", "3m", "24", "$5.76", "$172.80", "2h7m32s", "2h7m32s", "2h17m32s"]
     assert "total: 120 paid probes/day, $12.19/day, $365.76/month (30 days); 1440 free liveness checks/day" in text
     assert "scrape 15s + evaluation 15s + for 0s" in text
     warnings = [line for line in lines if line.startswith("WARNING") and "budget" in line]  # model warnings: test_catalog.py

@@ -38,6 +38,18 @@ def python_service(name: str, args: list[str], workdir, env: dict, ready_path: s
     return start_service(name, argv, address, workdir, env=env, ready_path=ready_path)
 
 
+def relay_channels(env: dict, fake: FakeWebhook) -> str:
+    """Point the relay's three channels at `fake` (through `env`); returns the relay config."""
+    env["FEISHU_URL"] = fake.url("/open-apis/bot/v2/hook/FAKE-feishu-token")
+    env["DINGTALK_URL"] = fake.url("/robot/send?access_token=FAKE-dingtalk-token")
+    env["WECOM_URL"] = fake.url("/cgi-bin/webhook/send?key=FAKE-wecom-key")
+    return ("channels:\n"
+            "  feishu: {type: feishu, url_env: FEISHU_URL, secret_env: FEISHU_SECRET}\n"
+            "  dingtalk: {type: dingtalk, url_env: DINGTALK_URL}\n"
+            "  wecom: {type: wecom, url_env: WECOM_URL}\n"
+            "token_env: RELAY_TOKEN\n")
+
+
 def feishu_signature_ok(body: dict) -> bool:
     key = f"{body['timestamp']}\n{FEISHU_SECRET}".encode()
     expected = base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
@@ -60,9 +72,7 @@ def wait(condition, timeout: float, what: str, every: float = 0.5):
 def test_outage_to_slack_and_signed_feishu_then_resolved(tmp_path):
     env = exporter_env(FEISHU_URL="", FEISHU_SECRET=FEISHU_SECRET, RELAY_TOKEN=RELAY_TOKEN)
     with FakeWebhook() as slack, FakeWebhook() as feishu:
-        env["FEISHU_URL"] = feishu.url("/open-apis/bot/v2/hook/FAKE-feishu-token")
-        env["DINGTALK_URL"] = feishu.url("/robot/send?access_token=FAKE-dingtalk-token")
-        env["WECOM_URL"] = feishu.url("/cgi-bin/webhook/send?key=FAKE-wecom-key")
+        relay_yml = relay_channels(env, feishu)
         sim = python_service("simulator", ["simulator", "--speed", "0.001"], tmp_path, env, "/_sim/config")
         (tmp_path / "nanobanana.yml").write_text(f"""
 defaults: {{interval: 1s, timeout: 3s}}
@@ -73,14 +83,7 @@ status_sources:
   google_cloud: {{url: "{sim.url}/incidents.json", interval: 2s}}
   openrouter: {{base_url: "{sim.url}/api/v1", models: [google/gemini-3-pro-image], interval: 2s}}
 """)
-        (tmp_path / "relay.yml").write_text("""
-channels:
-  feishu: {type: feishu, url_env: FEISHU_URL, secret_env: FEISHU_SECRET}
-  dingtalk: {type: dingtalk, url_env: DINGTALK_URL}
-  wecom: {type: wecom, url_env: WECOM_URL}
-token_env: RELAY_TOKEN
-deadline: 5s
-""")
+        (tmp_path / "relay.yml").write_text(relay_yml + "deadline: 5s\n")
         with sim, \
              python_service("exporter", ["--config.file", str(tmp_path / "nanobanana.yml")], tmp_path, env, "/-/ready") as exporter, \
              python_service("relay", ["relay", "--config.file", str(tmp_path / "relay.yml")], tmp_path, env, "/-/healthy") as relay:
@@ -94,18 +97,19 @@ deadline: 5s
                      60, "probes succeed and Prometheus scrapes them")
                 assert alert_states(prom, "NanoBananaOutage") == set()
 
-                # The outage starts; Feishu is down for its first 8 seconds.
+                # The outage starts (its page is NanoBananaProbeFailing, which holds back Outage and BurnFast);
+                # Feishu is down for its first 8 seconds.
                 feishu.fail(500, seconds=8)
                 httpx.put(f"{sim.url}/_sim/config", json={"faults": [{"kind": "status", "status": 503, "start": 0}]}).raise_for_status()
                 fault_start = time.monotonic()
 
-                slack_msgs = slack.wait_for(lambda r: "NanoBananaOutage" in r.body.decode(), timeout=120)
+                slack_msgs = slack.wait_for(lambda r: "NanoBananaProbeFailing" in r.body.decode(), timeout=120)
                 first_notification = time.monotonic() - fault_start
                 print(f"\nfault start -> first notification (Slack): {first_notification:.1f} s")
                 text = json.dumps(slack_msgs[0].json)
                 assert "google" in text and "gemini-3-pro-image" in text
 
-                cards = feishu.wait_for(lambda r: r.path.startswith("/open-apis/") and "NanoBananaOutage" in r.body.decode(),
+                cards = feishu.wait_for(lambda r: r.path.startswith("/open-apis/") and "NanoBananaProbeFailing" in r.body.decode(),
                                         timeout=120)
                 card = cards[0].json
                 print(f"fault start -> signed Feishu card, after Feishu recovered: {time.monotonic() - fault_start:.1f} s")
@@ -120,9 +124,9 @@ deadline: 5s
 
                 # The fault ends: resolved messages reach both.
                 httpx.put(f"{sim.url}/_sim/config", json={"faults": []}).raise_for_status()
-                slack.wait_for(lambda r: "NanoBananaOutage" in r.body.decode()
+                slack.wait_for(lambda r: "NanoBananaProbeFailing" in r.body.decode()
                                and r.json["attachments"][0]["color"] == "good", timeout=120)
-                resolved = feishu.wait_for(lambda r: r.path.startswith("/open-apis/") and "NanoBananaOutage" in r.body.decode()
+                resolved = feishu.wait_for(lambda r: r.path.startswith("/open-apis/") and "NanoBananaProbeFailing" in r.body.decode()
                                            and r.json["card"]["header"]["template"] == "green", timeout=60)
                 assert feishu_signature_ok(resolved[0].json)
 

@@ -220,3 +220,17 @@ def test_every_alert_routes_by_its_severity(rule):
     severity = rule["labels"]["severity"]
     labels = {"alertname": rule["alert"], "severity": severity, "target": "prod", "model": "gemini-3-pro-image"}
     assert route(labels) == routes_file()["severity_receivers"][severity]
+
+
+def test_exporter_slow_thresholds_equal_the_latency_settings():
+    """The exporter confirms slow probes and counts them in a row (exporter/detection.py) with the
+    numbers NanoBananaLatencyHigh compares the p95 with."""
+    from exporter import detection
+
+    def setting(name: str, label: str) -> dict[str, float]:
+        return {rule["labels"][label]: float(re.fullmatch(r"vector\((.+)\)", rule["expr"])[1]) for rule in recorded(name)}
+
+    assert setting("nanobanana:threshold:latency_p95_seconds", "resolution") == detection.LATENCY_SECONDS
+    assert setting("nanobanana:threshold:latency_thinking_factor", "thinking_level") == detection.THINKING_FACTORS
+    [streak] = recorded("nanobanana:threshold:consecutive_slow")
+    assert streak["expr"] == f"vector({detection.CONSECUTIVE_SLOW})"

@@ -88,7 +88,8 @@ def test_alertmanager_runs_the_project_config(tmp_path):
             assert attachment["title"] == "[FIRING:1] NanoBananaOutage prod gemini-3-pro-image"
             assert attachment["color"] == "danger"
             assert "NanoBananaOutage summary for prod" in attachment["text"]
-            assert f"{am.url}/#/silences/new?filter=" in attachment["title_link"]
+            assert attachment["title_link"] == "http://prometheus.test/graph"  # no dashboard_url: the alert's source
+            assert f"{am.url}/#/silences/new?filter=" in attachment["text"]
 
             # The warning of the same series is inhibited by the critical: it reaches no one.
             alerts = poll(lambda: am.get("/api/v2/alerts"), lambda a: len(a) == 2 and any(x["status"]["inhibitedBy"] for x in a))
@@ -97,6 +98,36 @@ def test_alertmanager_runs_the_project_config(tmp_path):
             time.sleep(2.5)  # > group_wait + group_interval of the test config
             assert not [r for r in chat.received() if "NanoBananaErrorRateHigh" in r.body.decode()]
 
+
+
+def test_one_failing_series_pages_once_per_channel(tmp_path):
+    """ProbeFailing, Outage and BurnFast of one series are one problem: the failure streak pages,
+    the other two are held back; the resolved message says resolved, not the firing summary."""
+    with FakeWebhook() as chat:
+        config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
+                                              relay_url=chat.url(), token="test-relay-token")
+        with start_alertmanager(config, tmp_path) as am:
+            streak = alert("NanoBananaProbeFailing", "critical")
+            streak["annotations"]["dashboard_url"] = "https://grafana.test/d/nanobanana-overview"
+            post_alerts(am, [streak, alert("NanoBananaOutage", "critical"),
+                             alert("NanoBananaErrorBudgetBurnFast", "critical")])
+            alerts = poll(lambda: am.get("/api/v2/alerts"),
+                          lambda a: len(a) == 3 and sum(bool(x["status"]["inhibitedBy"]) for x in a) == 2)
+            assert {a["labels"]["alertname"] for a in alerts if a["status"]["inhibitedBy"]} == {
+                "NanoBananaOutage", "NanoBananaErrorBudgetBurnFast"}
+            [slack] = chat.wait_for(lambda r: r.path == "/slack", timeout=30)
+            assert slack.json["attachments"][0]["title_link"] == "https://grafana.test/d/nanobanana-overview"
+            time.sleep(2.5)  # > group_wait + group_interval of the test config
+            for path in ("/slack", "/alerts/feishu"):
+                bodies = [r.body.decode() for r in chat.received(path)]
+                assert len(bodies) == 1 and "NanoBananaProbeFailing" in bodies[0], (path, bodies)
+            ended = "2020-01-01T00:00:00Z"
+            post_alerts(am, [{**a, "endsAt": ended} for a in (streak, alert("NanoBananaOutage", "critical"),
+                                                             alert("NanoBananaErrorBudgetBurnFast", "critical"))])
+            done = chat.wait_for(lambda r: r.path == "/slack" and "Resolved: " in r.body.decode(), timeout=30)
+            text = done[0].json["attachments"][0]["text"]
+            assert "Resolved: NanoBananaProbeFailing prod gemini-3-pro-image 2K" in text
+            assert "while firing: NanoBananaProbeFailing summary for prod" in text
 
 
 def test_an_official_incident_holds_back_probe_warnings_but_not_the_budget(tmp_path):
@@ -170,7 +201,7 @@ def test_each_location_gets_its_own_notification_naming_it(tmp_path):
             for a in attachments:
                 location = a["title"].rsplit(" ", 1)[1]
                 assert f"location `{location}`" in a["text"]
-                assert "location%3D%22" + location in a["title_link"]
+                assert "location%3D%22" + location in a["text"]  # the silence link
             relayed = chat.wait_for(lambda r: r.path == "/alerts/feishu", count=2, timeout=30)
             assert sorted(r.json["groupLabels"]["location"] for r in relayed) == ["europe-west4", "us-central1"]
 

@@ -16,9 +16,12 @@ import httpx
 
 from exporter import __version__
 from exporter.status import SourceConfig
-from exporter.status.base import Snapshot, Source
+from exporter.status.base import Incident, Snapshot, Source
 
 log = logging.getLogger(__name__)
+
+# An incident of these impacts, newly in a feed, is worth a paid probe at once (Scheduler.incident_opened).
+TRIGGERING_IMPACTS = ("disruption", "outage")
 
 
 @dataclass
@@ -35,8 +38,10 @@ class SourceState:
 
 
 class StatusPoller:
-    def __init__(self, redact: Callable[[str], str] = str, client: httpx.AsyncClient | None = None):
+    def __init__(self, redact: Callable[[str], str] = str, client: httpx.AsyncClient | None = None,
+                 on_incident: Callable[[str, Incident], None] | None = None):
         self.redact = redact
+        self.on_incident = on_incident  # (source kind, incident) for each ongoing incident new in a feed
         self.states: dict[str, SourceState] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._client = client or httpx.AsyncClient(
@@ -73,7 +78,13 @@ class StatusPoller:
             return
         state.duration = time.perf_counter() - started
         if snapshot is not None:  # None: not modified since the last good one
+            known = {i.id for i in state.snapshot.incidents} if state.snapshot else set()
             state.snapshot = snapshot
+            now = time.time()
+            for incident in snapshot.incidents:
+                if (incident.id not in known and incident.ongoing(now) and incident.impact in TRIGGERING_IMPACTS
+                        and self.on_incident is not None):
+                    self.on_incident(kind, incident)
         elif state.snapshot is None:
             state.snapshot = Snapshot()
         if state.up is False:

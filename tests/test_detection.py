@@ -1,0 +1,171 @@
+"""Detection on the cadence the exporter really runs: slow probes are confirmed like failures, and
+the run of slow probes is exported for NanoBananaLatencyHigh (exporter/detection.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from conftest import config_for
+from exporter import detection
+from exporter.config import ConfirmSettings
+from exporter.metrics import make_registry
+from exporter.outcomes import Outcome
+from exporter.probe import Prober
+from exporter.scheduler import Scheduler, confirmation_delay
+from exporter.state import Store
+
+
+@pytest.mark.parametrize("outcome,slow,expected", [
+    (Outcome.SUCCESS, True, 30.0),  # a slow success is confirmed like a failure
+    (Outcome.SUCCESS, False, None),
+    (Outcome.RATE_LIMITED, True, None),  # quota: no verdict on speed either
+    (Outcome.TIMEOUT, False, 30.0),
+])
+def test_slow_successes_are_confirmed(outcome, slow, expected):
+    assert confirmation_delay(outcome, 0, ConfirmSettings(), 900, slow) == expected
+    assert confirmation_delay(outcome, 2, ConfirmSettings(), 900, slow) is None  # confirmed: back to the interval
+
+
+def test_threshold_per_resolution_and_thinking_level():
+    assert detection.latency_threshold("1K", "default") == 25
+    assert detection.latency_threshold("2K", "high") == pytest.approx(85)
+
+
+async def wait_for(condition, deadline: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while not condition():
+        assert loop.time() < end, "condition not reached before the deadline"
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def scheduled(config):
+    """The scheduler running `config`: yields (scheduler, the registry's sample reader, the series' labels)."""
+    store, prober = Store(), Prober()
+    registry = make_registry(store)
+    scheduler = Scheduler(store, prober)
+    scheduler.apply(config)
+    try:
+        yield scheduler, registry.get_sample_value, config.series[0].labels
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
+
+
+async def test_a_slow_series_is_confirmed_twice_then_returns_to_its_interval(simulator, monkeypatch):
+    sim, base = simulator
+    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
+    monkeypatch.setattr("exporter.scheduler.JITTER", 0.0)
+    monkeypatch.setitem(detection.LATENCY_SECONDS, "1K", 0.1)  # slow = over 100 ms here
+    sim.configure({"faults": [{"kind": "slow_drip", "seconds": 0.3}]})  # every probe ~300 ms, and succeeds
+    config = config_for(base, "gemini", interval="30s", confirm={"after": "50ms", "count": 2},
+                        liveness={"enabled": False})
+    async with scheduled(config) as (scheduler, value, labels):
+        await wait_for(lambda: value("nanobanana_probe_consecutive_slow", labels) == 3)
+        assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 3
+        assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "slow"}) == 2
+        assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "failure"}) == 0
+        await asyncio.sleep(0.5)  # confirmed: no third confirmation, the next probe waits for the interval
+        assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 3
+
+
+async def test_a_failure_resets_the_slow_streak(simulator, monkeypatch):
+    sim, base = simulator
+    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
+    monkeypatch.setitem(detection.LATENCY_SECONDS, "1K", 0.1)
+    sim.configure({"faults": [{"kind": "slow_drip", "seconds": 0.3}]})
+    config = config_for(base, "gemini", interval="2s", confirm={"after": "50ms", "count": 1},
+                        liveness={"enabled": False})
+    async with scheduled(config) as (scheduler, value, labels):
+        await wait_for(lambda: (value("nanobanana_probe_consecutive_slow", labels) or 0) >= 1)
+        sim.configure({"faults": [{"kind": "status", "status": 503}]})  # the confirmation (or the next probe) fails
+        await wait_for(lambda: value("nanobanana_probe_consecutive_failures", labels) >= 1)
+        assert value("nanobanana_probe_consecutive_slow", labels) == 0
+
+
+@pytest.mark.timeout(600)
+def test_detection_benchmark_short_form():
+    """benchmarks/detection.py, briefly: the exporter against the simulator, its scrapes through the
+    shipped rules in promtool. A generation-only outage pages the default plan; one failed probe
+    does not."""
+    import dataclasses
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import detection as bench
+
+    short = {s.name: s for s in bench.SCENARIOS}
+    scenarios = [dataclasses.replace(short["generation-outage"], length=25 * 60.0), short["single-failure"]]
+    plans = ["default", "naive"]
+    result = asyncio.run(bench.run(scenarios, plans, speedup=50, seed=1, warmup=15 * 60.0))
+    verdicts = bench.verdicts(scenarios, plans, result)
+    outage = verdicts["generation-outage", "default"]
+    assert outage.first.endswith("(critical)") and outage.detect is not None, outage
+    assert 60 < outage.detect < 25 * 60, outage  # the next 15-minute probe, its confirmations, group_wait
+    assert verdicts["generation-outage", "naive"].detect < 6 * 60
+    # the default plan only: on a busy machine a naive probe a minute can time out three times in a row
+    assert verdicts["single-failure", "default"].false_pages == 0, verdicts["single-failure", "default"]
+    assert 0 < verdicts["single-failure", "default"].cost < verdicts["single-failure", "naive"].cost / 5
+    print(bench.table(scenarios, plans, verdicts))
+
+
+async def test_a_new_official_incident_is_reported_once(server):
+    """The poller tells the scheduler about each ongoing disruption or outage new in the feed."""
+    from status_server import fixture, status_config
+
+    from exporter.status.poller import StatusPoller
+
+    seen = []
+    poller = StatusPoller(on_incident=lambda source, incident: seen.append((source, incident.id, incident.impact)))
+    config = status_config(f"""
+google_cloud: {{url: "{server.base_url}/incidents.json"}}
+openrouter: {{enabled: false}}
+""")
+    try:
+        poller.apply(config.status_sources, run=False)
+        server.set_feed(fixture("google_empty.json"))
+        await poller.poll("google_cloud")
+        assert seen == []
+        server.set_feed(fixture("google_ongoing.json"))  # one ongoing disruption of a watched product, one ended
+        await poller.poll("google_cloud")
+        assert seen == [("google_cloud", "mXzRkt3rQ7yHmT9bJ8cK", "disruption")]
+        await poller.poll("google_cloud")  # the same incident, still open: not new
+        assert len(seen) == 1
+    finally:
+        await poller.stop()
+
+
+async def test_an_incident_probes_gemini_series_at_once_at_most_once_an_interval(simulator, monkeypatch):
+    sim, base = simulator
+    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
+    config = config_for(base, "gemini", interval="1h", liveness={"enabled": False})
+    async with scheduled(config) as (scheduler, value, labels):
+        await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1)
+        scheduler.incident_opened("openrouter", object())  # not a Google feed: nothing
+        scheduler.incident_opened("google_cloud", object())
+        await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 2)
+        assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "status"}) == 1
+        scheduler.incident_opened("google_cloud", object())  # within the interval: no second probe
+        await asyncio.sleep(0.3)
+        assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 2
+
+
+async def test_status_page_lag_is_measured_from_our_first_failing_probe(simulator, monkeypatch):
+    sim, base = simulator
+    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
+    sim.configure({"faults": [{"kind": "status", "status": 503}]})
+    config = config_for(base, "gemini", interval="1h", confirm={"count": 0}, liveness={"enabled": False})
+    async with scheduled(config) as (scheduler, value, labels):
+        await wait_for(lambda: value("nanobanana_probe_consecutive_failures", labels) == 1)
+        scheduler.incident_opened("google_cloud", object())
+        count = value("nanobanana_status_page_lag_seconds_count", {"source": "google_cloud"})
+        lag = value("nanobanana_status_page_lag_seconds_sum", {"source": "google_cloud"})
+        assert count == 1 and 0 <= lag < 60
+        assert value("nanobanana_status_page_lag_seconds_bucket",
+                                         {"source": "google_cloud", "le": "60"}) == 1
