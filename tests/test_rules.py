@@ -234,3 +234,15 @@ def test_exporter_slow_thresholds_equal_the_latency_settings():
     assert setting("nanobanana:threshold:latency_thinking_factor", "thinking_level") == detection.THINKING_FACTORS
     [streak] = recorded("nanobanana:threshold:consecutive_slow")
     assert streak["expr"] == f"vector({detection.CONSECUTIVE_SLOW})"
+
+
+def test_the_quiet_slack_channel_has_its_own_webhook():
+    """Slack app webhooks ignore `channel:`: a receiver for another channel needs its own webhook file."""
+    config = yaml.safe_load((AM / "alertmanager.yml").read_text())
+    urls = {(c["channel"], c["api_url_file"]) for r in config["receivers"] for c in r.get("slack_configs", [])}
+    channels = {channel for channel, _ in urls}
+    assert len(urls) == len(channels), urls  # one webhook per channel, each channel one webhook
+    assert len({url for _, url in urls}) == len(channels), urls
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    mounted = {c["target"] for c in compose["services"]["alertmanager"]["configs"]}
+    assert {url for _, url in urls} <= mounted
