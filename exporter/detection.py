@@ -9,7 +9,7 @@ settings of alertmanager/rules.yml (nanobanana:threshold:latency_p95_seconds and
 
 from __future__ import annotations
 
-LATENCY_SECONDS: dict[str, float] = {"1K": 25.0, "2K": 50.0, "4K": 90.0}  # p95 at low thinking
+LATENCY_SECONDS: dict[str, float] = {"512": 15.0, "1K": 25.0, "2K": 50.0, "4K": 90.0}  # p95 at low thinking
 THINKING_FACTORS: dict[str, float] = {"default": 1.0, "minimal": 1.0, "low": 1.0, "medium": 1.2, "high": 1.7}
 CONSECUTIVE_SLOW = 3  # rules.yml nanobanana:threshold:consecutive_slow
 
