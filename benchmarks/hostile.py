@@ -1,7 +1,7 @@
 """Load figures for hostile and oversized input (issue 18): scrape latency under a flood of wrong
 basic-auth passwords, and the relay's answer time and memory for very large alert groups.
 
-    python benchmarks/hostile.py            # the figures of README's "Reliability" section
+    python benchmarks/hostile.py            # the figures of docs/operations.md's "Reliability" section
     python benchmarks/hostile.py --smoke    # seconds, checks the machinery only
 
 Everything runs on 127.0.0.1 against real processes (the exporter with --demo, the relay with a

@@ -4,7 +4,7 @@ A *family* holds what a kind of model takes and returns: resolutions, aspect rat
 which request fields it accepts, the pixel size of each answer, the output tokens of each image and
 their price. A *model* is an id (a Gemini API id, its preview id, an OpenRouter slug) with its
 family, stage and announced shutdown date. Config validation, pixel checks, prices, the plan, the
-`nanobanana_model_*` metrics, the simulator and the README's catalog table all read it from here.
+`nanobanana_model_*` metrics, the simulator and the catalog table of docs/configuration.md all read it from here.
 
 Sources, checked 2026-12-01 (VERIFIED: read on a Google page or in Google's SDK source; everything
 else is marked UNVERIFIED where it stands):
@@ -226,7 +226,7 @@ def lifecycle_warning(model_id: str, day: dt.date) -> str | None:
 
 
 def markdown_table() -> str:
-    """The README's catalog table (tests/test_catalog.py keeps the README equal to it):
+    """The catalog table of docs/configuration.md (tests/test_catalog.py keeps it equal to this):
     `python -m exporter.catalog` prints it. Dates only: the stage on a given day follows from them."""
     rows = ["| model id | family | released as | deprecated | shutdown | successor | resolutions | aspect ratios "
             "| thinking levels | USD per image |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -35,7 +35,7 @@ AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
 Api = Literal[tuple(DIALECTS)]  # type: ignore[valid-type]
 
 DEFAULT_TIMEOUTS = {"512": 30.0, "1K": 45.0, "2K": 90.0, "4K": 180.0}
-DEFAULT_INTERVAL = 900.0  # 15m: with confirmations and free liveness checks, see README "Cost"
+DEFAULT_INTERVAL = 900.0  # 15m: with confirmations and free liveness checks, see docs/cost.md
 DEFAULT_PROMPT = "A simple red circle on a white background"
 
 

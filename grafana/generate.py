@@ -49,7 +49,7 @@ TAGS = ["nanobanana"]
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 # Variables in the order Grafana shows them; each filters on the label of the same name. `location`
-# is the scrape's label of a multi-region setup (README "Several regions"): absent in a single one.
+# is the scrape's label of a multi-region setup (docs/operations.md "Several regions"): absent in a single one.
 FILTERS = ("job", "location", "instance", "target", "model", "resolution", "thinking_level")
 # What "All" sends. job and instance always exist (`.+`, as grafana/dashboard-linter wants); location
 # may be absent, and an absent label only matches a regex that matches "".

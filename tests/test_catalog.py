@@ -20,6 +20,7 @@ from exporter.plan import model_warnings
 from exporter.state import Store
 from exporter.status.openrouter import DEFAULT_MODELS
 from test_config import run_check
+from tests.documentation import room
 
 NB2 = """
 targets:
@@ -129,10 +130,11 @@ async def test_the_simulator_refuses_what_a_model_refuses_and_retired_ids_are_go
 
 
 def shipped_model_ids() -> dict[str, set[str]]:
-    """Every model id a shipped example names: demo, deploy/, the README's YAML, status defaults."""
+    """Every model id a shipped example names: demo, deploy/, the YAML of README and docs/, status defaults."""
     ids: dict[str, set[str]] = {"status_sources.openrouter default": set(DEFAULT_MODELS)}
     texts = {str(p.relative_to(ROOT)): p.read_text() for p in
-             [ROOT / "exporter/demo.yml", *sorted((ROOT / "deploy").rglob("*.y*ml")), ROOT / "README.md"]}
+             [ROOT / "exporter/demo.yml", *sorted((ROOT / "deploy").rglob("*.y*ml")), ROOT / "README.md",
+              *sorted((ROOT / "docs").glob("*.md"))]}
     for name, text in texts.items():
         found = set(re.findall(r"\bmodel: ([\w./-]+)", text))
         found |= {m for line in re.findall(r"\bmodels: \[([^\]]+)\]", text) for m in re.split(r",\s*", line)}
@@ -156,5 +158,5 @@ def test_shipped_production_examples_enable_the_status_sources():
     load_text((ROOT / "deploy/systemd/nanobanana.yml").read_text(), environ={"GEMINI_API_KEY": "x"})
 
 
-def test_the_readme_shows_the_catalog_as_generated():
-    assert catalog.markdown_table() in (ROOT / "README.md").read_text()
+def test_the_docs_show_the_catalog_as_generated():
+    assert catalog.markdown_table() in room("configuration")

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.sizes import RESOLUTIONS
 from conftest import ROOT, free_port, running_exporter
+from tests.documentation import room
 
 GRAFANA = ROOT / "grafana"
 DASHBOARDS = {"overview.json": "nanobanana-overview", "probe-detail.json": "nanobanana-probe-detail",
@@ -379,9 +380,9 @@ def test_provisioning_files_point_at_the_documented_paths():
     [provider] = providers["providers"]
     assert provider["type"] == "file"
     path = provider["options"]["path"]
-    readme = (ROOT / "README.md").read_text()
-    assert f"grafana/dashboards:{path}" in readme, "README shows the mount for the provisioned path"
-    assert "/etc/grafana/provisioning" in readme
+    docs = room("dashboards")
+    assert f"grafana/dashboards:{path}" in docs, "docs/dashboards.md shows the mount for the provisioned path"
+    assert "/etc/grafana/provisioning" in docs
 
 
 @pytest.mark.parametrize("name", DASHBOARDS)

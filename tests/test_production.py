@@ -1,4 +1,4 @@
-"""README "Running in production": its commands, run as written where this machine can (openssl,
+"""docs/operations.md "Running in production": its commands, run as written where this machine can (openssl,
 the bcrypt one-liner, the exporter with the web config, curl, kill -HUP). Only the port changes (a
 free one instead of 9877/9878), and `nanobanana-exporter` is this checkout's console script."""
 
@@ -17,10 +17,10 @@ import pytest
 
 from conftest import ROOT, exporter_env, free_port
 from tests.relay_support import BEARER, CONFIG, environ
+from tests.documentation import room, section
 from tests.stack import FakeWebhook
 
-README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("## Running in production"):]
+SECTION = section(room("operations"), "Running in production")
 PASSWORD = "s3cret-Pa55"
 pytestmark = pytest.mark.skipif(not (shutil.which("curl") and shutil.which("openssl")), reason="needs curl and openssl")
 
@@ -136,7 +136,7 @@ def test_reload_commands_work_as_written(shell, tmp_path):
             time.sleep(0.1)
         result = shell(curl_exporter.replace("localhost:9877", f"localhost:{port}"))
         assert result.stdout.startswith("config reloaded: "), result.stdout + result.stderr
-        # the failure shown in the README, with this file's name
+        # the failure shown in docs/operations.md, with this file's name
         config.write_text(config.read_text() + "  - {name: broken, api: bedrock, model: m}\n")
         failed = shell(curl_exporter.replace("localhost:9877", f"localhost:{port}")).stdout.strip()
     (shown,) = [line.strip() for line in SECTION.splitlines() if line.strip().startswith("failed to reload config: nanobanana.yml")]
@@ -144,7 +144,7 @@ def test_reload_commands_work_as_written(shell, tmp_path):
 
     relay_config = tmp_path / "relay.yml"
     relay_config.write_text(CONFIG.replace("DEADLINE", "5s"))
-    (tmp_path / "relay-token").write_text(BEARER)  # the README's command reads it: the relay's reload needs it
+    (tmp_path / "relay-token").write_text(BEARER)  # the documented command reads it: the relay's reload needs it
     relay_port = free_port()
     with FakeWebhook() as fake:
         shell.env.update(environ(fake.url()))

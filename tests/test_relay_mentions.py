@@ -279,14 +279,15 @@ def test_the_readme_example_loads(tmp_path):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    [example] = re.findall(r"#### @-mentions\n.*?```yaml\n(.*?)```", readme, flags=re.S)
+    from tests.documentation import room
+
+    [example] = re.findall(r"#### @-mentions\n.*?```yaml\n(.*?)```", room("alerting"), flags=re.S)
     for path in re.findall(r"_file: (\S+)", example):
         (tmp_path / Path(path).name).write_text((DINGTALK_MOBILE if "mobiles" in path else FEISHU_USER) + "\n")
         example = example.replace(path, str(tmp_path / Path(path).name))
     env = {"FEISHU_WEBHOOK_URL": "https://open.feishu.cn/open-apis/bot/v2/hook/h",
            "DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=a"}
-    channels = load_text(example, "README.md", environ=env).channels
+    channels = load_text(example, "docs/alerting.md", environ=env).channels
     warning = Notification.model_validate(notification(short_alert(severity="warning")))
     assert select(channels["ops-dingtalk"].mentions, warning).mobiles == (DINGTALK_MOBILE,)
 

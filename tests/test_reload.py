@@ -15,6 +15,7 @@ import httpx
 from conftest import FAKE_KEY, ROOT, exporter_env, free_port, running_exporter, running_simulator
 from exporter.reload import SUCCESS_TIMESTAMP, SUCCESSFUL
 from tests.captured import CAPTURED
+from tests.documentation import room
 from tests.relay_support import BEARER, CONFIG, SECRETS, environ, payload
 from tests.stack import FakeWebhook, start_service
 
@@ -177,9 +178,9 @@ def test_relay_reload_keeps_adds_and_drops_channels(tmp_path):
 
 
 def test_reload_metrics_and_web_config_flag_are_documented():
-    readme = (ROOT / "README.md").read_text()
+    docs = room("metrics") + room("operations")
     for name in (OK, WHEN, RELAY_OK, SUCCESS_TIMESTAMP.format(prefix="nanobanana_relay")):
-        assert f"`{name}`" in readme, name
+        assert f"`{name}`" in docs, name
     for command in ([], ["relay"]):
         help_text = subprocess.run([sys.executable, "-m", "exporter", *command, "--help"], capture_output=True,
                                    text=True, cwd=ROOT, env=exporter_env()).stdout

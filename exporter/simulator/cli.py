@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="nanobanana-exporter simulator",
                                      description="Serve a simulator of the Gemini, OpenAI-style, OpenRouter and Vertex AI image APIs.")
     parser.add_argument("--simulator.config", dest="config", metavar="FILE",
-                        help="YAML with speed, payload, faults and keys (see README); changeable at run time via PUT /_sim/config")
+                        help="YAML with speed, payload, faults and keys (see docs/simulator.md); changeable at run time via PUT /_sim/config")
     parser.add_argument("--speed", type=float, default=None, help="latency scale, 1.0 = real-world latency")
     common_flags(parser, "127.0.0.1:9879")
     args = parser.parse_args(argv)
