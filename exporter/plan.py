@@ -23,18 +23,18 @@ from typing import Any
 from exporter import catalog
 from exporter.budget import GLOBAL, target_scope
 from exporter.config import Config, Series
-from exporter.detection import CONSECUTIVE_SLOW
-from exporter.durations import format_duration
+from exporter.contract.rules import alert
+from exporter.contract.settings import CONSECUTIVE_FAILURES, CONSECUTIVE_SLOW
+from exporter.durations import format_duration, parse_duration
 from exporter.liveness import has_check
 from exporter.scheduler import JITTER, MAX_JITTER
 
 DAY = 86400.0
 MONTH_DAYS = 30
-CONSECUTIVE_FAILURES = 3  # alertmanager/rules.yml: nanobanana:threshold:consecutive_failures
 SCRAPE_INTERVAL = 15.0
 EVALUATION_INTERVAL = 15.0
 ALERT_FOR = 0.0  # NanoBananaProbeFailing
-LATENCY_FOR = 600.0  # NanoBananaLatencyHigh
+LATENCY_FOR = parse_duration(alert("NanoBananaLatencyHigh").for_)
 GROUP_WAIT = 30.0  # alertmanager/alertmanager.yml route.group_wait
 ALLOWANCE = SCRAPE_INTERVAL + EVALUATION_INTERVAL + ALERT_FOR + GROUP_WAIT
 

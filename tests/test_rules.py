@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,9 +223,17 @@ def test_every_alert_routes_by_its_severity(rule):
     assert route(labels) == routes_file()["severity_receivers"][severity]
 
 
-def test_exporter_slow_thresholds_equal_the_latency_settings():
-    """The exporter confirms slow probes and counts them in a row (exporter/detection.py) with the
-    numbers NanoBananaLatencyHigh compares the p95 with."""
+def test_rules_and_their_tables_are_generated_from_the_contract():
+    """rules.yml, docs/alerting.md's tables and the runbook's sections are what
+    alertmanager/generate.py makes of exporter/contract/: a hand edit or a contract change without
+    regenerating fails here."""
+    result = run(sys.executable, str(AM / "generate.py"), "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_exporter_judges_slow_probes_by_the_recorded_latency_settings():
+    """The exporter confirms slow probes (exporter/detection.py) with the numbers NanoBananaLatencyHigh
+    compares the p95 with: both come from exporter/contract/settings.py."""
     from exporter import detection
 
     def setting(name: str, label: str) -> dict[str, float]:
