@@ -7,12 +7,14 @@
     python alertmanager/generate.py           # rewrite them
     python alertmanager/generate.py --check   # exit 1 if one drifted (tests run this)
 
-deploy/kubernetes/generate.py then makes the PrometheusRule from rules.yml, and mixin/ reads it.
+Then it runs what reads rules.yml (DOWNSTREAM: the dashboards, the PrometheusRule, the mixin), so
+this one command regenerates, or checks, everything the contract reaches.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -146,6 +148,7 @@ def runbook_md() -> str:
 
 
 OUTPUTS = {RULES: rules_yml, ALERTING: alerting_md, RUNBOOK: runbook_md}
+DOWNSTREAM = ("grafana/generate.py", "deploy/kubernetes/generate.py", "mixin/generate.py")  # read rules.yml
 
 
 def main(argv: list[str]) -> int:
@@ -162,8 +165,10 @@ def main(argv: list[str]) -> int:
             print(f"wrote {path.relative_to(ROOT)}")
     if drifted:
         print(f"out of date: {', '.join(drifted)}; run python alertmanager/generate.py", file=sys.stderr)
-        return 1
-    return 0
+    # then what is made from rules.yml, so one command regenerates (or checks) everything
+    downstream = [subprocess.run([sys.executable, str(ROOT / script), *(["--check"] if check else [])]).returncode
+                  for script in DOWNSTREAM]
+    return 1 if drifted or any(downstream) else 0
 
 
 if __name__ == "__main__":

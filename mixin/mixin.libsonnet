@@ -1,0 +1,62 @@
+// nanobanana-exporter as a monitoring mixin, for teams that build their monitoring with jsonnet
+// (kube-prometheus, grafana/mimir-style mixins). It serves the shipped files as they are:
+// alertmanager/rules.yml and grafana/dashboards/*.json (through generated.libsonnet), with the
+// settings group rewritten from _config. See docs/alerting.md.
+//
+//   local nanobanana = (import 'github.com/OWNER/nanobanana-exporter/mixin/mixin.libsonnet') + {
+//     _config+:: { exporterJobs: ['nanobanana-eu', 'nanobanana-us'],
+//                  settings+: { 'nanobanana:slo_objective:ratio': 0.999 } },
+//   };
+//   nanobanana.prometheusAlerts, nanobanana.prometheusRules, nanobanana.grafanaDashboards
+local generated = import 'generated.libsonnet';
+
+// 'record' or 'record{label="value",...}' (labels in alphabetical order): the name of a setting.
+local settingKey(rule) =
+  local labels = std.get(rule, 'labels', {});
+  rule.record + (if labels == {} then '' else
+                   '{' + std.join(',', ['%s="%s"' % [k, labels[k]] for k in std.objectFields(labels)]) + '}');
+
+local isSetting(rule) = std.objectHas(rule, 'record') && std.startsWith(rule.expr, 'vector(');
+
+{
+  _config+:: {
+    // The scrape job(s) of the exporter, for NanoBananaExporterDown: the job_name of each scrape config.
+    exporterJobs: ['nanobanana'],
+    // Bases of every alert's runbook_url and dashboard_url annotation.
+    runbookURL: 'https://github.com/OWNER/nanobanana-exporter/blob/main/docs/runbook.md',
+    grafanaURL: 'http://localhost:3000',
+    // Any threshold of the settings group by its name, as docs/alerting.md lists them, e.g.
+    // 'nanobanana:threshold:latency_p95_seconds{resolution="4K"}': 120. Unknown names are an error.
+    settings: {},
+  },
+
+  local config = self._config,
+  local settingsRules(rules) =
+    local known = [settingKey(r) for r in rules if isSetting(r)];
+    local unknown = [k for k in std.objectFields(config.settings) if !std.member(known, k)];
+    assert unknown == [] : 'nanobanana mixin: unknown settings %s; known: %s' % [unknown, known];
+    std.flattenArrays([
+      if r.record == 'nanobanana:exporter_job:info' then [r { labels: { job: job } } for job in config.exporterJobs]
+      else if r.record == 'nanobanana:alert_links:info' then
+        [r { labels: { runbook_url: config.runbookURL, grafana_url: config.grafanaURL } }]
+      else if isSetting(r) && std.objectHas(config.settings, settingKey(r)) then
+        [r { expr: 'vector(%s)' % config.settings[settingKey(r)] }]
+      else [r]
+      for r in rules
+    ]),
+  local groups = [
+    g { rules: if g.name == 'nanobanana-settings' then settingsRules(g.rules) else g.rules }
+    for g in generated.groups
+  ],
+  // Records and alerts in separate groups, as mixins do (kube-prometheus puts both lists in one
+  // PrometheusRule, so the names differ): a group of alerts is named after its group with -alerts.
+  local only(kind, suffix) = [
+    { name: g.name + suffix, rules: [r for r in g.rules if std.objectHas(r, kind)] }
+    for g in groups
+    if std.length([r for r in g.rules if std.objectHas(r, kind)]) > 0
+  ],
+
+  prometheusRules+:: { groups+: only('record', '') },
+  prometheusAlerts+:: { groups+: only('alert', '-alerts') },
+  grafanaDashboards+:: generated.dashboards,
+}
