@@ -48,15 +48,12 @@ local isSetting(rule) = std.objectHas(rule, 'record') && std.startsWith(rule.exp
     g { rules: if g.name == 'nanobanana-settings' then settingsRules(g.rules) else g.rules }
     for g in generated.groups
   ],
-  // Records and alerts in separate groups, as mixins do (kube-prometheus puts both lists in one
-  // PrometheusRule, so the names differ): a group of alerts is named after its group with -alerts.
-  local only(kind, suffix) = [
-    { name: g.name + suffix, rules: [r for r in g.rules if std.objectHas(r, kind)] }
-    for g in groups
-    if std.length([r for r in g.rules if std.objectHas(r, kind)]) > 0
-  ],
+  // A group with alerts goes to prometheusAlerts whole, with the records its alerts read in the same
+  // evaluation (splitting them would let an alert see the previous minute's record); groups of
+  // records only (the settings) go to prometheusRules. Group names stay those of rules.yml.
+  local alerting(g) = std.length([r for r in g.rules if std.objectHas(r, 'alert')]) > 0,
 
-  prometheusRules+:: { groups+: only('record', '') },
-  prometheusAlerts+:: { groups+: only('alert', '-alerts') },
+  prometheusRules+:: { groups+: [g for g in groups if !alerting(g)] },
+  prometheusAlerts+:: { groups+: [g for g in groups if alerting(g)] },
   grafanaDashboards+:: generated.dashboards,
 }

@@ -174,7 +174,7 @@ def test_rules_classify_outcomes_like_outcomes_py():
     liveness = set(re.findall(r'nanobanana_liveness_\w+\{outcome="([^"]+)"', text))
     assert liveness and liveness <= set(LIVENESS_OUTCOMES)
     named = set(re.findall(r'outcome!?="([^"]+)"', text)) - liveness
-    assert named == {Outcome.RATE_LIMITED.value}
+    assert named and named <= {o.value for o in Outcome}  # a misspelt outcome would match nothing
 
 
 def test_cost_alerts_read_only_metrics_the_exporter_defines():
