@@ -8,6 +8,7 @@
 //                  settings+: { 'nanobanana:slo_objective:ratio': 0.999 } },
 //   };
 //   nanobanana.prometheusAlerts, nanobanana.prometheusRules, nanobanana.grafanaDashboards
+//   (and nanobanana.prometheusGlobalAlerts for the global Prometheus of several locations)
 local generated = import 'generated.libsonnet';
 
 // 'record' or 'record{label="value",...}' (labels in alphabetical order): the name of a setting.
@@ -55,5 +56,8 @@ local isSetting(rule) = std.objectHas(rule, 'record') && std.startsWith(rule.exp
 
   prometheusRules+:: { groups+: [g for g in groups if !alerting(g)] },
   prometheusAlerts+:: { groups+: [g for g in groups if alerting(g)] },
+  // Several locations (deploy/multi-region): the rules of the GLOBAL Prometheus only, which federates
+  // the regional ALERTS (docs/alerting.md, "Several locations"); the regions load the two above.
+  prometheusGlobalAlerts+:: { groups+: generated.globalGroups },
   grafanaDashboards+:: generated.dashboards,
 }

@@ -23,7 +23,8 @@ def render(tmp_path, config: str = "{}") -> dict:
     """The mixin with `config` added to its _config, as kube-prometheus would use it."""
     source = tmp_path / "use.jsonnet"
     source.write_text(f"local m = (import 'mixin.libsonnet') + {{ _config+:: {config} }};\n"
-                      "{ rules: m.prometheusRules, alerts: m.prometheusAlerts, dashboards: m.grafanaDashboards }\n")
+                      "{ rules: m.prometheusRules, alerts: m.prometheusAlerts, global: m.prometheusGlobalAlerts,\n"
+                      "  dashboards: m.grafanaDashboards }\n")
     result = subprocess.run(["jsonnet", "-J", str(MIXIN), str(source)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -52,8 +53,12 @@ def test_every_promtool_case_passes_against_the_rules_the_mixin_serves(tmp_path)
     names = [g["name"] for g in served["groups"]]
     assert len(names) == len(set(names)), names  # one PrometheusRule holds both lists
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(served, sort_keys=False))
+    shipped_global = yaml.safe_load((ROOT / "alertmanager" / "rules-global.yml").read_text(encoding="utf-8"))
+    assert mixin["global"] == shipped_global
+    (tmp_path / "rules-global.yml").write_text(yaml.safe_dump(mixin["global"], sort_keys=False))
     shutil.copytree(ROOT / "alertmanager" / "tests", tmp_path / "tests")
-    check = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yml")], capture_output=True, text=True)
+    check = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yml"), str(tmp_path / "rules-global.yml")],
+                           capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     cases = sorted((tmp_path / "tests").glob("*.yml"))
     assert len(cases) >= 10

@@ -1,7 +1,8 @@
 """Alert rules and routing, checked with the real promtool and amtool.
 
-The list of alerts is rules.yml itself: every test below derives from it, so adding an alert
-means adding one rule and its promtool cases, nothing here.
+The list of alerts is the rule files themselves (rules.yml, and rules-global.yml for several
+locations): every test below derives from them, so adding an alert means adding one rule and its
+promtool cases, nothing here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from exporter.status.base import IMPACTS, UNKNOWN_IMPACT
 ROOT = Path(__file__).resolve().parent.parent
 AM = ROOT / "alertmanager"
 RULES = AM / "rules.yml"
+RULES_GLOBAL = AM / "rules-global.yml"  # the global Prometheus of several locations (deploy/multi-region)
 PROMTOOL_TESTS = sorted((AM / "tests").glob("*.yml"))
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
@@ -36,7 +38,8 @@ def rule_groups() -> list[dict]:
 
 
 def alerting_rules() -> list[dict]:
-    return [rule for group in rule_groups() for rule in group["rules"] if "alert" in rule]
+    groups = rule_groups() + yaml.safe_load(RULES_GLOBAL.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
 def alert_names() -> list[str]:
@@ -91,13 +94,37 @@ def test_promtool_cases_name_only_existing_alerts():
     assert not unknown, f"promtool cases for alerts that rules.yml does not define: {unknown}"
 
 
-def test_rules_yml_is_the_only_rule_file():
+def test_rules_yml_is_the_only_rule_file_of_an_exporters_prometheus():
     """One file to load and to test: a new alert set (status, cost) is a group in rules.yml, its
-    promtool cases are files in alertmanager/tests/ loading ../rules.yml."""
-    others = [p.name for p in AM.glob("*.yml") if p != RULES and "groups" in (yaml.safe_load(p.read_text()) or {})]
+    promtool cases are files in alertmanager/tests/ loading ../rules.yml. The one other file is for
+    the global Prometheus of several locations, which sees what one location cannot."""
+    others = [p.name for p in AM.glob("*.yml") if p not in (RULES, RULES_GLOBAL)
+              and "groups" in (yaml.safe_load(p.read_text()) or {})]
     assert not others, f"fold {others} into alertmanager/rules.yml as a group"
-    for path in PROMTOOL_TESTS:
-        assert yaml.safe_load(path.read_text())["rule_files"] == ["../rules.yml"], path.name
+    loaded = {path.name: yaml.safe_load(path.read_text())["rule_files"] for path in PROMTOOL_TESTS}
+    assert {tuple(files) for files in loaded.values()} == {("../rules.yml",), ("../rules-global.yml",)}, loaded
+
+
+@needs_promtool
+def test_promtool_check_global_rules():
+    result = run("promtool", "check", "rules", str(RULES_GLOBAL))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_regional_pages_the_global_rules_read_route_to_no_one():
+    """The regional pages about a model that rules-global.yml counts per location are the ones
+    alertmanager.yml sends to `location-input` (no integration) when they carry `location`."""
+    from exporter.contract.locations import LOCATION_PAGES
+
+    pages = {rule["alert"] for rule in alerting_rules() if rule["labels"]["severity"] == "critical"}
+    assert set(LOCATION_PAGES) < pages  # real pages; NanoBananaExporterDown stays one per location
+    config = yaml.safe_load((AM / "alertmanager.yml").read_text())
+    [diverted] = [r for r in config["route"]["routes"] if r["receiver"] == "location-input"]
+    assert f'alertname=~"{"|".join(LOCATION_PAGES)}"' in diverted["matchers"]
+    assert 'location=~".+"' in diverted["matchers"] and 'severity="critical"' in diverted["matchers"]
+    [receiver] = [r for r in config["receivers"] if r["name"] == "location-input"]
+    assert receiver == {"name": "location-input"}
+    assert f'alertname=~"{"|".join(LOCATION_PAGES)}"' in RULES_GLOBAL.read_text()
 
 
 @pytest.mark.parametrize("rule", alerting_rules(), ids=lambda r: r["alert"])

@@ -69,7 +69,7 @@ def test_alertmanager_runs_the_project_config(tmp_path):
         with start_alertmanager(config, tmp_path) as am:
             status = am.get("/api/v2/status")
             receivers = {r["name"] for r in yaml.safe_load(status["config"]["original"])["receivers"]}
-            assert receivers == {"page", "chat", "low-noise"}
+            assert receivers == {"page", "chat", "low-noise", "location-input"}
 
             # Feishu (the fake) fails twice: Alertmanager must retry until it gets through.
             chat.fail(500, times=2)
@@ -186,18 +186,19 @@ def test_inhibitions_stay_within_one_exporter_and_one_location(tmp_path):
 
 
 def test_each_location_gets_its_own_notification_naming_it(tmp_path):
-    """The same series failing in two regions: two groups, each titled and labelled with its location."""
+    """A warning about the same series in two regions: two groups, each titled and labelled with its
+    location. (Pages about a model from several regions are one page: tests/test_locations.py.)"""
     with FakeWebhook() as chat:
         config = alertmanager_config_for_test(ALERTMANAGER_CONFIG, tmp_path, slack_url=chat.url("/slack"),
                                               relay_url=chat.url(), token="test-relay-token")
         with start_alertmanager(config, tmp_path) as am:
-            post_alerts(am, [alert("NanoBananaOutage", "critical", location="europe-west4"),
-                             alert("NanoBananaOutage", "critical", location="us-central1")])
+            post_alerts(am, [alert("NanoBananaErrorRateHigh", "warning", location="europe-west4"),
+                             alert("NanoBananaErrorRateHigh", "warning", location="us-central1")])
             slack = chat.wait_for(lambda r: r.path == "/slack", count=2, timeout=30)
             attachments = [r.json["attachments"][0] for r in slack]
             assert sorted(a["title"] for a in attachments) == [
-                "[FIRING:1] NanoBananaOutage prod gemini-3-pro-image europe-west4",
-                "[FIRING:1] NanoBananaOutage prod gemini-3-pro-image us-central1"]
+                "[FIRING:1] NanoBananaErrorRateHigh prod gemini-3-pro-image europe-west4",
+                "[FIRING:1] NanoBananaErrorRateHigh prod gemini-3-pro-image us-central1"]
             for a in attachments:
                 location = a["title"].rsplit(" ", 1)[1]
                 assert f"location `{location}`" in a["text"]

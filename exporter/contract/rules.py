@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from exporter.catalog import RETIRING_DAYS
 from exporter.contract import settings as s
+from exporter.contract.locations import GLOBAL_GROUPS
 from exporter.contract.model import COUNTED, FAILED, MODEL_VARIABLES, SERIES_VARIABLES, Alert, Group, Record
 from exporter.contract.settings import percent
 
@@ -453,7 +454,8 @@ GROUPS: tuple[Group, ...] = (SETTINGS, PROBES, STATUS, COST)
 
 
 def alerts() -> list[Alert]:
-    return [rule for group in GROUPS for rule in group.rules if isinstance(rule, Alert)]
+    """Every alert, of rules.yml and then of rules-global.yml (exporter/contract/locations.py)."""
+    return [rule for group in GROUPS + GLOBAL_GROUPS for rule in group.rules if isinstance(rule, Alert)]
 
 
 def alert(name: str) -> Alert:
