@@ -7,29 +7,29 @@ names the key path and, where the YAML has one, the file line.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from exporter.budget import BudgetSettings
 from exporter.catalog import FAMILIES, Family, family_of
-from exporter.credentials import GoogleAuth
-from exporter.detection import latency_threshold
 from exporter.dialects import DIALECTS
 from exporter.maintenance import Maintenance, WindowModel, unknown_targets
-from exporter.durations import parse_duration
 from exporter.pricing import Price, PriceSettings, Resolution
 from exporter.secrets import read_secret
 from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
-from exporter.status import SourceConfig, StatusSourcesModel, resolve_sources
+from exporter.status import StatusSourcesModel, resolve_sources
+from exporter.targets import (SERIES_LABELS, Config, ConfirmSettings, Duration, GoogleAuth, LivenessSettings, Series,
+                              Strict, Target)
 from exporter.yamlconfig import ConfigError, Where, read_text, validate
 
-__all__ = ["Config", "ConfigError", "Series", "Target", "load_file", "load_text"]
+# Config, Series, Target and the settings types live in exporter/targets.py; they are re-exported here
+# because a loaded config is what this module returns.
+__all__ = ["SERIES_LABELS", "Config", "ConfigError", "ConfirmSettings", "LivenessSettings", "Series", "Target",
+           "load_file", "load_text"]
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
 ThinkingLevel = Literal[THINKING_LEVELS]  # type: ignore[valid-type]
 AspectRatio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]
 Api = Literal[tuple(DIALECTS)]  # type: ignore[valid-type]
@@ -49,27 +49,7 @@ def _timeouts(value: Any) -> Any:
 Timeouts = Annotated[dict[Resolution, Duration], BeforeValidator(_timeouts)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ConfirmSettings(_Strict):
-    """`confirm:` after a paid probe fails (not rate limited), probe again sooner to confirm it."""
-
-    after: Duration = 30.0  # delay after the failed probe ended
-    count: int = Field(default=2, ge=0, le=10)  # confirmations per failure streak; 0 turns them off
-
-
-class LivenessSettings(_Strict):
-    """`liveness:` a free metadata call (model lookup or list) that proves reachability, key and model id."""
-
-    enabled: bool = True  # where the dialect has a free check
-    interval: Duration = 60.0
-    timeout: Duration = 10.0
-    trigger_probes: bool = True  # a failed check runs a paid confirmation of the target's healthy series
-
-
-class Settings(_Strict):
+class Settings(Strict):
     """Settings a target may take from `defaults:` or set itself."""
 
     interval: Duration | None = None
@@ -115,7 +95,7 @@ class TargetModel(Settings):
         return self
 
 
-class ConfigModel(_Strict):
+class ConfigModel(Strict):
     defaults: Settings = Field(default_factory=Settings)
     targets: list[TargetModel] = Field(min_length=1)
     status_sources: StatusSourcesModel = Field(default_factory=StatusSourcesModel)
@@ -131,94 +111,6 @@ class ConfigModel(_Strict):
                 raise ValueError(f"target name {target.name!r} is used twice")
             seen.add(target.name)
         return targets
-
-
-@dataclass(frozen=True)
-class Target:
-    """A resolved target: defaults applied, key read."""
-
-    name: str
-    api: str
-    model: str
-    base_url: str
-    api_key: str | None = field(repr=False)
-    interval: float
-    prompts: tuple[str, ...]  # rotated per probe; one prompt is a tuple of one
-    aspect_ratio: str
-    timeouts: dict[str, float]
-    resolutions: tuple[str, ...]
-    thinking_levels: tuple[str, ...]
-    max_concurrency: int
-    max_response_bytes: int
-    extra_body: dict[str, Any]
-    family: Family = field(default_factory=lambda: family_of(""))
-    price: Price = field(default_factory=lambda: Price.resolve(None, None))
-    confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
-    liveness: LivenessSettings = field(default_factory=LivenessSettings)
-    project: str | None = None  # api: vertex
-    location: str | None = None
-    google: GoogleAuth | None = None  # Google credentials instead of a key (exporter/credentials.py)
-
-
-@dataclass(frozen=True)
-class Series:
-    """One probe series: a target at one resolution and one thinking level."""
-
-    target: Target
-    resolution: str
-    thinking_level: str
-
-    @property
-    def key(self) -> tuple[str, str, str, str, str]:
-        t = self.target
-        return (t.name, t.api, t.model, self.resolution, self.thinking_level)
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return dict(zip(SERIES_LABELS, self.key))
-
-    @property
-    def interval(self) -> float:
-        return self.target.interval
-
-    @property
-    def timeout(self) -> float:
-        return self.target.timeouts[self.resolution]
-
-    @property
-    def price(self) -> float:
-        """The estimated price of one successful probe of this series (USD)."""
-        return self.target.price.of_image(self.resolution)
-
-    @property
-    def latency_threshold(self) -> float:
-        """Seconds above which a successful probe is slow (exporter.detection)."""
-        return latency_threshold(self.resolution, self.thinking_level)
-
-
-SERIES_LABELS = ("target", "api", "model", "resolution", "thinking_level")
-
-
-@dataclass(frozen=True)
-class Config:
-    targets: tuple[Target, ...]
-    source: str = "<built-in>"
-    status_sources: tuple[SourceConfig, ...] = ()
-    budget: BudgetSettings | None = None
-    maintenance: Maintenance = field(default_factory=Maintenance)
-
-    @property
-    def series(self) -> list[Series]:
-        return [
-            Series(target, resolution, level)
-            for target in self.targets
-            for resolution in target.resolutions
-            for level in target.thinking_levels
-        ]
-
-    @property
-    def secrets(self) -> list[str]:
-        return [t.api_key for t in self.targets if t.api_key] + [s.api_key for s in self.status_sources if s.api_key]
 
 
 def load_file(path: str | Path, environ: dict[str, str] | None = None) -> Config:
@@ -314,7 +206,7 @@ def _check_family(t: TargetModel, family: Family, resolutions: tuple[str, ...], 
                               .replace(", (", " ("))
 
 
-def _merged(cls: type[_Strict], own: _Strict | None, inherited: _Strict | None) -> Any:
+def _merged(cls: type[Strict], own: Strict | None, inherited: Strict | None) -> Any:
     """A target's nested settings: its own keys over those in `defaults:`, over the built-in defaults."""
     values: dict[str, Any] = {}
     for layer in (inherited, own):

@@ -18,66 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from exporter.dialects.base import ProbeFailure
 from exporter.outcomes import Outcome
+from exporter.targets import GoogleAuth, Target
 
-if TYPE_CHECKING:
-    from exporter.config import Target
 
 # https://cloud.google.com/vertex-ai/docs/authentication: Vertex takes the cloud-platform scope
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 REFRESH_MARGIN = 300.0  # seconds before expiry, for a token of an hour (google-auth's own is 225 s)
 TOKEN_TIMEOUT = 10.0  # one token request (or metadata server call)
-MAX_FILE_BYTES = 64 * 1024  # a service-account key is about 2.3 KB
-FILE_TYPES = ("service_account", "authorized_user")  # a key from the console; gcloud's user credentials
-
-
-@dataclass(frozen=True)
-class GoogleAuth:
-    """Which Google credentials a target uses: a file, or ADC when `file` is None. `digest` is the
-    file's content as the config load read it: a reload after the key was replaced makes new
-    credentials, an unchanged file keeps its token."""
-
-    file: str | None = None
-    digest: str = ""
-
-    @classmethod
-    def of(cls, path: str | None) -> GoogleAuth:
-        """The credentials of a config; ValueError says why a file cannot be used."""
-        if path is None:
-            return cls()
-        try:
-            with open(path, "rb") as f:
-                raw = f.read(MAX_FILE_BYTES + 1)
-        except OSError as err:
-            raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
-        if len(raw) > MAX_FILE_BYTES:
-            raise ValueError(f"{path} is larger than {MAX_FILE_BYTES} bytes: not a Google credentials file")
-        try:
-            text = raw.decode("utf-8")
-            info = json.loads(text)
-        except ValueError:
-            raise ValueError(f"{path} is not JSON (a Google credentials file is)") from None
-        kind = info.get("type") if isinstance(info, dict) else None
-        if kind not in FILE_TYPES:
-            raise ValueError(f"{path} has type {kind!r}; it takes {' or '.join(FILE_TYPES)} (for other kinds, "
-                             "leave credentials_file out and use Application Default Credentials)")
-        return cls(path, hashlib.sha256(text.encode()).hexdigest())
-
-    @property
-    def shown(self) -> str:
-        return f"credentials file {self.file}" if self.file else "Application Default Credentials"
 
 
 class HttpxRequest:

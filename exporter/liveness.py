@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from exporter import __version__
-from exporter.config import Config, Target
+from exporter.targets import Config, Target
 from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import ProbeFailure, classify_error

@@ -16,7 +16,7 @@ from prometheus_client.utils import floatToGoString
 
 from exporter import __version__, catalog
 from exporter.budget import Budget
-from exporter.config import SERIES_LABELS
+from exporter.targets import SERIES_LABELS
 from exporter.liveness import LivenessChecker
 from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
 from exporter.state import DURATION_BUCKETS, LATENESS_BUCKETS, STATUS_LAG_BUCKETS, Store

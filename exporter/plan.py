@@ -22,7 +22,7 @@ from typing import Any
 
 from exporter import catalog
 from exporter.budget import GLOBAL, target_scope
-from exporter.config import Config, Series
+from exporter.targets import Config, Series
 from exporter.contract.rules import alert
 from exporter.contract.settings import CONSECUTIVE_FAILURES, CONSECUTIVE_SLOW
 from exporter.durations import format_duration, parse_duration

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from exporter.config import Series
+from exporter.targets import Series
 from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import Answer, Dialect, ProbeFailure, classify_error, error_in_body

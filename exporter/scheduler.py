@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from exporter.budget import Budget
-from exporter.config import Config, ConfirmSettings, Series, Target
+from exporter.targets import Config, ConfirmSettings, Series, Target
 from exporter.maintenance import Maintenance
 from exporter.outcomes import Outcome
 from exporter.probe import Prober

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from exporter.config import Config, Series
+from exporter.targets import Config, Series
 from exporter.outcomes import Outcome
 from exporter.pricing import TOKEN_KINDS
 

@@ -14,12 +14,10 @@ import binascii
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from exporter.outcomes import Outcome
-
-if TYPE_CHECKING:
-    from exporter.config import Series, Target
+from exporter.targets import Series, Target
 
 
 class ProbeFailure(Exception):

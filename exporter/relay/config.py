@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from exporter.config import Duration
+from exporter.targets import Duration
 from exporter.files import MAX_CONFIG_BYTES, read_bytes
 from exporter.secrets import read_secret
 from exporter.yamlconfig import ConfigError, read_text, validate

@@ -1,0 +1,170 @@
+"""The domain: what a loaded config is made of. Targets (defaults applied, key read), the probe
+series they expand to (a target at one resolution and one thinking level), and the settings they
+carry. exporter/config.py turns YAML into these; everything else reads them. This module imports no
+dialect, prober or loader, so any of them can import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from exporter.budget import BudgetSettings
+from exporter.catalog import Family, family_of
+from exporter.detection import latency_threshold
+from exporter.durations import parse_duration
+from exporter.maintenance import Maintenance
+from exporter.pricing import Price
+from exporter.status import SourceConfig
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+SERIES_LABELS = ("target", "api", "model", "resolution", "thinking_level")
+MAX_FILE_BYTES = 64 * 1024  # a service-account key is about 2.3 KB
+FILE_TYPES = ("service_account", "authorized_user")  # a key from the console; gcloud's user credentials
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConfirmSettings(Strict):
+    """`confirm:` after a paid probe fails (not rate limited), probe again sooner to confirm it."""
+
+    after: Duration = 30.0  # delay after the failed probe ended
+    count: int = Field(default=2, ge=0, le=10)  # confirmations per failure streak; 0 turns them off
+
+
+class LivenessSettings(Strict):
+    """`liveness:` a free metadata call (model lookup or list) that proves reachability, key and model id."""
+
+    enabled: bool = True  # where the dialect has a free check
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    trigger_probes: bool = True  # a failed check runs a paid confirmation of the target's healthy series
+
+
+@dataclass(frozen=True)
+class GoogleAuth:
+    """Which Google credentials a target uses: a file, or ADC when `file` is None. `digest` is the
+    file's content as the config load read it: a reload after the key was replaced makes new
+    credentials, an unchanged file keeps its token."""
+
+    file: str | None = None
+    digest: str = ""
+
+    @classmethod
+    def of(cls, path: str | None) -> GoogleAuth:
+        """The credentials of a config; ValueError says why a file cannot be used."""
+        if path is None:
+            return cls()
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
+        except OSError as err:
+            raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise ValueError(f"{path} is larger than {MAX_FILE_BYTES} bytes: not a Google credentials file")
+        try:
+            text = raw.decode("utf-8")
+            info = json.loads(text)
+        except ValueError:
+            raise ValueError(f"{path} is not JSON (a Google credentials file is)") from None
+        kind = info.get("type") if isinstance(info, dict) else None
+        if kind not in FILE_TYPES:
+            raise ValueError(f"{path} has type {kind!r}; it takes {' or '.join(FILE_TYPES)} (for other kinds, "
+                             "leave credentials_file out and use Application Default Credentials)")
+        return cls(path, hashlib.sha256(text.encode()).hexdigest())
+
+    @property
+    def shown(self) -> str:
+        return f"credentials file {self.file}" if self.file else "Application Default Credentials"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved target: defaults applied, key read."""
+
+    name: str
+    api: str
+    model: str
+    base_url: str
+    api_key: str | None = field(repr=False)
+    interval: float
+    prompts: tuple[str, ...]  # rotated per probe; one prompt is a tuple of one
+    aspect_ratio: str
+    timeouts: dict[str, float]
+    resolutions: tuple[str, ...]
+    thinking_levels: tuple[str, ...]
+    max_concurrency: int
+    max_response_bytes: int
+    extra_body: dict[str, Any]
+    family: Family = field(default_factory=lambda: family_of(""))
+    price: Price = field(default_factory=lambda: Price.resolve(None, None))
+    confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
+    liveness: LivenessSettings = field(default_factory=LivenessSettings)
+    project: str | None = None  # api: vertex
+    location: str | None = None
+    google: GoogleAuth | None = None  # Google credentials instead of a key (exporter/credentials.py)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One probe series: a target at one resolution and one thinking level."""
+
+    target: Target
+    resolution: str
+    thinking_level: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        t = self.target
+        return (t.name, t.api, t.model, self.resolution, self.thinking_level)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(zip(SERIES_LABELS, self.key))
+
+    @property
+    def interval(self) -> float:
+        return self.target.interval
+
+    @property
+    def timeout(self) -> float:
+        return self.target.timeouts[self.resolution]
+
+    @property
+    def price(self) -> float:
+        """The estimated price of one successful probe of this series (USD)."""
+        return self.target.price.of_image(self.resolution)
+
+    @property
+    def latency_threshold(self) -> float:
+        """Seconds above which a successful probe is slow (exporter.detection)."""
+        return latency_threshold(self.resolution, self.thinking_level)
+
+
+
+@dataclass(frozen=True)
+class Config:
+    targets: tuple[Target, ...]
+    source: str = "<built-in>"
+    status_sources: tuple[SourceConfig, ...] = ()
+    budget: BudgetSettings | None = None
+    maintenance: Maintenance = field(default_factory=Maintenance)
+
+    @property
+    def series(self) -> list[Series]:
+        return [
+            Series(target, resolution, level)
+            for target in self.targets
+            for resolution in target.resolutions
+            for level in target.thinking_levels
+        ]
+
+    @property
+    def secrets(self) -> list[str]:
+        return [t.api_key for t in self.targets if t.api_key] + [s.api_key for s in self.status_sources if s.api_key]
