@@ -171,7 +171,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     budget = Budget()
     scheduler = Scheduler(store, prober, budget)
     liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed, credentials=credentials)
-    status = StatusPoller(redactor, on_incident=scheduler.incident_opened)
+    status = StatusPoller(redactor, on_incident=scheduler.incident_opened, on_degraded=scheduler.model_degraded)
     current = {"config": config}
 
     async def reload() -> str:

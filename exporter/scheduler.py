@@ -125,6 +125,13 @@ class Scheduler:
             self.store.incident_lag(source, max(0.0, time.time() - min(failing)))
         self._trigger(lambda series: series.target.api in INCIDENT_APIS, "status")
 
+    def model_degraded(self, source: str, model: str) -> None:
+        """An aggregator (OpenRouter) reports the endpoints of `model` ("author/slug") degraded: probe
+        every series of that model now, whatever the API (OpenRouter's Google endpoints are Google's
+        serving path), at most once an interval per series."""
+        ids = {model, model.partition("/")[2]}
+        self._trigger(lambda series: series.target.model in ids, "uptime")
+
     def _trigger(self, affected, reason: str) -> None:
         now = asyncio.get_running_loop().time()
         for series, _, control in list(self._loops.values()):

@@ -813,8 +813,9 @@ def slo_cost(t: dict) -> dict:
                    "currencyUSD", w=12, min=0, links=[runbook(t, "NanoBananaBudgetBurningFast")],
                    overrides=[by_name(" limit$", **{"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}})]),
         timeseries("Confirmations by reason", "Paid probes run early: failure (a paid probe failed), liveness (a "
-                   "free check failed), slow (a probe slower than its latency threshold) or status (an official "
-                   "incident appeared; every Gemini series is probed at once). They cost like any probe; many of them mean a long "
+                   "free check failed), slow (a probe slower than its latency threshold), status (an official "
+                   "incident appeared; every Gemini series is probed at once) or uptime (OpenRouter saw the model's "
+                   "endpoints degrade; its series are probed at once). They cost like any probe; many of them mean a long "
                    "failure streak, so look at the error ratio above and the overview." + BAR_NOTE,
                    [query(f"sum by (location, reason) ({per_bar('nanobanana_probe_confirmations_total')})",
                           "{{reason}} {{location}}")], w=24, bars=True, min=0, decimals=0, interval=BAR_INTERVAL),

@@ -158,6 +158,73 @@ async def test_an_incident_probes_gemini_series_at_once_at_most_once_an_interval
         assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 2
 
 
+async def test_a_model_whose_openrouter_uptime_drops_is_reported_once_per_drop(server):
+    """OpenRouter's 5-minute uptime of an endpoint below trigger_uptime_below (0.9) reports the
+    model once; recovering and dropping again reports it again. The fixture's Google AI Studio
+    endpoint is at 87.5 %."""
+    import json
+
+    from status_server import fixture, status_config
+
+    from exporter.status.poller import StatusPoller
+
+    model = "google/gemini-3-pro-image"
+    degraded = fixture("openrouter_endpoints.json")
+    healthy = json.loads(degraded)
+    for endpoint in healthy["data"]["endpoints"]:
+        endpoint["uptime_last_5m"] = 100
+    seen = []
+    poller = StatusPoller(on_degraded=lambda source, model: seen.append((source, model)))
+    config = status_config(f"""
+google_cloud: {{enabled: false}}
+openrouter: {{base_url: "{server.base_url}/api/v1", models: [{model}]}}
+""")
+    try:
+        poller.apply(config.status_sources, run=False)
+        server.endpoints[model] = json.dumps(healthy).encode()
+        await poller.poll("openrouter")
+        assert seen == []
+        server.endpoints[model] = degraded
+        await poller.poll("openrouter")
+        assert seen == [("openrouter", model)]
+        await poller.poll("openrouter")  # still low: the same drop
+        assert len(seen) == 1
+        server.endpoints[model] = json.dumps(healthy).encode()
+        await poller.poll("openrouter")
+        server.endpoints[model] = degraded
+        await poller.poll("openrouter")
+        assert seen == [("openrouter", model)] * 2
+    finally:
+        await poller.stop()
+    off = StatusPoller(on_degraded=lambda source, model: seen.append((source, model)))
+    config = status_config(f"""
+google_cloud: {{enabled: false}}
+openrouter: {{base_url: "{server.base_url}/api/v1", models: [{model}], trigger_uptime_below: null}}
+""")
+    try:
+        off.apply(config.status_sources, run=False)
+        await off.poll("openrouter")
+        assert off.states["openrouter"].up and len(seen) == 2  # polled, and no trigger
+    finally:
+        await off.stop()
+
+
+async def test_a_degraded_model_probes_its_series_at_once_at_most_once_an_interval(simulator, monkeypatch):
+    sim, base = simulator
+    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
+    config = config_for(base, "gemini", interval="1h", liveness={"enabled": False})
+    async with scheduled(config) as (scheduler, value, labels):
+        await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1)
+        (_, _, control), = scheduler._loops.values()
+        scheduler.model_degraded("openrouter", "google/gemini-3.1-flash-image")  # another model: nothing
+        assert control.confirm_at is None
+        scheduler.model_degraded("openrouter", "google/gemini-3-pro-image")  # this gemini target's model
+        await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 2)
+        assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "uptime"}) == 1
+        scheduler.model_degraded("openrouter", "google/gemini-3-pro-image")  # within the interval
+        assert control.confirm_at is None
+
+
 async def test_status_page_lag_is_measured_from_our_first_failing_probe(simulator, monkeypatch):
     sim, base = simulator
     monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)

@@ -88,6 +88,10 @@ class Source:
     async def fetch(self, client: httpx.AsyncClient) -> Snapshot | None:
         raise NotImplementedError
 
+    def degraded(self, snapshot: Snapshot) -> set[str]:
+        """The models this snapshot says are degraded (a paid probe of their targets is worth it now)."""
+        return set()
+
 
 async def read_capped(response: httpx.Response, max_bytes: int) -> bytearray:
     """The body of a streamed response in one buffer, refusing more than `max_bytes`."""

@@ -18,6 +18,7 @@ from exporter.status.base import (
 )
 
 DEFAULT_MODELS = ("google/gemini-3-pro-image", "google/gemini-3.1-flash-image")  # exporter/catalog.py
+TRIGGER_WINDOW = UPTIME_WINDOWS[0]  # 5m: the freshest figure
 
 
 class OpenRouterSettings(SourceSettings):
@@ -27,6 +28,9 @@ class OpenRouterSettings(SourceSettings):
     models: list[str] = Field(default_factory=lambda: list(DEFAULT_MODELS), min_length=1)
     api_key_env: str | None = None
     api_key_file: str | None = None
+    # A model whose endpoints' 5-minute uptime falls below this ratio probes the targets of that model
+    # at once (Scheduler.model_degraded, at most once an interval per series); null: never.
+    trigger_uptime_below: float | None = Field(default=0.9, gt=0, le=1)
 
     @field_validator("models")
     @classmethod
@@ -54,6 +58,14 @@ class OpenRouterEndpoints(Source):
             except SourceError as err:
                 raise SourceError(f"{model}: {err}") from None
         return Snapshot(endpoints=tuple(endpoints))
+
+    def degraded(self, snapshot: Snapshot) -> set[str]:
+        """Models with an endpoint whose uptime over the last 5 minutes is below trigger_uptime_below:
+        a Google endpoint failing OpenRouter's traffic is a hint, worth one paid probe, not a verdict."""
+        below = self.settings.trigger_uptime_below
+        if below is None:
+            return set()
+        return {e.model for e in snapshot.endpoints if e.uptime.get(TRIGGER_WINDOW, 1.0) < below}
 
     async def _get(self, client: httpx.AsyncClient, model: str) -> Any:
         url = f"{self.settings.base_url.rstrip('/')}/models/{model}/endpoints"

@@ -35,13 +35,16 @@ class SourceState:
     duration: float | None = None  # seconds the last fetch took, failed or not
     snapshot: Snapshot | None = None  # the last good one
     error: str = ""  # the last failure, already redacted
+    degraded: frozenset[str] = frozenset()  # models the last good snapshot called degraded
 
 
 class StatusPoller:
     def __init__(self, redact: Callable[[str], str] = str, client: httpx.AsyncClient | None = None,
-                 on_incident: Callable[[str, Incident], None] | None = None):
+                 on_incident: Callable[[str, Incident], None] | None = None,
+                 on_degraded: Callable[[str, str], None] | None = None):
         self.redact = redact
         self.on_incident = on_incident  # (source kind, incident) for each ongoing incident new in a feed
+        self.on_degraded = on_degraded  # (source kind, model) for each model newly degraded in a source
         self.states: dict[str, SourceState] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._client = client or httpx.AsyncClient(
@@ -85,6 +88,12 @@ class StatusPoller:
                 if (incident.id not in known and incident.ongoing(now) and incident.impact in TRIGGERING_IMPACTS
                         and self.on_incident is not None):
                     self.on_incident(kind, incident)
+            degraded = frozenset(state.source.degraded(snapshot))
+            for model in sorted(degraded - state.degraded):  # newly degraded: once per drop, not per poll
+                log.info("status source reports a model degraded", extra={"source": kind, "model": model})
+                if self.on_degraded is not None:
+                    self.on_degraded(kind, model)
+            state.degraded = degraded
         elif state.snapshot is None:
             state.snapshot = Snapshot()
         if state.up is False:
