@@ -23,11 +23,12 @@ from typing import Any
 import httpx
 
 from exporter import __version__
-from exporter.targets import Config, Target
+from exporter.bodies import TooLarge, read_capped
 from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import ProbeFailure, classify_error
 from exporter.outcomes import LIVENESS_OUTCOMES, MODEL_MISSING, Outcome
+from exporter.targets import Config, Target
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +151,10 @@ class LivenessChecker:
 
     async def _fetch(self, method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
         async with self._client.stream(method, url, headers=headers, json=body) as response:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise ProbeFailure(Outcome.BAD_RESPONSE, f"answer exceeds {MAX_BYTES} bytes")
+            try:
+                body = await read_capped(response, MAX_BYTES)
+            except TooLarge as err:
+                raise ProbeFailure(Outcome.BAD_RESPONSE, str(err)) from None
         try:
             return response.status_code, json.loads(body)
         except (ValueError, UnicodeDecodeError):

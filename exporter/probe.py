@@ -17,7 +17,7 @@ from typing import Any, Callable
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from exporter.targets import Series
+from exporter.bodies import TooLarge, capped, read_capped
 from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import Answer, Dialect, ProbeFailure, classify_error, error_in_body
@@ -25,6 +25,7 @@ from exporter.openai_sdk import APIS as SDK_APIS, SDK
 from exporter.outcomes import Outcome
 from exporter.sizes import size_problem
 from exporter.state import PHASES, Attempt
+from exporter.targets import Series
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +134,11 @@ class _CappedStream(httpx.AsyncByteStream):
         self.stream, self.cap = stream, cap
 
     async def __aiter__(self):
-        size = 0
-        async for chunk in self.stream:
-            size += len(chunk)
-            if size > self.cap:
-                raise ProbeFailure(Outcome.BAD_RESPONSE, f"response body exceeds the {self.cap} byte cap")
-            yield chunk
+        try:
+            async for chunk in capped(self.stream, self.cap):
+                yield chunk
+        except TooLarge as err:
+            raise ProbeFailure(Outcome.BAD_RESPONSE, str(err)) from None
 
     async def aclose(self) -> None:
         await self.stream.aclose()
@@ -285,11 +285,10 @@ class Prober:
     async def _fetch(self, method: str, url: str, timer: PhaseTimer, cap: int, **kwargs: Any) -> tuple[int, bytearray, str]:
         extensions = {"trace": timer.trace}
         async with self.client.stream(method, url, extensions=extensions, **kwargs) as response:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > cap:
-                    raise ProbeFailure(Outcome.BAD_RESPONSE, f"response body exceeds the {cap} byte cap")
+            try:
+                body = await read_capped(response, cap)
+            except TooLarge as err:
+                raise ProbeFailure(Outcome.BAD_RESPONSE, str(err)) from None
             return response.status_code, body, response.headers.get("content-type", "")
 
 

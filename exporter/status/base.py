@@ -13,6 +13,7 @@ from typing import Annotated, ClassVar
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from exporter import bodies
 from exporter.durations import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]  # as in exporter.config: "30s", "5m"
@@ -94,16 +95,11 @@ class Source:
 
 
 async def read_capped(response: httpx.Response, max_bytes: int) -> bytearray:
-    """The body of a streamed response in one buffer, refusing more than `max_bytes`."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise SourceError(f"response is {declared} bytes, more than max_bytes {max_bytes}")
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > max_bytes:
-            raise SourceError(f"response is more than max_bytes {max_bytes}")
-    return body
+    """The body of a streamed response in one buffer (exporter/bodies.py), refusing more than `max_bytes`."""
+    try:
+        return await bodies.read_capped(response, max_bytes)
+    except bodies.TooLarge as err:
+        raise SourceError(f"{err} (the source's max_bytes)") from None
 
 
 def check_status(response: httpx.Response) -> None:
