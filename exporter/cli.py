@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -130,6 +131,11 @@ async def _demo_config_only() -> Config:
 
 
 async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
+    async with contextlib.AsyncExitStack() as stack:  # whatever started is stopped, in reverse, on any exit
+        return await _serve(args, redactor, stack)
+
+
+async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib.AsyncExitStack) -> int:
     from exporter import web
     from exporter.budget import Budget
     from exporter.credentials import Credentials
@@ -142,36 +148,35 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
     from exporter.state import Store
     from exporter.status.poller import StatusPoller
 
-    cleanups = []
     web_config = load_web_config(args.web_config_file)
     if args.demo:
         from exporter.demo import demo_config, start_demo_simulator
 
         sim_runner, sim_url = await start_demo_simulator()
-        cleanups.append(sim_runner.cleanup)
+        stack.push_async_callback(sim_runner.cleanup)
 
         def read_config() -> Config:
             return demo_config(sim_url)  # --demo has no file: a reload re-reads the built-in demo config
     else:
         def read_config() -> Config:
             return load_file(args.config_file)
-    try:
-        config = read_config()
-    except ConfigError:
-        for cleanup in cleanups:
-            await cleanup()
-        raise
+    config = read_config()
     secrets = set(config.secrets)  # old keys stay masked after a reload: they may still be in flight
     redactor.update(secrets)
 
     store = Store()
     otel = start_otel(args, store)
+    if otel is not None:
+        stack.push_async_callback(otel.stop)
     credentials = Credentials(redactor.learn)  # shared: a target's token serves its probes and checks
     prober = Prober(redactor, credentials=credentials)
     budget = Budget()
     scheduler = Scheduler(store, prober, budget)
     liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed, credentials=credentials)
     status = StatusPoller(redactor, on_incident=scheduler.incident_opened, on_degraded=scheduler.model_degraded)
+    stack.push_async_callback(status.stop)
+    stack.push_async_callback(liveness.stop)
+    stack.push_async_callback(prober.aclose)
     current = {"config": config}
 
     async def reload() -> str:
@@ -200,11 +205,16 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
         await server.start()
     except (OSError, ValueError) as err:
         log.error("cannot listen", extra={"address": args.listen, "error": str(err)})
-        for cleanup in cleanups:
-            await cleanup()
-        await prober.aclose()
-        await status.stop()
         return 1
+    stack.push_async_callback(server.stop)
+
+    async def stop_probes() -> None:
+        try:
+            await asyncio.wait_for(scheduler.stop(), STOP_GRACE)
+        except TimeoutError:
+            log.warning("in-flight probes did not stop in time")
+
+    stack.push_async_callback(stop_probes)  # first: in-flight probes end before their client closes
     scheduler.apply(config)
     liveness.apply(config)
     status.apply(config.status_sources)
@@ -212,18 +222,6 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
                                  "series": len(config.series), "config": config.source, "version": __version__})
 
     await reloader.serve_until_stopped()
-    try:
-        await asyncio.wait_for(scheduler.stop(), STOP_GRACE)
-    except TimeoutError:
-        log.warning("in-flight probes did not stop in time")
-    await server.stop()
-    await prober.aclose()
-    await liveness.stop()
-    await status.stop()
-    if otel is not None:
-        await otel.stop()
-    for cleanup in cleanups:
-        await cleanup()
     return 0
 
 
