@@ -163,7 +163,7 @@ class Mirror:
 
     def __init__(self, config, speedup: float, wall_zero: float, epoch: float):
         self.store = Store()
-        self.store.sync(config)
+        self.store.apply(config)
         self.collector = ProbeCollector(self.store)
         self.speedup, self.wall_zero, self.epoch = speedup, wall_zero, epoch
         self.seen: dict[tuple, int] = {}

@@ -76,7 +76,7 @@ class Budget:
         self.day: date | None = None
         self._paused: set[str] = set()  # scopes already announced as exhausted today
         self._write_error = ""
-        self.configure(settings, targets)
+        self.apply(settings, targets)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -89,7 +89,7 @@ class Budget:
             limits[GLOBAL] = self.settings.daily_limit_usd
         return limits
 
-    def configure(self, settings: BudgetSettings | None, targets: Iterable[str] = ()) -> None:
+    def apply(self, settings: BudgetSettings | None, targets: Iterable[str] = ()) -> None:
         """Apply (new) settings; a changed state file path is read, today's spend is otherwise kept."""
         settings = settings or BudgetSettings(state_file=None)
         reload_file = settings.state_file != self.settings.state_file or self.day is None

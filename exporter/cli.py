@@ -183,7 +183,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
         # everything is read and checked before anything changes, off the event loop (scrapes go on)
         new = await asyncio.to_thread(read_config)
         new_web = await asyncio.to_thread(load_web_config, args.web_config_file)
-        await server.use(new_web)
+        await server.apply(new_web)
         secrets.update(new.secrets)
         redactor.update(secrets)
         scheduler.apply(new)

@@ -87,10 +87,10 @@ class Scheduler:
 
     def apply(self, config: Config) -> None:
         """Start, keep or restart series to match the config. Kept series keep their state."""
-        self.store.sync(config)
+        self.store.apply(config)
         self.maintenance = config.maintenance
         if self.budget is not None:
-            self.budget.configure(config.budget, [t.name for t in config.targets])
+            self.budget.apply(config.budget, [t.name for t in config.targets])
         wanted = {s.key: s for s in config.series}
         for key, (series, task, control) in list(self._loops.items()):
             if wanted.get(key) != series:

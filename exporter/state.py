@@ -125,7 +125,7 @@ class Store:
         self.lateness_sum = 0.0
         self.status_lag: dict[str, tuple[list[int], float]] = {}  # source -> (bucket counts, sum)
 
-    def sync(self, config: Config) -> None:
+    def apply(self, config: Config) -> None:
         """Match the store to a (new) config: keep, add and drop series by their labels."""
         states = {}
         for series in config.series:

@@ -101,7 +101,7 @@ class Server:
         await site.start()
         return site
 
-    async def use(self, new: WebConfig) -> None:
+    async def apply(self, new: WebConfig) -> None:
         """Switch to a new, already validated web config."""
         old, self.web_config = self.web_config, new
         if new.tls_fingerprint == old.tls_fingerprint or self.site is None:

@@ -61,7 +61,7 @@ def write_openmetrics(directory, series: int = 3, scrape: int = 240) -> list[Pat
     """Write the month to one OpenMetrics file per day in `directory`; return their paths."""
     cfg = config(series)
     store = Store()
-    store.sync(cfg)
+    store.apply(cfg)
     collector = ProbeCollector(store, series_families=False)
     probes = []  # (finished, key, k)
     for n, s in enumerate(cfg.series):

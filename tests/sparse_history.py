@@ -163,7 +163,7 @@ def write_openmetrics(path) -> list[Probe]:
     series: dict[str, list[tuple[float, float]]] = {}  # identity -> [(t, value)] at every scrape
     for location, instance in LOCATIONS.items():
         store = Store()
-        store.sync(config)
+        store.apply(config)
         wanted = {("google", "gemini", "gemini-3-pro-image", r, lvl) for r, lvl in PLAN[location]}
         store.states = {k: v for k, v in store.states.items() if k in wanted}
         collector = ProbeCollector(store, series_families=False)

@@ -170,7 +170,7 @@ async def test_paid_probes_pause_at_the_limit_and_resume_the_next_day(simulator,
 def test_without_a_budget_spend_is_counted_but_nothing_is_written_or_limited(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     budget = Budget(None, ["t"])
-    budget.configure(config_for("http://127.0.0.1:1").budget, ["t"])
+    budget.apply(config_for("http://127.0.0.1:1").budget, ["t"])
     budget.record("t", 100.0)
     assert budget.refusal("t") is None
     assert [(s.scope, s.limit, s.spent) for s in budget.states()] == [(GLOBAL, None, 100.0), ("target:t", None, 100.0)]

@@ -80,7 +80,7 @@ def test_model_metrics_name_family_stage_and_shutdown():
                        "  - {name: b, api: gemini, model: gemini-3-pro-image, resolutions: [1K, 2K]}\n"
                        "  - {name: c, api: openai_chat, base_url: 'https://gw.example/v1', model: nb, family: nano-banana-2}\n")
     store = Store()
-    store.sync(config)
+    store.apply(config)
     samples = [s for f in ProbeCollector(store).models() for s in f.samples]
     info = sorted((s.labels["model"], s.labels["family"], s.labels["stage"]) for s in samples if s.name == "nanobanana_model_info")
     assert info == [("gemini-2.5-flash-image", "nano-banana", "shutdown"), ("gemini-3-pro-image", "nano-banana-pro", "ga"),

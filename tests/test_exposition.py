@@ -22,7 +22,7 @@ def _store() -> Store:
         {"name": "b", "api": "openai_images", "base_url": "http://127.0.0.1:1/v1", "model": "m"},
     ]
     store = Store()
-    store.sync(load_text(yaml.safe_dump({"targets": targets}), "<test>"))
+    store.apply(load_text(yaml.safe_dump({"targets": targets}), "<test>"))
     for i, state in enumerate(store):
         outcome = [Outcome.SUCCESS, Outcome.TIMEOUT, Outcome.RATE_LIMITED, Outcome.SUCCESS, Outcome.BAD_IMAGE][i]
         state.record(Attempt(started=1.7e9 + i, outcome=outcome, duration=12.5 + i, response_bytes=12345678,

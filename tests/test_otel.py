@@ -88,7 +88,7 @@ def attrs(point) -> dict[str, str]:
 def test_probes_become_genai_metrics_with_buckets_past_82_seconds(receiver):
     config = config_for("http://127.0.0.1:9", resolutions=["4K"])
     store = Store()
-    store.sync(config)
+    store.apply(config)
     [state] = list(store)
     state.record(Attempt(started=time.time(), outcome=Outcome.SUCCESS, duration=200.0, phases={},
                          usage={"input": 12, "output": 2000, "thinking": 90}))

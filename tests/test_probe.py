@@ -170,7 +170,7 @@ async def test_the_landing_page_shows_a_thumbnail_of_the_last_image(simulator, p
     sim.configure({"payload": "noise", "faults": [{"kind": "wrong_size"}]})  # a wrong image is shown too
     config = config_for(base, "gemini", resolutions=["2K"])
     store = Store()
-    store.sync(config)
+    store.apply(config)
     attempt = await prober.probe(config.series[0])
     assert attempt.outcome is Outcome.BAD_IMAGE and attempt.thumbnail
     [state] = list(store)

@@ -90,11 +90,11 @@ async def serve(config: RelayConfig, listen: str, redactor: Redactor, web_config
             raise ConfigError("this relay was started without a config file: nothing to reload")
         # both checked before anything changes; parsed off the event loop, which goes on serving
         new, new_web = await asyncio.to_thread(load, config_file, web_config_file)
-        await server.use(new_web)
+        await server.apply(new_web)
         secrets.update(new.secrets)
         redactor.update(secrets)
-        courier.reconfigure(new.channels, new.deadline, new.request_timeout)
-        metrics.sync(list(new.channels))
+        courier.apply(new.channels, new.deadline, new.request_timeout)
+        metrics.apply(list(new.channels))
         current["config"] = new
         return f"{new.source}, {len(new.channels)} channels, {describe_web_config(new_web)}"
 

@@ -109,7 +109,7 @@ class Courier:
         await self.client.aclose()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    def reconfigure(self, channels: dict[str, Channel], deadline: float, request_timeout: float) -> None:
+    def apply(self, channels: dict[str, Channel], deadline: float, request_timeout: float) -> None:
         """A reloaded config: channels whose bot is unchanged keep their rate limiter (and its history)."""
         self.limiters = {name: self.limiters[name] if self.channels.get(name) == c else RateLimiter(c.platform.rate_limits)
                          for name, c in channels.items()}

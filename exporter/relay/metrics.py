@@ -28,9 +28,9 @@ class RelayMetrics:
             "Time from receiving a notification to its final outcome, retries and rate-limit waits included.",
             ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60), registry=self.registry)
         self.channels: set[str] = set()
-        self.sync(channels)
+        self.apply(channels)
 
-    def sync(self, channels: list[str]) -> None:
+    def apply(self, channels: list[str]) -> None:
         """Every series of a configured channel exists from the start, so rate() and alerts work at
         once; a channel removed by a reload loses its series, one that stays keeps its counts."""
         for channel in self.channels - set(channels):
