@@ -13,6 +13,7 @@ A failed check (other than rate limited) can ask the scheduler for a paid confir
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -28,6 +29,7 @@ from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import ProbeFailure, classify_error
 from exporter.outcomes import LIVENESS_OUTCOMES, MODEL_MISSING, Outcome
+from exporter.runner import Job, Jobs
 from exporter.targets import Config, Target
 
 log = logging.getLogger(__name__)
@@ -72,28 +74,18 @@ class LivenessChecker:
         self.credentials = credentials or Credentials(getattr(redact, "learn", None))
         self.on_failure = on_failure
         self.states: dict[tuple[str, str, str], LivenessState] = {}
-        self._tasks: dict[tuple[str, str, str], tuple[Target, asyncio.Task]] = {}
+        self._jobs = Jobs("liveness")
         self._client = httpx.AsyncClient(timeout=None, follow_redirects=False, transport=transport,
                                          headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
 
     def apply(self, config: Config, run: bool = True) -> None:
         """Check exactly the config's targets that have a check; kept targets keep their counters."""
         wanted = {(t.name, t.api, t.model): t for t in config.targets if has_check(t)}
-        for key, (target, task) in list(self._tasks.items()):
-            if wanted.get(key) != target or task.done():
-                task.cancel()
-                del self._tasks[key]
         self.states = {key: self.states.get(key) or LivenessState(t) for key, t in wanted.items()}
         for key, target in wanted.items():
             self.states[key].target = target
-            if run and key not in self._tasks:
-                self._tasks[key] = (target, asyncio.create_task(self._loop(target), name=f"liveness {target.name}"))
-
-    async def _loop(self, target: Target) -> None:
-        while True:
-            started = time.monotonic()
-            await self.run(target)
-            await asyncio.sleep(max(0.0, target.liveness.interval - (time.monotonic() - started)))
+        self._jobs.apply({key: Job(target, target.liveness.interval, functools.partial(self.run, target))
+                          for key, target in wanted.items()} if run else {})
 
     async def run(self, target: Target) -> Check:
         """One check, recorded and logged; never raises (except cancellation)."""
@@ -161,9 +153,5 @@ class LivenessChecker:
             return response.status_code, None
 
     async def stop(self) -> None:
-        tasks = [task for _, task in self._tasks.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._jobs.stop()
         await self._client.aclose()

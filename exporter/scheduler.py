@@ -12,18 +12,17 @@ confirmed in about a minute while the steady state stays cheap.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from exporter.budget import Budget
 from exporter.targets import Config, ConfirmSettings, Series, Target
 from exporter.maintenance import Maintenance
 from exporter.outcomes import Outcome
 from exporter.probe import Prober
+from exporter.runner import Schedule
 from exporter.state import Store
 
 log = logging.getLogger(__name__)
@@ -59,18 +58,20 @@ def confirmation_delay(outcome: Outcome, confirmations: int, confirm: ConfirmSet
 class _Control:
     """The scheduling state of one series' loop."""
 
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    confirm_at: float | None = None  # loop time of the next early probe
-    reason: str = ""  # why it runs early (state.CONFIRM_REASONS)
+    schedule: Schedule  # when it probes next (exporter/runner.py); early probes have a CONFIRM_REASONS reason
     confirmations: int = 0  # failure confirmations started since the last success
     slow_confirmations: int = 0  # slow-probe confirmations started since the last fast success
     inflight: asyncio.Task | None = None
     last_trigger: float = float("-inf")  # loop time of the last probe a liveness check or incident triggered
     probes: int = 0  # probes started: picks the next of the target's prompts
 
+    @property
+    def confirm_at(self) -> float | None:
+        """Loop time of the next early probe, if one is planned."""
+        return self.schedule.early_at
+
     def plan(self, at: float, reason: str) -> None:
-        self.confirm_at, self.reason = at, reason
-        self.wake.set()
+        self.schedule.plan(at, reason)
 
 
 class Scheduler:
@@ -100,7 +101,8 @@ class Scheduler:
                 del self._loops[key]
         for key, series in wanted.items():
             if key not in self._loops:
-                control = _Control()
+                jitter = min(series.interval * JITTER, MAX_JITTER)
+                control = _Control(Schedule(series.interval, first_offset(series), jitter))
                 task = asyncio.create_task(self._loop(series, control), name=f"series {'/'.join(key)}")
                 self._loops[key] = (series, task, control)
         for target in config.targets:
@@ -154,28 +156,10 @@ class Scheduler:
         self._loops.clear()
 
     async def _loop(self, series: Series, control: _Control) -> None:
-        loop = asyncio.get_running_loop()
-        regular = loop.time() + first_offset(series)
         while True:
-            jitter = random.uniform(0, min(series.interval * JITTER, MAX_JITTER))
-            early = control.confirm_at is not None and control.confirm_at < regular + jitter
-            due = control.confirm_at if early else regular + jitter
-            control.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(control.wake.wait(), max(0.0, due - loop.time()))
-            if control.wake.is_set():
-                continue  # the plan changed while waiting: look again
-            now = loop.time()
-            self.store.late(now - due)
-            if early:
-                reason, control.confirm_at = control.reason, None
-                regular = now + series.interval  # the confirmation restarts the regular schedule
-                self._start(series, control, reason)
-                continue
-            self._start(series, control, "")
-            regular += series.interval
-            if regular < now:  # the loop itself fell far behind: do not fire a burst to catch up
-                regular = now + series.interval
+            reason, late = await control.schedule.next()
+            self.store.late(late)
+            self._start(series, control, reason)
 
     def _start(self, series: Series, control: _Control, reason: str) -> None:
         state = self.store.states[series.key]

@@ -6,7 +6,7 @@ source down; a success replaces the snapshot, so ended incidents and removed end
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +16,7 @@ import httpx
 
 from exporter import __version__
 from exporter.status import SourceConfig
+from exporter.runner import Job, Jobs
 from exporter.status.base import Incident, Snapshot, Source
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class StatusPoller:
         self.on_incident = on_incident  # (source kind, incident) for each ongoing incident new in a feed
         self.on_degraded = on_degraded  # (source kind, model) for each model newly degraded in a source
         self.states: dict[str, SourceState] = {}
-        self._tasks: dict[str, asyncio.Task] = {}
+        self._jobs = Jobs("status source")
         self._client = client or httpx.AsyncClient(
             follow_redirects=True, headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
 
@@ -56,15 +57,12 @@ class StatusPoller:
         wanted = {s.kind: s for s in sources}
         for kind in list(self.states):
             if wanted.get(kind) != self.states[kind].config:
-                task = self._tasks.pop(kind, None)
-                if task is not None:
-                    task.cancel()
                 del self.states[kind]
         for kind, config in wanted.items():
             if kind not in self.states:
                 self.states[kind] = SourceState(config, config.build())
-                if run:
-                    self._tasks[kind] = asyncio.create_task(self._loop(kind), name=f"status source {kind}")
+        self._jobs.apply({kind: Job(config, config.settings.interval, functools.partial(self.poll, kind))
+                          for kind, config in wanted.items()} if run else {})
 
     async def poll(self, kind: str) -> None:
         """Fetch one source once and record the result; never raises (except cancellation)."""
@@ -100,18 +98,8 @@ class StatusPoller:
             log.info("status source recovered", extra={"source": kind})
         state.up, state.error, state.last_success = True, "", time.time()
 
-    async def _loop(self, kind: str) -> None:
-        interval = self.states[kind].config.settings.interval
-        while True:
-            await self.poll(kind)
-            await asyncio.sleep(interval)
-
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._jobs.stop()
         await self._client.aclose()
 
 
