@@ -3,7 +3,6 @@ a corrupt or unwritable state file, and budgets stopping real probes against the
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import datetime
@@ -20,6 +19,7 @@ from exporter.metrics import make_registry
 from exporter.probe import Prober
 from exporter.scheduler import Scheduler
 from exporter.state import Store
+from tests.helpers import wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -138,29 +138,39 @@ async def test_paid_probes_pause_at_the_limit_and_resume_the_next_day(simulator,
     scheduler.apply(config)
     liveness.apply(config)
     labels = config.series[0].labels
+    value = registry.get_sample_value
+    check_labels = {"target": "t", "api": "gemini", "model": "gemini-3-pro-image", "outcome": "success"}
+
+    def probes():
+        return value("nanobanana_probes_total", {**labels, "outcome": "success"})
+
+    def refused():
+        return value("nanobanana_probe_skipped_total", {**labels, "reason": "budget"})
+
     try:
-        await asyncio.sleep(0.8)
-        probes = registry.get_sample_value("nanobanana_probes_total", {**labels, "outcome": "success"})
-        checks = registry.get_sample_value("nanobanana_liveness_checks_total",
-                                           {"target": "t", "api": "gemini", "model": "gemini-3-pro-image", "outcome": "success"})
-        assert probes == 3  # 3 x $0.134 passes $0.30; the fourth is refused
-        assert registry.get_sample_value("nanobanana_probe_cost_usd_total", labels) == pytest.approx(0.402)
-        assert registry.get_sample_value("nanobanana_probe_skipped_total", {**labels, "reason": "budget"}) >= 5
-        assert registry.get_sample_value("nanobanana_budget_exhausted", {"scope": "target:t"}) == 1
-        assert registry.get_sample_value("nanobanana_budget_spent_usd", {"scope": "global"}) == pytest.approx(0.402)
-        assert registry.get_sample_value("nanobanana_budget_limit_usd", {"scope": "target:t"}) == 0.3
-        assert registry.get_sample_value("nanobanana_budget_limit_usd", {"scope": "global"}) is None  # none set
-        await asyncio.sleep(0.3)
-        assert registry.get_sample_value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 3
-        assert registry.get_sample_value("nanobanana_liveness_checks_total",
-                                         {"target": "t", "api": "gemini", "model": "gemini-3-pro-image",
-                                          "outcome": "success"}) > checks  # free checks go on
+        # probes run one at a time and are charged as they finish: the first refusal comes once the
+        # spend reached the limit, so by then exactly the probes that passed it have run
+        await wait_for(lambda: refused() >= 5, "5 probes refused by the budget")
+        checks = value("nanobanana_liveness_checks_total", check_labels)
+        assert probes() == 3  # 3 x $0.134 passes $0.30; the fourth is refused
+        assert value("nanobanana_probe_cost_usd_total", labels) == pytest.approx(0.402)
+        assert value("nanobanana_budget_exhausted", {"scope": "target:t"}) == 1
+        assert value("nanobanana_budget_spent_usd", {"scope": "global"}) == pytest.approx(0.402)
+        assert value("nanobanana_budget_limit_usd", {"scope": "target:t"}) == 0.3
+        assert value("nanobanana_budget_limit_usd", {"scope": "global"}) is None  # none set
+        # later: more ticks refused, no probe ran meanwhile, and the free checks go on
+        later = refused() + 5
+        await wait_for(lambda: refused() >= later and value("nanobanana_liveness_checks_total", check_labels) > checks,
+                       "more refusals and more free checks")
+        assert probes() == 3
         clock.set(datetime(2026, 3, 11, 0, 0, 5, tzinfo=BERLIN))  # midnight in Berlin
-        await asyncio.sleep(0.5)
-        assert registry.get_sample_value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 6
-        assert registry.get_sample_value("nanobanana_budget_spent_usd", {"scope": "target:t"}) == pytest.approx(0.402)
-        assert registry.get_sample_value("nanobanana_budget_day_end_timestamp_seconds") == \
-            datetime(2026, 3, 12, tzinfo=BERLIN).timestamp()
+        # a new day: paid probes run again until they pass the limit again; the next refusal can only
+        # come after those three
+        at_midnight = refused()
+        await wait_for(lambda: refused() > at_midnight, "the budget of the new day spent")
+        assert probes() == 6
+        assert value("nanobanana_budget_spent_usd", {"scope": "target:t"}) == pytest.approx(0.402)
+        assert value("nanobanana_budget_day_end_timestamp_seconds") == datetime(2026, 3, 12, tzinfo=BERLIN).timestamp()
     finally:
         await scheduler.stop()
         await liveness.stop()

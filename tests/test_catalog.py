@@ -19,8 +19,8 @@ from exporter.outcomes import Outcome
 from exporter.plan import model_warnings
 from exporter.state import Store
 from exporter.status.openrouter import DEFAULT_MODELS
-from test_config import run_check
 from tests.documentation import room
+from tests.helpers import run_check
 
 NB2 = """
 targets:

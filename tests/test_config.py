@@ -8,6 +8,7 @@ import pytest
 
 from conftest import ROOT, exporter_env
 from exporter.config import ConfigError, load_file
+from tests.helpers import run_check
 
 TESTDATA = Path(__file__).parent / "testdata"
 
@@ -66,11 +67,6 @@ def test_valid_config_expands_series():
     assert gateway.base_url == "https://gateway.example.com/v1"
     assert sorted(config.secrets) == ["k1-secret", "k2-secret"]
     assert "k1-secret" not in repr(config)  # keys never show in reprs or logs of the config
-
-
-def run_check(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "exporter", "--config.check", *args], capture_output=True,
-                          text=True, env=env or exporter_env(), cwd=ROOT, timeout=60)
 
 
 def test_config_check_prints_plan_and_exits_0():

@@ -3,8 +3,6 @@ simulator, then returning to the regular interval."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from conftest import config_for
@@ -14,6 +12,7 @@ from exporter.outcomes import OUTCOMES, Outcome
 from exporter.probe import Prober
 from exporter.scheduler import Scheduler, confirmation_delay
 from exporter.state import Store
+from tests.helpers import wait_for
 
 DEFAULT = ConfirmSettings()
 
@@ -60,22 +59,37 @@ async def test_a_failure_is_confirmed_sooner_then_the_series_returns_to_its_inte
     labels = config.series[0].labels
     value = registry.get_sample_value
     scheduler.apply(config)
+    (_, _, control), = scheduler._loops.values()
+    history = store.states[config.series[0].key].history
+
+    def failures():
+        return value("nanobanana_probes_total", {**labels, "outcome": "server_error"})
+
     try:
-        await asyncio.sleep(0.6)
         # the regular probe and two confirmations 100 ms apart, then nothing until the interval
-        assert value("nanobanana_probes_total", {**labels, "outcome": "server_error"}) == 3
+        await wait_for(lambda: failures() == 3, "the regular probe and two confirmations")
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "failure"}) == 2
-        starts = [a.started for a in store.states[config.series[0].key].history]
-        assert all(0.09 < b - a < 0.3 for a, b in zip(starts, starts[1:]))
-        await asyncio.sleep(0.7)  # the regular probe, one interval after the last confirmation: no new round
-        assert value("nanobanana_probes_total", {**labels, "outcome": "server_error"}) == 4
+        assert [a.confirmation for a in history] == ["", "failure", "failure"]
+        starts = [a.started for a in history]
+        assert all(b - a > 0.09 for a, b in zip(starts, starts[1:]))  # each one `after` past the previous
+        # recorded and planned in one step: confirmed twice, no third confirmation is planned
+        assert control.confirm_at is None and control.confirmations == 2
+        # the regular probe, one interval after the last confirmation: no new round
+        await wait_for(lambda: failures() == 4, "the next regular probe")
+        assert history[-1].confirmation == "" and history[-1].started - starts[-1] > 0.9
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "failure"}) == 2
+        assert control.confirm_at is None
         sim.configure({"faults": []})
-        await asyncio.sleep(1.0)  # recovered: one success, on the regular interval
-        assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1
+        # recovered: one success, on the regular interval (no failure, no confirmation in between)
+        await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1, "a success")
+        assert failures() == 4 and history[-1].confirmation == ""
+        assert control.confirm_at is None and control.confirmations == 0
         sim.configure({"faults": [{"kind": "status", "status": 503}]})
-        await asyncio.sleep(1.3)  # a new failure streak is confirmed again
+        # a new failure streak is confirmed again: the next regular probe fails, two confirmations follow
+        await wait_for(lambda: failures() == 7, "a new streak and its two confirmations")
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "failure"}) == 4
+        assert [a.confirmation for a in history][-4:] == ["", "", "failure", "failure"]
+        assert control.confirm_at is None
     finally:
         await scheduler.stop()
         await prober.aclose()

@@ -5,7 +5,6 @@ from the thresholds the alert rules use."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import shutil
 import subprocess
@@ -20,10 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.sizes import RESOLUTIONS
 from conftest import ROOT, free_port, running_exporter
 from tests.documentation import room
+from tests.helpers import DASHBOARDS, GRAFANA, all_expressions, load, panels, substitute
 
-GRAFANA = ROOT / "grafana"
-DASHBOARDS = {"overview.json": "nanobanana-overview", "probe-detail.json": "nanobanana-probe-detail",
-              "slo-cost.json": "nanobanana-slo-cost"}
 VARIABLES = ("datasource", "job", "location", "instance", "target", "model", "resolution", "thinking_level")
 # What "All" sends: job and instance always exist (dashboard-linter's template-job/instance rules);
 # location is absent in a single-location setup, and only a regex matching "" matches an absent label.
@@ -33,49 +30,8 @@ NO_QUERY = {"row", "text"}  # panel types that show no data of their own
 # Ids of Grafana's built-in panel plugins used here: a typo would import as "panel plugin not found".
 BUILT_IN_PANELS = NO_QUERY | {"stat", "timeseries", "bargauge", "heatmap", "piechart", "state-timeline"}
 
-# Grafana's built-in variables, replaced by plausible values; dashboard variables become `.*`
-# (what "All" sends for most, and what matches every value of the others).
-BUILT_IN = {"__rate_interval": "1m", "__range": "1h", "__interval": "1m"}
 # Probe-detail's variables that pick one series and its exporter (the rest narrow, with "All").
 SINGLE_SERIES = ("instance", "target", "model", "resolution", "thinking_level")
-VARIABLE_REF = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
-LABEL_VALUES = re.compile(r"^label_values\((?:(?P<selector>.+),\s*)?(?P<label>\w+)\)$")
-QUERY_RESULT = re.compile(r"^query_result\((?P<expr>.+)\)$")
-
-
-def load(name: str) -> dict:
-    return json.loads((GRAFANA / "dashboards" / name).read_text(encoding="utf-8"))
-
-
-def panels(dashboard: dict) -> list[dict]:
-    """Every panel, including those nested in collapsed rows."""
-    out = []
-    for p in dashboard["panels"]:
-        out.append(p)
-        out.extend(p.get("panels", []))
-    return out
-
-
-def expressions(dashboard: dict) -> list[tuple[str, str]]:
-    """(where, PromQL) for every panel query and every variable query's selector."""
-    out = [(f"panel {p['title']!r}", t["expr"]) for p in panels(dashboard) for t in p.get("targets", [])]
-    for v in dashboard["templating"]["list"]:
-        if v["type"] != "query":
-            continue
-        query = v["query"]["query"] if isinstance(v["query"], dict) else v["query"]
-        # label_values() and query_result() are Grafana syntax around PromQL: check what is inside.
-        if m := LABEL_VALUES.match(query):
-            if m["selector"]:
-                out.append((f"variable {v['name']}", m["selector"]))
-        elif m := QUERY_RESULT.match(query):
-            out.append((f"variable {v['name']}", m["expr"]))
-        else:
-            pytest.fail(f"variable {v['name']}: unexpected query {query!r}")
-    return out
-
-
-def substitute(expr: str) -> str:
-    return VARIABLE_REF.sub(lambda m: BUILT_IN.get(m[1] or m[2], ".*"), expr)
 
 
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
@@ -92,18 +48,6 @@ def metric_names(expr: str) -> set[str]:
     e = re.sub(r"\boffset\s+\$?\w+", " ", e)
     names = re.findall(r"(?<![\w.:])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()", e)
     return {n for n in names if n.lower() not in KEYWORDS}
-
-
-def about_successes(expr: str) -> bool:
-    """Queries about successful probes only (latency, the image of the last success, tokens per
-    successful probe): empty, not NaN, while no probe succeeded in their window, as during an outage
-    that began before the window (tests/test_dashboards_sparse.py checks them on data that has some)."""
-    return ("nanobanana_probe_duration_seconds" in expr or re.search(r"image_bytes\{[^}]*\} > 0", expr) is not None
-            or re.search(r'outcome="success"\}\[\w+\]\)\) > 0\)$', expr) is not None)
-
-
-def all_expressions() -> list[tuple[str, str, str]]:
-    return [(name, where, expr) for name in DASHBOARDS for where, expr in expressions(load(name))]
 
 
 def walk(node, path=""):

@@ -30,7 +30,7 @@ import sparse_history as h
 from conftest import ROOT
 from exporter.outcomes import OUTCOMES, Outcome
 from grafana_eval import View, colour, evaluate, panels, text
-from stack import PROMETHEUS, RULES, start_prometheus
+from tests.stack import PROMETHEUS, RULES, start_prometheus
 
 pytestmark = pytest.mark.skipif(not (PROMETHEUS and shutil.which("promtool")), reason="prometheus/promtool not installed")
 

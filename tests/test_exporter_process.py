@@ -11,6 +11,7 @@ import pytest
 from conftest import FAKE_BEARER, FAKE_KEY, exporter_env, running_exporter, running_simulator
 from exporter.metrics import FAMILIES
 from exporter.outcomes import OUTCOMES
+from tests.helpers import DEADLINE, wait
 
 
 def scrape(base: str) -> str:
@@ -74,6 +75,9 @@ def echoing_simulator(tmp_path):
         yield base
 
 
+AUTH_ERROR_COUNTED = r'nanobanana_probes_total\{[^}]*outcome="auth_error"[^}]*target="gateway"[^}]*\} [1-9]'
+
+
 def test_secrets_never_reach_metrics_page_or_logs(tmp_path, echoing_simulator):
     base_sim = echoing_simulator
     key_file = tmp_path / "gateway.key"
@@ -87,10 +91,17 @@ targets:
 """)
     env = exporter_env(GEMINI_API_KEY=FAKE_KEY)
     with running_exporter("--config.file", str(config), "--log.level", "debug", env=env) as (base, proc):
-        time.sleep(2)
-        metrics, page = scrape(base), httpx.get(base + "/").text
+        seen = {}
+
+        def refused_and_shown() -> bool:  # the gateway's refused probe, counted and on the page
+            seen["metrics"], seen["page"] = scrape(base), httpx.get(base + "/", timeout=5).text
+            return (re.search(AUTH_ERROR_COUNTED, seen["metrics"]) is not None
+                    and "Incorrect API key provided: &lt;redacted&gt;" in seen["page"])
+
+        wait(refused_and_shown, DEADLINE, "the gateway's auth error in the metrics and on the page", every=0.2)
+        metrics, page = seen["metrics"], seen["page"]
     assert 'outcome="auth_error",resolution="1K",target="gateway"' in metrics
-    assert re.search(r'nanobanana_probes_total\{[^}]*outcome="auth_error"[^}]*target="gateway"[^}]*\} [1-9]', metrics)
+    assert re.search(AUTH_ERROR_COUNTED, metrics)
     assert "Incorrect API key provided: &lt;redacted&gt;" in page  # the echoed key, masked
     assert "auth_error" in proc.logs
     for text in (metrics, page, proc.logs):
@@ -105,10 +116,14 @@ def test_sigterm_stops_in_flight_probes_within_5_seconds(tmp_path):
         exporter_config.write_text(f"""
 defaults: {{interval: 1s, timeout: 5m}}
 targets:
-  - {{name: google, api: gemini, base_url: "{sim}", model: m, resolutions: [1K, 2K, 4K]}}
+  - {{name: google, api: gemini, base_url: "{sim}", model: m, resolutions: [1K, 2K, 4K], max_concurrency: 3}}
 """)
         with running_exporter("--config.file", str(exporter_config)) as (base, proc):
-            time.sleep(2.5)  # every series has a probe hanging
+            def hanging() -> int:  # series whose probe the simulator holds (max_concurrency 3: all at once)
+                requests = httpx.get(f"{sim}/_sim/requests", timeout=5).json()
+                return len({r["resolution"] for r in requests if not r.get("metadata") and r.get("fault") == "hang"})
+
+            wait(lambda: hanging() == 3, DEADLINE, "a probe of every series hanging", every=0.2)  # then stop
             started = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(10)
@@ -129,9 +144,16 @@ targets:
 """)
         with running_exporter("--config.file", str(exporter_config)) as (base, _):
             assert httpx.get(base + "/-/ready").status_code == 200
-            time.sleep(1.5)
-            page = httpx.get(base + "/").text
-            metrics = scrape(base)
+            seen = {}
+
+            def failing_and_explained() -> bool:  # 3 failures in a row, and the page says why
+                seen["metrics"], seen["page"] = scrape(base), httpx.get(base + "/", timeout=5).text
+                streak = re.search(r'nanobanana_probe_consecutive_failures\{[^}]*\} (\d+)', seen["metrics"])
+                return (streak is not None and int(float(streak.group(1))) >= 3 and "server_error" in seen["page"]
+                        and "HTTP 503 UNAVAILABLE: The model is overloaded" in seen["page"])
+
+            wait(failing_and_explained, DEADLINE, "a streak of 3 failures, explained on the page", every=0.2)
+            page, metrics = seen["page"], seen["metrics"]
     assert "server_error" in page and "HTTP 503 UNAVAILABLE: The model is overloaded" in page
     streak = re.search(r'nanobanana_probe_consecutive_failures\{[^}]*\} (\d+)', metrics)
     assert int(float(streak.group(1))) >= 3

@@ -1,5 +1,5 @@
 """The fault matrix at process level: a real exporter probing a real simulator in all four dialects,
-while the test cycles through every fault the simulator can inject (tests/test_probe.py FAULTS, the
+while the test cycles through every fault the simulator can inject (FAULTS in tests/helpers.py, the
 one table of fault -> documented outcome) and scrapes /metrics without pause. Every scrape answers
 200 in bounded time, counters never go down, no series vanishes, and each fault yields its outcome in
 every dialect."""
@@ -15,8 +15,8 @@ import pytest
 
 from conftest import FAKE_KEY, exporter_env, running_exporter, running_simulator
 from exporter.dialects import DIALECTS
-from test_probe import FAULTS, expected
 from tests import google_sa
+from tests.helpers import FAULTS, expected
 
 SAMPLE = re.compile(r"([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$")
 # Families whose samples only ever grow: counters, histogram buckets, counts and sums of positive values.

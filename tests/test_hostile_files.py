@@ -14,7 +14,7 @@ from exporter import config as exporter_config
 from exporter.files import MAX_CONFIG_BYTES
 from exporter.relay import config as relay_config
 from exporter.yamlconfig import MAX_DEPTH, MAX_NODES, ConfigError
-from tests.conftest import ROOT, exporter_env
+from conftest import ROOT, exporter_env
 
 ENV = {"GEMINI_API_KEY": "AIzaFAKE-files-0123456789"}
 TARGET = "  - {name: t, api: gemini, model: MODEL, api_key_env: GEMINI_API_KEY, extra_body: EXTRA}\n"
@@ -122,7 +122,7 @@ def test_a_reload_parses_off_the_event_loop(tmp_path):
 
     import httpx
 
-    from tests.conftest import free_port
+    from conftest import free_port
     from tests.relay_support import BEARER, CONFIG, environ
     from tests.stack import start_service
 

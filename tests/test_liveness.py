@@ -18,6 +18,7 @@ from exporter.probe import Prober
 from exporter.redact import Redactor
 from exporter.scheduler import Scheduler
 from exporter.state import Store
+from tests.helpers import wait_for
 
 MODELS = {"gemini": "gemini-3-pro-image", "openai_images": "nano-banana-pro", "openai_chat": "gemini-3.1-flash-image",
           "openrouter": "google/gemini-3-pro-image", "vertex": "gemini-3-pro-image"}
@@ -128,11 +129,23 @@ async def test_checks_run_on_their_interval_and_can_be_turned_off(simulator):
         {"name": "off", "api": "gemini", "base_url": base, "model": "gemini-3-pro-image", "liveness": {"enabled": False}},
     ]})
     checker = LivenessChecker()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     checker.apply(load_text(text))
-    await asyncio.sleep(0.55)
-    await checker.stop()
     assert [key[0] for key in checker.states] == ["on"]
-    assert 4 <= len([r for r in sim.requests if r.get("metadata")]) <= 7
+    (on,) = checker.states.values()
+    try:
+        await wait_for(lambda: sum(on.checks.values()) >= 4, "4 checks of the target that has them on")
+    finally:
+        await checker.stop()
+    elapsed = loop.time() - started
+    checks = sum(on.checks.values())
+    requests = len([r for r in sim.requests if r.get("metadata")])
+    # only "on" asked the simulator (a check cut short by stop() may have asked without being recorded)
+    assert checks <= requests <= checks + 1
+    # on its interval, never faster: n checks start at least n-1 intervals apart (a lower bound, which
+    # a busy machine cannot break, where an upper bound on the count after a fixed time would flake)
+    assert elapsed >= (requests - 1) * 0.1 * 0.95, (requests, elapsed)
 
 
 async def test_a_failed_check_confirms_at_once_with_one_paid_probe(simulator, monkeypatch):
@@ -147,18 +160,25 @@ async def test_a_failed_check_confirms_at_once_with_one_paid_probe(simulator, mo
     checker = LivenessChecker(on_failure=scheduler.liveness_failed)
     registry = make_registry(store)
     labels = cfg.series[0].labels
+    value = registry.get_sample_value
     scheduler.apply(cfg)
     checker.apply(cfg)
+    (_, _, control), = scheduler._loops.values()
     try:
-        await asyncio.sleep(0.3)
-        assert registry.get_sample_value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1
+        await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1,
+                       "the first regular probe")
         sim.configure({"faults": [{"kind": "status", "status": 503, "metadata": True}]})
-        await asyncio.sleep(0.9)
+        # the failed check's probe, then its two confirmations, long before the hourly interval
+        await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "server_error"}) == 3,
+                       "the triggered probe and two confirmations")
+        # recorded and planned in one step: confirmed twice, nothing more is planned; the checks that go on
+        # failing trigger no more probes (the series is failing already: confirmations handle it)
+        assert control.confirm_at is None and control.confirmations == 2
+        assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1
     finally:
         await scheduler.stop()
         await checker.stop()
         await prober.aclose()
-    value = registry.get_sample_value
     assert value("nanobanana_probes_total", {**labels, "outcome": "server_error"}) == 3
     assert value("nanobanana_probe_consecutive_failures", labels) == 3  # the outage alert's condition
     assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "liveness"}) == 1

@@ -17,9 +17,9 @@ import httpx
 import pytest
 import yaml
 
-from stack import ALERTMANAGER, ALERTMANAGER_CONFIG, PROMETHEUS, RULES, FakeWebhook, alertmanager_config_for_test, \
+from tests.stack import ALERTMANAGER, ALERTMANAGER_CONFIG, PROMETHEUS, RULES, FakeWebhook, alertmanager_config_for_test, \
     start_alertmanager, start_prometheus
-from test_realstack import FEISHU_SECRET, RELAY_TOKEN, python_service, relay_channels, wait
+from tests.helpers import FEISHU_SECRET, RELAY_TOKEN, python_service, relay_channels, wait
 
 from conftest import exporter_env
 

@@ -9,7 +9,7 @@ import pytest
 
 from exporter.config import load_text
 from exporter.plan import ALLOWANCE, plan_series, print_plan
-from test_config import run_check
+from tests.helpers import run_check
 
 CONFIG = """
 budget: {daily_limit_usd: 20, targets: {pro4k: 5}}

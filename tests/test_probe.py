@@ -9,48 +9,9 @@ from exporter.outcomes import OUTCOMES, Outcome
 from exporter.probe import Prober
 from exporter.redact import Redactor
 from exporter.simulator import KINDS
-from exporter.simulator.faults import ONLY
+from tests.helpers import FAULTS, expected
 
 DIALECT_NAMES = sorted(DIALECTS)
-
-# fault -> the outcome it must produce, in every dialect that can receive it (faults.ONLY; the
-# README documents this table)
-FAULTS = [
-    ({"kind": "status", "status": 429}, Outcome.RATE_LIMITED),
-    ({"kind": "status", "status": 401}, Outcome.AUTH_ERROR),
-    ({"kind": "status", "status": 403}, Outcome.AUTH_ERROR),
-    ({"kind": "status", "status": 404}, Outcome.CLIENT_ERROR),
-    ({"kind": "status", "status": 500}, Outcome.SERVER_ERROR),
-    ({"kind": "status", "status": 503}, Outcome.SERVER_ERROR),
-    ({"kind": "html_error"}, Outcome.SERVER_ERROR),
-    ({"kind": "not_json"}, Outcome.BAD_RESPONSE),
-    ({"kind": "hang"}, Outcome.TIMEOUT),
-    ({"kind": "slow_drip", "seconds": 30}, Outcome.TIMEOUT),
-    ({"kind": "truncated_json"}, Outcome.BAD_RESPONSE),
-    ({"kind": "bad_base64"}, Outcome.BAD_RESPONSE),
-    ({"kind": "corrupt_image"}, Outcome.BAD_IMAGE),
-    ({"kind": "wrong_size"}, Outcome.BAD_IMAGE),
-    ({"kind": "safety_block"}, Outcome.CONTENT_BLOCKED),
-    ({"kind": "text_only"}, Outcome.NO_IMAGE),
-    ({"kind": "reset"}, Outcome.NETWORK_ERROR),
-    ({"kind": "url_image"}, Outcome.SUCCESS),
-    # answers real services send (tests/fixtures/upstream/ and tests/test_upstream_answers.py)
-    ({"kind": "error_in_body", "status": 429}, Outcome.RATE_LIMITED),
-    ({"kind": "error_in_body", "status": 502}, Outcome.SERVER_ERROR),
-    ({"kind": "moderation"}, Outcome.CONTENT_BLOCKED),
-    ({"kind": "finish_error"}, Outcome.SERVER_ERROR),
-    ({"kind": "no_image_reason"}, Outcome.NO_IMAGE),
-    ({"kind": "images_field"}, Outcome.SUCCESS),
-    # Vertex AI (the vertex target of these tests is regional, us-central1)
-    ({"kind": "revoked_account"}, Outcome.AUTH_ERROR),
-    ({"kind": "model_not_in_region"}, Outcome.CLIENT_ERROR),
-]
-
-
-def expected(fault: dict, outcome: Outcome, api: str) -> Outcome:
-    """A fault only some dialects can receive leaves the others with a normal answer."""
-    return outcome if api in ONLY.get(fault["kind"], (api,)) else Outcome.SUCCESS
-
 
 def test_fault_table_covers_every_fault_kind_and_outcome():
     assert {f["kind"] for f, _ in FAULTS} == set(KINDS)

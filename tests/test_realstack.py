@@ -12,43 +12,21 @@ import hashlib
 import hmac
 import json
 import re
-import sys
 import time
 
 import httpx
 import pytest
 
-from conftest import exporter_env, free_port
-from stack import (ALERTMANAGER, ALERTMANAGER_CONFIG, PROMETHEUS, RULES, FakeWebhook, alertmanager_config_for_test,
-                   start_alertmanager, start_prometheus, start_service)
-from test_dashboards import about_successes, all_expressions, substitute
+from conftest import exporter_env
+from tests.stack import (ALERTMANAGER, ALERTMANAGER_CONFIG, PROMETHEUS, RULES, FakeWebhook, alertmanager_config_for_test,
+                         start_alertmanager, start_prometheus)
+from tests.helpers import FEISHU_SECRET, RELAY_TOKEN, about_successes, all_expressions, python_service, relay_channels, \
+    substitute, wait
 
 pytestmark = [
     pytest.mark.realstack,
     pytest.mark.skipif(not (PROMETHEUS and ALERTMANAGER), reason="prometheus / prometheus-alertmanager not installed"),
 ]
-
-FEISHU_SECRET = "feishu-FAKE-signing-secret-42"
-RELAY_TOKEN = "relay-FAKE-bearer-token-42"
-
-
-def python_service(name: str, args: list[str], workdir, env: dict, ready_path: str):
-    address = f"127.0.0.1:{free_port()}"
-    argv = [sys.executable, "-m", "exporter", *args, "--web.listen-address", address]
-    return start_service(name, argv, address, workdir, env=env, ready_path=ready_path)
-
-
-def relay_channels(env: dict, fake: FakeWebhook) -> str:
-    """Point the relay's three channels at `fake` (through `env`); returns the relay config."""
-    env["FEISHU_URL"] = fake.url("/open-apis/bot/v2/hook/FAKE-feishu-token")
-    env["DINGTALK_URL"] = fake.url("/robot/send?access_token=FAKE-dingtalk-token")
-    env["WECOM_URL"] = fake.url("/cgi-bin/webhook/send?key=FAKE-wecom-key")
-    return ("channels:\n"
-            "  feishu: {type: feishu, url_env: FEISHU_URL, secret_env: FEISHU_SECRET}\n"
-            "  dingtalk: {type: dingtalk, url_env: DINGTALK_URL}\n"
-            "  wecom: {type: wecom, url_env: WECOM_URL}\n"
-            "token_env: RELAY_TOKEN\n")
-
 
 def feishu_signature_ok(body: dict) -> bool:
     key = f"{body['timestamp']}\n{FEISHU_SECRET}".encode()
@@ -59,14 +37,6 @@ def feishu_signature_ok(body: dict) -> bool:
 def alert_states(prom, name: str) -> set[str]:
     alerts = prom.get("/api/v1/alerts")["data"]["alerts"]
     return {a["state"] for a in alerts if a["labels"]["alertname"] == name}
-
-
-def wait(condition, timeout: float, what: str, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not after {timeout}s: {what}")
-        time.sleep(every)
 
 
 def test_outage_to_slack_and_signed_feishu_then_resolved(tmp_path):

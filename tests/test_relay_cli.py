@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from exporter.config import ConfigError
 from exporter.relay.config import load_text
-from tests.conftest import ROOT, exporter_env, free_port
+from conftest import ROOT, exporter_env, free_port
 from tests.relay_support import BEARER, CONFIG, SECRETS, alert, environ, payload
 from tests.stack import FakeWebhook, start_service
 

@@ -14,7 +14,7 @@ import pytest
 
 from exporter.relay.config import load_text
 from exporter.yamlconfig import ConfigError
-from tests.conftest import ROOT, exporter_env, free_port
+from conftest import ROOT, exporter_env, free_port
 from tests.relay_support import BEARER, CONFIG, SECRETS, environ, payload
 from tests.stack import FakeWebhook, start_service
 

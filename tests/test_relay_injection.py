@@ -94,7 +94,7 @@ def test_a_hostile_status_feed_title_reaches_every_bot_as_text(tmp_path):
     alerts' descriptions) and a title that try to mention everyone and add a link."""
     import sys
 
-    from tests.conftest import exporter_env, free_port
+    from conftest import exporter_env, free_port
     from tests.relay_support import BEARER
     from tests.stack import (ALERTMANAGER, ALERTMANAGER_CONFIG, FakeWebhook, alertmanager_config_for_test,
                              post_alerts, start_alertmanager, start_service)

@@ -24,7 +24,7 @@ from exporter.relay.config import load_text
 from exporter.relay.delivery import Courier
 from exporter.relay.metrics import RelayMetrics
 from exporter.relay.server import MAX_IN_FLIGHT, make_app
-from tests.conftest import ROOT, exporter_env
+from conftest import ROOT, exporter_env
 from tests.relay_support import BEARER, CONFIG, alert, environ, payload
 from tests.stack import FakeWebhook
 

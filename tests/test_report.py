@@ -13,7 +13,7 @@ from PIL import Image
 
 import report_history as h
 from conftest import ROOT, exporter_env
-from stack import start_prometheus
+from tests.stack import start_prometheus
 
 CHROMIUM = shutil.which("chromium")
 

@@ -1,7 +1,5 @@
 """Rate-limit semantics, overlap skipping, spreading, concurrency and reload, read from the registry."""
 
-import asyncio
-
 import pytest
 
 from conftest import config_for
@@ -11,6 +9,7 @@ from exporter.outcomes import Outcome
 from exporter.probe import Prober
 from exporter.scheduler import Scheduler, first_offset
 from exporter.state import Attempt, SeriesState, Store
+from tests.helpers import wait_for
 
 
 def attempt(outcome, duration=1.0):
@@ -42,16 +41,21 @@ async def test_metrics_from_scheduled_probes(simulator):
     registry = make_registry(store)
     prober = Prober()
     scheduler = Scheduler(store, prober)
+
+    def count(series, outcome):
+        return registry.get_sample_value("nanobanana_probes_total", labels_of(series, outcome=outcome))
+
     scheduler.apply(config)
-    await asyncio.sleep(1.5)
-    sim.configure({"faults": [{"kind": "status", "status": 429}]})
-    await asyncio.sleep(0.6)
-    await scheduler.stop()
-    await prober.aclose()
+    try:
+        await wait_for(lambda: all(count(s, "success") >= 3 for s in config.series), "3 successes per series")
+        sim.configure({"faults": [{"kind": "status", "status": 429}]})
+        await wait_for(lambda: all(count(s, "rate_limited") >= 1 for s in config.series), "a 429 per series")
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
     for series in config.series:
         labels = series.labels
-        ok = registry.get_sample_value("nanobanana_probes_total", labels_of(series, outcome="success"))
-        limited = registry.get_sample_value("nanobanana_probes_total", labels_of(series, outcome="rate_limited"))
+        ok, limited = count(series, "success"), count(series, "rate_limited")
         assert ok >= 3 and limited >= 1
         assert registry.get_sample_value("nanobanana_probes_total", labels_of(series, outcome="timeout")) == 0
         assert registry.get_sample_value("nanobanana_probe_success", labels) == 1  # 429 did not change it
@@ -74,15 +78,28 @@ async def test_overlapping_run_is_skipped_and_counted(simulator):
     registry = make_registry(store)
     prober = Prober()
     scheduler = Scheduler(store, prober)
-    scheduler.apply(config)
-    await asyncio.sleep(1.6)
-    await scheduler.stop()
-    await prober.aclose()
     labels = config.series[0].labels
-    timeouts = registry.get_sample_value("nanobanana_probes_total", {**labels, "outcome": "timeout"})
-    skipped = registry.get_sample_value("nanobanana_probe_skipped_total", {**labels, "reason": "overlap"})
-    assert timeouts == 1  # one probe in flight at a time
-    assert skipped >= 5
+
+    def timeouts():
+        return registry.get_sample_value("nanobanana_probes_total", {**labels, "outcome": "timeout"})
+
+    def skipped():
+        return registry.get_sample_value("nanobanana_probe_skipped_total", {**labels, "reason": "overlap"})
+
+    scheduler.apply(config)
+    try:
+        # the first probe hangs for its 1 s timeout; the ticks meanwhile are skipped, not started
+        await wait_for(lambda: timeouts() >= 1 and skipped() >= 5, "a timeout and 5 skipped ticks")
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
+    # one probe in flight at a time: each probe the simulator received is a recorded timeout, or the
+    # one still hanging when the scheduler stopped, and no probe started before the previous one ended
+    sent = len([r for r in sim.requests if not r.get("metadata")])
+    assert sent in (timeouts(), timeouts() + 1), (sent, timeouts())
+    history = list(store.states[config.series[0].key].history)
+    assert [a.outcome for a in history] == [Outcome.TIMEOUT] * len(history)
+    assert all(b.started >= a.started + a.duration - 0.05 for a, b in zip(history, history[1:]))
 
 
 def test_first_runs_spread_over_the_interval():
@@ -107,10 +124,11 @@ async def test_concurrency_cap_per_target(simulator, monkeypatch, cap):
     prober = Prober()
     scheduler = Scheduler(store, prober)
     scheduler.apply(load_text(text))
-    while sum(sum(s.probes.values()) for s in store) < 6:
-        await asyncio.sleep(0.05)
-    await scheduler.stop()
-    await prober.aclose()
+    try:
+        await wait_for(lambda: sum(sum(s.probes.values()) for s in store) >= 6, "a probe of each series")
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
     assert sim.max_in_flight == cap
 
 
@@ -121,14 +139,21 @@ async def test_reload_keeps_counters_of_kept_series_and_drops_removed(simulator)
     prober = Prober()
     scheduler = Scheduler(store, prober)
     both = config_for(base, "gemini", interval="100ms", resolutions=["1K", "2K"])
-    scheduler.apply(both)
-    await asyncio.sleep(0.8)
     one_k, two_k = both.series
-    before = registry.get_sample_value("nanobanana_probes_total", {**one_k.labels, "outcome": "success"})
-    scheduler.apply(config_for(base, "gemini", interval="100ms", resolutions=["1K"]))
-    await asyncio.sleep(0.3)
-    after = registry.get_sample_value("nanobanana_probes_total", {**one_k.labels, "outcome": "success"})
-    await scheduler.stop()
-    await prober.aclose()
-    assert before >= 2 and after >= before
-    assert registry.get_sample_value("nanobanana_probes_total", {**two_k.labels, "outcome": "success"}) is None
+
+    def successes(series):
+        return registry.get_sample_value("nanobanana_probes_total", {**series.labels, "outcome": "success"})
+
+    scheduler.apply(both)
+    try:
+        await wait_for(lambda: successes(one_k) >= 2 and successes(two_k) >= 2, "2 successes per series")
+        before = successes(one_k)
+        scheduler.apply(config_for(base, "gemini", interval="100ms", resolutions=["1K"]))
+        assert successes(two_k) is None  # dropped at once
+        # the kept series goes on probing from its counter, not from zero
+        await wait_for(lambda: successes(one_k) > before, "a probe of the kept series after the reload")
+    finally:
+        await scheduler.stop()
+        await prober.aclose()
+    assert successes(one_k) > before >= 2
+    assert successes(two_k) is None

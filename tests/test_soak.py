@@ -15,8 +15,8 @@ import pytest
 
 from conftest import FAKE_KEY, exporter_env, running_exporter, running_simulator
 from exporter.dialects import DIALECTS
-from test_probe import FAULTS
 from tests import google_sa
+from tests.helpers import FAULTS
 
 TARGETS = 4  # x 2 resolutions x 2 thinking levels = 16 series
 TIMEOUT = 1.0
