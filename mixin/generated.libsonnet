@@ -228,32 +228,6 @@
           "expr": "(\n  nanobanana_probe_interval_seconds * 0\n  + on (resolution) group_left () nanobanana:threshold:latency_p95_seconds\n)\n* on (thinking_level) group_left () nanobanana:threshold:latency_thinking_factor"
         },
         {
-          "alert": "NanoBananaProbeFailing",
-          "expr": "nanobanana_probe_consecutive_failures >= scalar(nanobanana:threshold:consecutive_failures)",
-          "labels": {
-            "severity": "critical"
-          },
-          "annotations": {
-            "summary": "Nano Banana probe failing {{ $value }} times in a row: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
-            "description": "The last {{ $value }} probes of target {{ $labels.target }} (api {{ $labels.api }}, model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) failed; no image came back. First: check the official status (status.cloud.google.com, NanoBananaUpstreamIncident); if it is fine, read the last error on the exporter's landing page and check the API key, quota, network and request parameters. {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaprobefailing",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}"
-          }
-        },
-        {
-          "alert": "NanoBananaOutage",
-          "expr": "(\n  (\n    nanobanana:probe_errors:ratio_rate5m > scalar(nanobanana:threshold:outage_failure_ratio)\n    and nanobanana:probe_attempts:increase5m >= scalar(nanobanana:threshold:outage_min_probes)\n  )\n  or\n  (\n    clamp_max(nanobanana_probe_consecutive_failures >= scalar(nanobanana:threshold:consecutive_failures), 1)\n    and ignoring (alertname, alertstate, severity) ALERTS{alertname=\"NanoBananaOutage\", alertstate=\"firing\"}\n  )\n)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing\", alertstate=\"firing\"}[10m])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)",
-          "labels": {
-            "severity": "critical"
-          },
-          "annotations": {
-            "summary": "Nano Banana outage: {{ $value | humanizePercentage }} of probes failing for {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
-            "description": "{{ $value | humanizePercentage }} of the probes of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) failed over the last 5 minutes (rate-limited probes not counted), or every probe since the outage began for a series probed less often. First: confirm scope (prod or test target), then check the official status; if it is fine, check the API key, quota, network and request parameters. {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaoutage",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
-          }
-        },
-        {
           "alert": "NanoBananaAvailabilityLow",
           "expr": "(1 - nanobanana:probe_errors:ratio_rate6h) < scalar(nanobanana:threshold:availability_ratio)\nand nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:warning_min_failures)",
           "for": "15m",
@@ -337,6 +311,20 @@
           }
         },
         {
+          "alert": "NanoBananaErrorBudgetBurnSlow",
+          "expr": "(\n  nanobanana:probe_errors:ratio_rate1d > scalar(nanobanana:threshold:burn_rate{long_window=\"1d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate2h > scalar(nanobanana:threshold:burn_rate{long_window=\"1d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase1d >= scalar(nanobanana:threshold:warning_min_failures)\n)\nor\n(\n  nanobanana:probe_errors:ratio_rate3d > scalar(nanobanana:threshold:burn_rate{long_window=\"3d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate6h > scalar(nanobanana:threshold:burn_rate{long_window=\"3d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase3d >= scalar(nanobanana:threshold:warning_min_failures)\n)",
+          "for": "15m",
+          "labels": {
+            "severity": "warning"
+          },
+          "annotations": {
+            "summary": "Nano Banana error budget burning: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
+            "description": "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) fails {{ $value | humanizePercentage }} of its probes over a day or more, using the error budget of the availability objective faster than it refills. Not urgent: open a ticket. First: find the dominant failure outcome on the SLO dashboard and whether it is upstream or your side.",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaerrorbudgetburnslow",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-slo-cost?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+          }
+        },
+        {
           "alert": "NanoBananaErrorBudgetBurnFast",
           "expr": "(\n(\n  nanobanana:probe_errors:ratio_rate1h > scalar(nanobanana:threshold:burn_rate{long_window=\"1h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate5m > scalar(nanobanana:threshold:burn_rate{long_window=\"1h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase1h >= scalar(nanobanana:threshold:page_min_failures)\n)\nor\n(\n  nanobanana:probe_errors:ratio_rate6h > scalar(nanobanana:threshold:burn_rate{long_window=\"6h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate30m > scalar(nanobanana:threshold:burn_rate{long_window=\"6h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:page_min_failures)\n)\n)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing|NanoBananaOutage\", alertstate=\"firing\"}[10m])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)",
           "for": "2m",
@@ -351,17 +339,29 @@
           }
         },
         {
-          "alert": "NanoBananaErrorBudgetBurnSlow",
-          "expr": "(\n  nanobanana:probe_errors:ratio_rate1d > scalar(nanobanana:threshold:burn_rate{long_window=\"1d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate2h > scalar(nanobanana:threshold:burn_rate{long_window=\"1d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase1d >= scalar(nanobanana:threshold:warning_min_failures)\n)\nor\n(\n  nanobanana:probe_errors:ratio_rate3d > scalar(nanobanana:threshold:burn_rate{long_window=\"3d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate6h > scalar(nanobanana:threshold:burn_rate{long_window=\"3d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase3d >= scalar(nanobanana:threshold:warning_min_failures)\n)",
-          "for": "15m",
+          "alert": "NanoBananaOutage",
+          "expr": "(\n  (\n    nanobanana:probe_errors:ratio_rate5m > scalar(nanobanana:threshold:outage_failure_ratio)\n    and nanobanana:probe_attempts:increase5m >= scalar(nanobanana:threshold:outage_min_probes)\n  )\n  or\n  (\n    clamp_max(nanobanana_probe_consecutive_failures >= scalar(nanobanana:threshold:consecutive_failures), 1)\n    and ignoring (alertname, alertstate, severity) ALERTS{alertname=\"NanoBananaOutage\", alertstate=\"firing\"}\n  )\n)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing\", alertstate=\"firing\"}[10m])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)",
           "labels": {
-            "severity": "warning"
+            "severity": "critical"
           },
           "annotations": {
-            "summary": "Nano Banana error budget burning: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
-            "description": "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) fails {{ $value | humanizePercentage }} of its probes over a day or more, using the error budget of the availability objective faster than it refills. Not urgent: open a ticket. First: find the dominant failure outcome on the SLO dashboard and whether it is upstream or your side.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaerrorbudgetburnslow",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-slo-cost?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+            "summary": "Nano Banana outage: {{ $value | humanizePercentage }} of probes failing for {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
+            "description": "{{ $value | humanizePercentage }} of the probes of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) failed over the last 5 minutes (rate-limited probes not counted), or every probe since the outage began for a series probed less often. First: confirm scope (prod or test target), then check the official status; if it is fine, check the API key, quota, network and request parameters. {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaoutage",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+          }
+        },
+        {
+          "alert": "NanoBananaProbeFailing",
+          "expr": "nanobanana_probe_consecutive_failures >= scalar(nanobanana:threshold:consecutive_failures)",
+          "labels": {
+            "severity": "critical"
+          },
+          "annotations": {
+            "summary": "Nano Banana probe failing {{ $value }} times in a row: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
+            "description": "The last {{ $value }} probes of target {{ $labels.target }} (api {{ $labels.api }}, model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) failed; no image came back. First: check the official status (status.cloud.google.com, NanoBananaUpstreamIncident); if it is fine, read the last error on the exporter's landing page and check the API key, quota, network and request parameters. {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaprobefailing",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}"
           }
         }
       ]

@@ -85,8 +85,9 @@ targets:
                 messages[name] = [r for r in chat.received() if r.path.startswith(prefix)]
             counts = {name: len(found) for name, found in messages.items()}
             print("messages per channel for one problem:", counts)
+            slack_seen = [(a["title"], a["color"], a["text"][:300]) for r in messages["slack"] for a in r.json["attachments"]]
             for name, found in messages.items():
                 bodies = [json.dumps(r.json) for r in found]
-                assert len(found) == 2, (name, bodies)  # firing, then resolved
+                assert len(found) == 2, (name, slack_seen)  # firing, then resolved
                 assert all("NanoBananaProbeFailing" in b and "NanoBananaOutage" not in b
                            and "NanoBananaErrorBudgetBurnFast" not in b for b in bodies), (name, bodies)

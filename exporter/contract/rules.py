@@ -443,7 +443,22 @@ and on (instance, job, scope) nanobanana_budget_exhausted == 0""",
            "setting of its own: the liveness alerts read a 0/1 gauge, the budget ones the limits configured in the "
            "exporter (nanobanana_budget_limit_usd).")
 
-PROBES = Group("nanobanana", RECORDS + PROBE_ALERTS + BURN_ALERTS,
+# A page another page holds back (alertmanager.yml: ProbeFailing holds back Outage and BurnFast, Outage
+# holds back BurnFast; every critical holds back the warnings) is evaluated BEFORE its holder. When a
+# failure ends, Prometheus sends each rule's resolved alerts as it evaluates that rule; with the holder
+# first, Alertmanager could flush the held-back group in the instant between the two (group_wait is two
+# evaluations, so a page that fired just before the recovery flushes exactly then) and page after the
+# recovery. tests/test_pages.py caught it: 3 messages per channel, 2 runs in 3.
+HOLDERS_LAST = ("NanoBananaErrorBudgetBurnFast", "NanoBananaOutage", "NanoBananaProbeFailing")
+
+
+def _holders_last(rules: tuple[Alert, ...]) -> tuple[Alert, ...]:
+    held = [r for r in rules if r.name not in HOLDERS_LAST]
+    return tuple(held) + tuple(sorted((r for r in rules if r.name in HOLDERS_LAST),
+                                      key=lambda r: HOLDERS_LAST.index(r.name)))
+
+
+PROBES = Group("nanobanana", RECORDS + _holders_last(PROBE_ALERTS + BURN_ALERTS),
                comment="Recording rules first, then the alerts that read them: rules of one group are evaluated in "
                        "order, so an alert always sees this evaluation's ratios (across groups it could see the "
                        "previous one). Follows Prometheus' global evaluation_interval. The 1d and 3d windows cost "
