@@ -16,6 +16,7 @@ from exporter.outcomes import Outcome
 from exporter.probe import Prober
 from exporter.scheduler import Scheduler, confirmation_delay
 from exporter.state import Store
+from tests.helpers import wait_for
 
 
 @pytest.mark.parametrize("outcome,slow,expected", [
@@ -33,13 +34,6 @@ def test_threshold_per_resolution_and_thinking_level():
     assert detection.latency_threshold("1K", "default") == 25
     assert detection.latency_threshold("2K", "high") == pytest.approx(85)
 
-
-async def wait_for(condition, deadline: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while not condition():
-        assert loop.time() < end, "condition not reached before the deadline"
-        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

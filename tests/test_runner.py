@@ -6,14 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from exporter.runner import Job, Jobs, Schedule
-
-
-async def wait_for(condition, deadline: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while not condition():
-        assert loop.time() < end, "condition not reached before the deadline"
-        await asyncio.sleep(0.01)
+from tests.helpers import wait_for
 
 
 async def test_the_first_run_waits_for_the_offset_and_the_next_is_an_interval_later():

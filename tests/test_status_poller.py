@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
-
 from exporter.status.poller import StatusPoller
 from status_server import Harness, StatusServer, fixture, status_config
-
-
-async def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
+from tests.helpers import wait_for
 
 
 def both(server: StatusServer, google_interval: str = "100ms", openrouter_interval: str = "1h") -> object:
