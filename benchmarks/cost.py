@@ -33,12 +33,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exporter import scheduler as scheduler_module  # noqa: E402
 from exporter.config import DEFAULT_INTERVAL, DEFAULT_TIMEOUTS, ConfirmSettings, LivenessSettings, load_text  # noqa: E402
 from exporter.liveness import LivenessChecker  # noqa: E402
 from exporter.plan import CONSECUTIVE_FAILURES, EVALUATION_INTERVAL, SCRAPE_INTERVAL  # noqa: E402
 from exporter.probe import Prober  # noqa: E402
-from exporter.scheduler import Scheduler  # noqa: E402
+from exporter.scheduler import MAX_JITTER, Scheduler  # noqa: E402
 from exporter.simulator import Simulator, start  # noqa: E402
 from exporter.state import Store  # noqa: E402
 
@@ -86,7 +85,6 @@ def schedule_outages(days: float, rng: random.Random) -> list[Outage]:
 async def run(days: float, speedup: float, seed: int) -> tuple[list[Outage], dict[str, dict[str, float]], float]:
     rng = random.Random(seed)
     random.seed(seed)
-    scheduler_module.MAX_JITTER = 2.0 / speedup  # the jitter cap is in seconds too
     simulator = Simulator(speed=1 / speedup)
     runner, base_url = await start(simulator)
     outages = schedule_outages(days, rng)
@@ -101,7 +99,7 @@ async def run(days: float, speedup: float, seed: int) -> tuple[list[Outage], dic
 
     config = exporter_config(base_url, speedup)
     store, prober = Store(), Prober()
-    scheduler = Scheduler(store, prober)
+    scheduler = Scheduler(store, prober, max_jitter=MAX_JITTER / speedup)  # the jitter cap is in seconds too
     liveness = LivenessChecker(on_failure=scheduler.liveness_failed)
     scheduler.apply(config)
     liveness.apply(config)
@@ -138,7 +136,7 @@ async def run(days: float, speedup: float, seed: int) -> tuple[list[Outage], dic
     totals = {}
     for state in store:
         plan = state.series.target.name
-        checks = sum(sum(s.checks.values()) for s in liveness.states.values() if s.target.name == plan)
+        checks = sum(sum(s.checks.values()) for s in liveness if s.target.name == plan)
         totals[plan] = {
             "probes": sum(state.probes.values()) / elapsed_days,
             "confirmations": sum(state.confirmations.values()) / elapsed_days,

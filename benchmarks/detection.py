@@ -47,13 +47,13 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exporter import detection, scheduler as scheduler_module  # noqa: E402
+from exporter import detection  # noqa: E402
 from exporter.config import DEFAULT_INTERVAL, DEFAULT_TIMEOUTS, ConfirmSettings, LivenessSettings, load_text  # noqa: E402
 from exporter.liveness import LivenessChecker  # noqa: E402
 from exporter.metrics import LivenessCollector, ProbeCollector  # noqa: E402
 from exporter.plan import plan_series  # noqa: E402
 from exporter.probe import Prober  # noqa: E402
-from exporter.scheduler import Scheduler  # noqa: E402
+from exporter.scheduler import MAX_JITTER, Scheduler  # noqa: E402
 from exporter.simulator import Simulator, start  # noqa: E402
 from exporter.state import Store  # noqa: E402
 
@@ -173,7 +173,7 @@ class Mirror:
 
     def update(self, real: Store) -> None:
         for state in real:
-            mirror = self.store.states[state.series.key]
+            mirror = self.store.get(state.series.key)
             total = sum(state.probes.values())
             new = total - self.seen.get(state.series.key, 0)
             self.seen[state.series.key] = total
@@ -187,7 +187,6 @@ class Mirror:
 
 async def run(scenarios: list[Scenario], plan_names: list[str], speedup: float, seed: int, warmup: float = WARMUP) -> dict:
     random.seed(seed)
-    scheduler_module.MAX_JITTER = 2.0 / speedup
     saved = dict(detection.LATENCY_SECONDS)
     for key in detection.LATENCY_SECONDS:  # the slow threshold is in seconds too
         detection.LATENCY_SECONDS[key] /= speedup
@@ -205,7 +204,7 @@ async def run(scenarios: list[Scenario], plan_names: list[str], speedup: float, 
     mirror_config = load_text(yaml.safe_dump({"targets": mirror_targets}), "<benchmark mirror>")
     loop = asyncio.get_running_loop()
     store, prober = Store(), Prober()
-    scheduler = Scheduler(store, prober)
+    scheduler = Scheduler(store, prober, max_jitter=MAX_JITTER / speedup)  # the jitter cap is in seconds too
     liveness = LivenessChecker(on_failure=scheduler.liveness_failed)
     wall_zero = time.time()  # promtool's time 0: the mirror's timestamps count from here
     mirror = Mirror(mirror_config, speedup, wall_zero, 0.0)

@@ -42,11 +42,12 @@ def _attempt_row(a: Attempt, now: float) -> str:
 
 
 def _liveness(liveness) -> str:
-    if liveness is None or not liveness.states:
+    states = list(liveness or ())
+    if not states:
         return ""
     now = time.time()
     rows = []
-    for state in list(liveness.states.values()):
+    for state in states:
         last = state.last
         cells = "".join(f"<td>{escape(v)}</td>" for v in state.key)
         if last is None:

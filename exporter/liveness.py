@@ -73,7 +73,7 @@ class LivenessChecker:
         self.redact = redact
         self.credentials = credentials or Credentials(getattr(redact, "learn", None))
         self.on_failure = on_failure
-        self.states: dict[tuple[str, str, str], LivenessState] = {}
+        self._states: dict[tuple[str, str, str], LivenessState] = {}
         self._jobs = Jobs("liveness")
         self._client = httpx.AsyncClient(timeout=None, follow_redirects=False, transport=transport,
                                          headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
@@ -81,16 +81,26 @@ class LivenessChecker:
     def apply(self, config: Config, run: bool = True) -> None:
         """Check exactly the config's targets that have a check; kept targets keep their counters."""
         wanted = {(t.name, t.api, t.model): t for t in config.targets if has_check(t)}
-        self.states = {key: self.states.get(key) or LivenessState(t) for key, t in wanted.items()}
+        self._states = {key: self._states.get(key) or LivenessState(t) for key, t in wanted.items()}
         for key, target in wanted.items():
-            self.states[key].target = target
+            self._states[key].target = target
         self._jobs.apply({key: Job(target, target.liveness.interval, functools.partial(self.run, target))
                           for key, target in wanted.items()} if run else {})
+
+    # The read model: a snapshot of the checked targets' states, and one by its (target, api, model).
+    def __iter__(self):
+        return iter(list(self._states.values()))
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def get(self, key: tuple[str, str, str]) -> LivenessState | None:
+        return self._states.get(key)
 
     async def run(self, target: Target) -> Check:
         """One check, recorded and logged; never raises (except cancellation)."""
         check = await self.check(target)
-        state = self.states.get((target.name, target.api, target.model))
+        state = self._states.get((target.name, target.api, target.model))
         if state is None or state.target != target:
             return check  # removed or changed by a reload meanwhile
         previous = state.last.outcome if state.last else None

@@ -216,7 +216,7 @@ class LivenessCollector:
 
     def collect(self):
         f = _families(LIVENESS_FAMILIES, LIVENESS_LABELS)
-        for state in list(self.checker.states.values()):  # scrapes run in a worker thread
+        for state in self.checker:  # a snapshot: scrapes run in a worker thread
             values = list(state.key)
             for outcome, count in state.checks.items():
                 f["nanobanana_liveness_checks"].add_metric(values + [outcome], count)

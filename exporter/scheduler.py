@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter.budget import Budget
@@ -75,7 +76,14 @@ class _Control:
 
 
 class Scheduler:
-    def __init__(self, store: Store, prober: Prober, budget: Budget | None = None):
+    """`offset` places a series' first probe in its interval, `jitter` (a fraction of the interval, at
+    most `max_jitter` seconds) spreads later ones, `clock` is the wall clock maintenance windows are read
+    on, `loop_clock` the monotonic one probes are planned on (the running loop's by default): tests
+    inject them instead of patching this module."""
+
+    def __init__(self, store: Store, prober: Prober, budget: Budget | None = None, *,
+                 offset: Callable[[Series], float] = first_offset, jitter: float = JITTER, max_jitter: float = MAX_JITTER,
+                 clock: Callable[[], float] = time.time, loop_clock: Callable[[], float] | None = None):
         self.store = store
         self.prober = prober
         self.budget = budget
@@ -84,7 +92,10 @@ class Scheduler:
         self._inflight: set[asyncio.Task] = set()
         self._limits: dict[str, tuple[int, asyncio.Semaphore]] = {}
         self.maintenance = Maintenance()
-        self.clock = time.time  # wall clock: maintenance windows are local times
+        self.offset = offset
+        self.jitter, self.max_jitter = jitter, max_jitter
+        self.clock = clock  # wall clock: maintenance windows are local times
+        self.loop_clock = loop_clock or (lambda: asyncio.get_running_loop().time())
 
     def apply(self, config: Config) -> None:
         """Start, keep or restart series to match the config. Kept series keep their state."""
@@ -101,8 +112,8 @@ class Scheduler:
                 del self._loops[key]
         for key, series in wanted.items():
             if key not in self._loops:
-                jitter = min(series.interval * JITTER, MAX_JITTER)
-                control = _Control(Schedule(series.interval, first_offset(series), jitter))
+                jitter = min(series.interval * self.jitter, self.max_jitter)
+                control = _Control(Schedule(series.interval, self.offset(series), jitter, self.loop_clock))
                 task = asyncio.create_task(self._loop(series, control), name=f"series {'/'.join(key)}")
                 self._loops[key] = (series, task, control)
         for target in config.targets:
@@ -124,7 +135,7 @@ class Scheduler:
         failing = [state.failing_since for state in self.store
                    if state.series.target.api in INCIDENT_APIS and state.failing_since is not None]
         if failing:  # how late the status page was: from our first failing probe to the incident's appearance
-            self.store.incident_lag(source, max(0.0, time.time() - min(failing)))
+            self.store.incident_lag(source, max(0.0, self.clock() - min(failing)))
         self._trigger(lambda series: series.target.api in INCIDENT_APIS, "status")
 
     def model_degraded(self, source: str, model: str) -> None:
@@ -135,9 +146,9 @@ class Scheduler:
         self._trigger(lambda series: series.target.model in ids, "uptime")
 
     def _trigger(self, affected, reason: str) -> None:
-        now = asyncio.get_running_loop().time()
+        now = self.loop_clock()
         for series, _, control in list(self._loops.values()):
-            state = self.store.states.get(series.key)
+            state = self.store.get(series.key)
             if not affected(series) or state is None:
                 continue
             if state.consecutive_failures or now - control.last_trigger < series.interval:
@@ -162,7 +173,9 @@ class Scheduler:
             self._start(series, control, reason)
 
     def _start(self, series: Series, control: _Control, reason: str) -> None:
-        state = self.store.states[series.key]
+        state = self.store.get(series.key)
+        if state is None:
+            return  # dropped by a reload as it came due
         if control.inflight is not None and not control.inflight.done():
             if not reason:  # an early probe with one in flight is simply not needed
                 state.skip("overlap")
@@ -191,7 +204,7 @@ class Scheduler:
         attempt.cost = series.target.price.cost(series.resolution, attempt.outcome, attempt.usage, attempt.image_bytes)
         if self.budget is not None:  # the image is billed even when a reload dropped the series meanwhile
             self.budget.record(series.target.name, attempt.cost)
-        state = self.store.states.get(series.key)
+        state = self.store.get(series.key)
         if state is None or state.series != series:
             return  # the series was removed or changed by a reload while the probe ran
         attempt.confirmation = reason
@@ -204,7 +217,7 @@ class Scheduler:
         done, why = (control.slow_confirmations, "slow") if slow else (control.confirmations, "failure")
         delay = confirmation_delay(attempt.outcome, done, series.target.confirm, series.interval, slow)
         if delay is not None:
-            control.plan(asyncio.get_running_loop().time() + delay, why)
+            control.plan(self.loop_clock() + delay, why)
         level = logging.INFO if not attempt.outcome.is_failure else logging.WARNING
         log.log(
             level,

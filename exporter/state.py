@@ -119,7 +119,7 @@ class SeriesState:
 class Store:
     def __init__(self, history: int = HISTORY):
         self.history = history
-        self.states: dict[tuple[str, ...], SeriesState] = {}
+        self._states: dict[tuple[str, ...], SeriesState] = {}
         self.started = time.time()
         self.lateness_counts = [0] * (len(LATENESS_BUCKETS) + 1)  # the scheduler's, all series together
         self.lateness_sum = 0.0
@@ -129,10 +129,10 @@ class Store:
         """Match the store to a (new) config: keep, add and drop series by their labels."""
         states = {}
         for series in config.series:
-            state = self.states.get(series.key) or SeriesState(series, self.history)
+            state = self._states.get(series.key) or SeriesState(series, self.history)
             state.series = series
             states[series.key] = state
-        self.states = states
+        self._states = states
 
     def late(self, seconds: float) -> None:
         """A probe started `seconds` after it was due (a busy event loop starts probes late)."""
@@ -146,8 +146,13 @@ class Store:
         counts[bisect.bisect_left(STATUS_LAG_BUCKETS, seconds)] += 1
         self.status_lag[source] = (counts, total + seconds)
 
+    # The read model: a snapshot to iterate (scrapes run in a worker thread while a reload replaces
+    # the states) and one series by its key. Readers never hold the dict itself.
     def __iter__(self):
-        return iter(list(self.states.values()))
+        return iter(list(self._states.values()))
 
     def __len__(self) -> int:
-        return len(self.states)
+        return len(self._states)
+
+    def get(self, key: tuple[str, ...]) -> SeriesState | None:
+        return self._states.get(key)

@@ -76,7 +76,7 @@ def write_openmetrics(directory, series: int = 3, scrape: int = 240) -> list[Pat
             finished, key, k = probes[i]
             outcome, duration = outcome_of(key[0], key[3], finished, k)
             ok = outcome is Outcome.SUCCESS
-            store.states[key].record(Attempt(started=finished - duration, outcome=outcome, duration=duration,
+            store.get(key).record(Attempt(started=finished - duration, outcome=outcome, duration=duration,
                                              phases={"processing": duration}, cost=PRICE if ok else 0.0))
             i, changed = i + 1, True
         if GAP[0] <= t < GAP[1]:

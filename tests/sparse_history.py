@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from exporter.config import load_text
 from exporter.metrics import BUDGET_FAMILIES, LIVENESS_FAMILIES, ProbeCollector
@@ -163,9 +164,8 @@ def write_openmetrics(path) -> list[Probe]:
     series: dict[str, list[tuple[float, float]]] = {}  # identity -> [(t, value)] at every scrape
     for location, instance in LOCATIONS.items():
         store = Store()
-        store.apply(config)
         wanted = {("google", "gemini", "gemini-3-pro-image", r, lvl) for r, lvl in PLAN[location]}
-        store.states = {k: v for k, v in store.states.items() if k in wanted}
+        store.apply(SimpleNamespace(series=[s for s in config.series if s.key in wanted]))  # this location's plan
         collector = ProbeCollector(store, series_families=False)
         scrape = f'job="{JOB}",instance="{instance}",location="{location}"'
         mine = [p for p in probes if p.location == location]
@@ -174,9 +174,9 @@ def write_openmetrics(path) -> list[Probe]:
             changed = current is None
             while i < len(mine) and mine[i].finished <= t:
                 p = mine[i]
-                store.states[p.key].record(_attempt(p))
+                store.get(p.key).record(_attempt(p))
                 if PLAN[location][p.key[3:]] == "streak" and p.k == SKIP_AT:
-                    store.states[p.key].skip("overlap")
+                    store.get(p.key).skip("overlap")
                 i, changed = i + 1, True
             if changed:
                 current = _samples(collector.render(), scrape)

@@ -121,18 +121,17 @@ def test_budget_config_errors_name_the_key():
         load_text("budget: {daily_limit_usd: 0}\ntargets: [{name: t, api: gemini, model: m}]\n")
 
 
-async def test_paid_probes_pause_at_the_limit_and_resume_the_next_day(simulator, tmp_path, monkeypatch):
+async def test_paid_probes_pause_at_the_limit_and_resume_the_next_day(simulator, tmp_path):
     """Real probes against the simulator: the budget stops them, liveness checks go on, the next day
     (a moved clock) lets them run again."""
     sim, base = simulator
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
     clock = Clock(datetime(2026, 3, 10, 23, 0, tzinfo=BERLIN))
     raw = {"budget": {"targets": {"t": 0.3}, "timezone": "Europe/Berlin", "state_file": str(tmp_path / "b.json")},
            "targets": [{"name": "t", "api": "gemini", "base_url": base, "model": "gemini-3-pro-image",
                         "interval": "50ms", "liveness": {"interval": "50ms"}}]}
     config = load_text(yaml.safe_dump(raw))
     store, prober, budget = Store(), Prober(), Budget(clock=clock)
-    scheduler = Scheduler(store, prober, budget)
+    scheduler = Scheduler(store, prober, budget, offset=lambda series: 0.0)
     liveness = LivenessChecker()
     registry = make_registry(store, liveness=liveness, budget=budget)
     scheduler.apply(config)

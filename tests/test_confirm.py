@@ -46,21 +46,19 @@ def test_confirm_settings_inherit_key_by_key():
     assert (b.confirm.after, b.confirm.count) == (10, 2)
 
 
-async def test_a_failure_is_confirmed_sooner_then_the_series_returns_to_its_interval(simulator, monkeypatch):
+async def test_a_failure_is_confirmed_sooner_then_the_series_returns_to_its_interval(simulator):
     sim, base = simulator
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
-    monkeypatch.setattr("exporter.scheduler.JITTER", 0.0)
     sim.configure({"faults": [{"kind": "status", "status": 503}]})
     config = config_for(base, "gemini", interval="1s", confirm={"after": "100ms", "count": 2},
                         liveness={"enabled": False})
     store, prober = Store(), Prober()
     registry = make_registry(store)
-    scheduler = Scheduler(store, prober)
+    scheduler = Scheduler(store, prober, offset=lambda series: 0.0, jitter=0.0)
     labels = config.series[0].labels
     value = registry.get_sample_value
     scheduler.apply(config)
     (_, _, control), = scheduler._loops.values()
-    history = store.states[config.series[0].key].history
+    history = store.get(config.series[0].key).history
 
     def failures():
         return value("nanobanana_probes_total", {**labels, "outcome": "server_error"})

@@ -38,10 +38,11 @@ def test_threshold_per_resolution_and_thinking_level():
 
 @contextlib.asynccontextmanager
 async def scheduled(config):
-    """The scheduler running `config`: yields (scheduler, the registry's sample reader, the series' labels)."""
+    """The scheduler running `config`, its series due at once and without jitter: yields (scheduler,
+    the registry's sample reader, the series' labels)."""
     store, prober = Store(), Prober()
     registry = make_registry(store)
-    scheduler = Scheduler(store, prober)
+    scheduler = Scheduler(store, prober, offset=lambda series: 0.0, jitter=0.0)
     scheduler.apply(config)
     try:
         yield scheduler, registry.get_sample_value, config.series[0].labels
@@ -52,8 +53,6 @@ async def scheduled(config):
 
 async def test_a_slow_series_is_confirmed_twice_then_returns_to_its_interval(simulator, monkeypatch):
     sim, base = simulator
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
-    monkeypatch.setattr("exporter.scheduler.JITTER", 0.0)
     monkeypatch.setitem(detection.LATENCY_SECONDS, "1K", 0.1)  # slow = over 100 ms here
     sim.configure({"faults": [{"kind": "slow_drip", "seconds": 0.3}]})  # every probe ~300 ms, and succeeds
     config = config_for(base, "gemini", interval="30s", confirm={"after": "50ms", "count": 2},
@@ -70,7 +69,6 @@ async def test_a_slow_series_is_confirmed_twice_then_returns_to_its_interval(sim
 
 async def test_a_failure_resets_the_slow_streak(simulator, monkeypatch):
     sim, base = simulator
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
     monkeypatch.setitem(detection.LATENCY_SECONDS, "1K", 0.1)
     sim.configure({"faults": [{"kind": "slow_drip", "seconds": 0.3}]})
     config = config_for(base, "gemini", interval="2s", confirm={"after": "50ms", "count": 1},
@@ -136,9 +134,8 @@ openrouter: {{enabled: false}}
         await poller.stop()
 
 
-async def test_an_incident_probes_gemini_series_at_once_at_most_once_an_interval(simulator, monkeypatch):
+async def test_an_incident_probes_gemini_series_at_once_at_most_once_an_interval(simulator):
     sim, base = simulator
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
     config = config_for(base, "gemini", interval="1h", liveness={"enabled": False})
     async with scheduled(config) as (scheduler, value, labels):
         await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1)
@@ -198,14 +195,13 @@ openrouter: {{base_url: "{server.base_url}/api/v1", models: [{model}], trigger_u
     try:
         off.apply(config.status_sources, run=False)
         await off.poll("openrouter")
-        assert off.states["openrouter"].up and len(seen) == 2  # polled, and no trigger
+        assert off.get("openrouter").up and len(seen) == 2  # polled, and no trigger
     finally:
         await off.stop()
 
 
-async def test_a_degraded_model_probes_its_series_at_once_at_most_once_an_interval(simulator, monkeypatch):
+async def test_a_degraded_model_probes_its_series_at_once_at_most_once_an_interval(simulator):
     sim, base = simulator
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
     config = config_for(base, "gemini", interval="1h", liveness={"enabled": False})
     async with scheduled(config) as (scheduler, value, labels):
         await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1)
@@ -219,9 +215,8 @@ async def test_a_degraded_model_probes_its_series_at_once_at_most_once_an_interv
         assert control.confirm_at is None
 
 
-async def test_status_page_lag_is_measured_from_our_first_failing_probe(simulator, monkeypatch):
+async def test_status_page_lag_is_measured_from_our_first_failing_probe(simulator):
     sim, base = simulator
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
     sim.configure({"faults": [{"kind": "status", "status": 503}]})
     config = config_for(base, "gemini", interval="1h", confirm={"count": 0}, liveness={"enabled": False})
     async with scheduled(config) as (scheduler, value, labels):

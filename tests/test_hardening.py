@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from conftest import config_for
+from helpers import wait_for
 from exporter.config import ConfigError, load_text
 from exporter.dialects.base import ProbeFailure, _ints, classify_error
 from exporter.outcomes import Outcome
@@ -59,28 +60,20 @@ def test_a_key_that_cannot_go_in_a_header_is_refused_without_showing_it(tmp_path
     assert "kéy" not in str(err.value)
 
 
-async def test_reload_cancels_the_in_flight_probe_of_a_removed_target(simulator, monkeypatch):
+async def test_reload_cancels_the_in_flight_probe_of_a_removed_target(simulator):
     sim, base = simulator
     sim.configure({"faults": [{"kind": "hang"}]})
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)  # due at once,
-    monkeypatch.setattr("exporter.scheduler.MAX_JITTER", 0.0)  # without jitter
     store, prober = Store(), Prober()
-    scheduler = Scheduler(store, prober)
+    scheduler = Scheduler(store, prober, offset=lambda series: 0.0, jitter=0.0)  # due at once, without jitter
     try:
         scheduler.apply(config_for(base, "gemini", interval="10m", timeout="5m"))
-        for _ in range(100):
-            if sim.in_flight:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: sim.in_flight, "the probe in flight")
         assert sim.in_flight == 1
         [(_, _, control)] = scheduler._loops.values()
         hanging = control.inflight
         sim.configure({"faults": []})
         scheduler.apply(load_text(f"targets:\n  - {{name: other, api: gemini, base_url: '{base}', model: m, interval: 10m}}\n"))
-        for _ in range(100):
-            if hanging.done() and sim.in_flight == 0:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: hanging.done() and sim.in_flight == 0, "the removed target's probe dropped")
         # the hanging request of the removed target was dropped (the simulator saw the client go), not left to spend
         assert hanging.cancelled() and sim.in_flight == 0
     finally:

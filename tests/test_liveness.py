@@ -132,8 +132,8 @@ async def test_checks_run_on_their_interval_and_can_be_turned_off(simulator):
     loop = asyncio.get_running_loop()
     started = loop.time()
     checker.apply(load_text(text))
-    assert [key[0] for key in checker.states] == ["on"]
-    (on,) = checker.states.values()
+    assert [state.key[0] for state in checker] == ["on"]
+    (on,) = checker
     try:
         await wait_for(lambda: sum(on.checks.values()) >= 4, "4 checks of the target that has them on")
     finally:
@@ -148,15 +148,13 @@ async def test_checks_run_on_their_interval_and_can_be_turned_off(simulator):
     assert elapsed >= (requests - 1) * 0.1 * 0.95, (requests, elapsed)
 
 
-async def test_a_failed_check_confirms_at_once_with_one_paid_probe(simulator, monkeypatch):
+async def test_a_failed_check_confirms_at_once_with_one_paid_probe(simulator):
     """A whole-API outage: the free check sees it first and the scheduler probes right away instead of
     waiting for the (long) interval; then the failure confirmations follow."""
     sim, base = simulator
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)
-    monkeypatch.setattr("exporter.scheduler.JITTER", 0.0)
     cfg = config(base, "gemini", interval="1h", confirm={"after": "100ms"}, liveness={"interval": "100ms"})
     store, prober = Store(), Prober()
-    scheduler = Scheduler(store, prober)
+    scheduler = Scheduler(store, prober, offset=lambda series: 0.0, jitter=0.0)
     checker = LivenessChecker(on_failure=scheduler.liveness_failed)
     registry = make_registry(store)
     labels = cfg.series[0].labels

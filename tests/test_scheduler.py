@@ -97,7 +97,7 @@ async def test_overlapping_run_is_skipped_and_counted(simulator):
     # one still hanging when the scheduler stopped, and no probe started before the previous one ended
     sent = len([r for r in sim.requests if not r.get("metadata")])
     assert sent in (timeouts(), timeouts() + 1), (sent, timeouts())
-    history = list(store.states[config.series[0].key].history)
+    history = list(store.get(config.series[0].key).history)
     assert [a.outcome for a in history] == [Outcome.TIMEOUT] * len(history)
     assert all(b.started >= a.started + a.duration - 0.05 for a, b in zip(history, history[1:]))
 
@@ -114,15 +114,14 @@ def test_first_runs_spread_over_the_interval():
 
 
 @pytest.mark.parametrize("cap", [1, 2])
-async def test_concurrency_cap_per_target(simulator, monkeypatch, cap):
+async def test_concurrency_cap_per_target(simulator, cap):
     sim, base = simulator
     sim.configure({"speed": 0.01})  # 1K ~ 0.2 s
-    monkeypatch.setattr("exporter.scheduler.first_offset", lambda series: 0.0)  # all due at once
     text = (f"targets:\n  - {{name: t, api: gemini, base_url: '{base}', model: m, interval: 10m,"
             f" max_concurrency: {cap}, resolutions: [1K, 2K, 4K], thinking_levels: [default, low]}}\n")
     store = Store()
     prober = Prober()
-    scheduler = Scheduler(store, prober)
+    scheduler = Scheduler(store, prober, offset=lambda series: 0.0)  # all due at once
     scheduler.apply(load_text(text))
     try:
         await wait_for(lambda: sum(sum(s.probes.values()) for s in store) >= 6, "a probe of each series")

@@ -211,7 +211,7 @@ openrouter: {enabled: false}
     try:
         await h.poll(SOURCE)
         assert h.value("nanobanana_status_source_up", source=SOURCE) == 0
-        assert "ConnectError" in h.poller.states[SOURCE].error
+        assert "ConnectError" in h.poller.get(SOURCE).error
     finally:
         await h.close()
 
@@ -280,7 +280,7 @@ async def test_a_huge_feed_is_read_and_only_the_matches_are_kept(server, harness
         kept, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert harness.value("nanobanana_status_source_up", source=SOURCE) == 1, harness.poller.states[SOURCE].error
+    assert harness.value("nanobanana_status_source_up", source=SOURCE) == 1, harness.poller.get(SOURCE).error
     assert incident_ids(harness) == {matched["id"]}
     assert kept < 1024 * 1024, "the body or the decoded feed outlived the fetch"
     assert peak < 8 * len(server.feed), "more copies of the feed than one body and its decoded form"
@@ -292,6 +292,6 @@ async def test_a_feed_over_max_bytes_is_refused(server):
     try:
         await h.poll(SOURCE)
         assert h.value("nanobanana_status_source_up", source=SOURCE) == 0
-        assert "max_bytes" in h.poller.states[SOURCE].error
+        assert "max_bytes" in h.poller.get(SOURCE).error
     finally:
         await h.close()

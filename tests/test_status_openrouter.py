@@ -130,7 +130,7 @@ async def test_a_failed_fetch_keeps_the_last_values_and_never_leaks_the_key(serv
         assert h.value("nanobanana_status_source_up", source=SOURCE) == 0
         assert h.value("nanobanana_status_source_last_success_timestamp_seconds", source=SOURCE) == last
         assert {tuple(sorted(s.items())) for s in h.samples(UPTIME)} == before
-        error = h.poller.states[SOURCE].error
+        error = h.poller.get(SOURCE).error
         assert MODEL in error  # says which model failed
         assert KEY not in error and KEY not in caplog.text and KEY not in generate_latest(h.registry).decode()
     finally:

@@ -96,7 +96,7 @@ async def test_the_demo_config_points_the_sources_at_the_simulator():
         try:
             for kind in kinds:
                 await h.poll(kind)
-                assert h.value("nanobanana_status_source_up", source=kind) == 1, h.poller.states[kind].error
+                assert h.value("nanobanana_status_source_up", source=kind) == 1, h.poller.get(kind).error
         finally:
             await h.close()
     finally:

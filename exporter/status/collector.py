@@ -56,7 +56,8 @@ class StatusCollector:
             "nanobanana_openrouter_endpoint_status",
             f"OpenRouter's status code of the provider endpoint: 0 normal, negative degraded. {_BG}.",
             labels=["model", "provider"])
-        for kind, state in list(self.poller.states.items()):  # scrapes run in a worker thread
+        for state in self.poller:  # a snapshot: scrapes run in a worker thread
+            kind = state.config.kind
             if state.up is not None:
                 up.add_metric([kind], 1.0 if state.up else 0.0)
             if state.last_success is not None:

@@ -46,7 +46,7 @@ class StatusPoller:
         self.redact = redact
         self.on_incident = on_incident  # (source kind, incident) for each ongoing incident new in a feed
         self.on_degraded = on_degraded  # (source kind, model) for each model newly degraded in a source
-        self.states: dict[str, SourceState] = {}
+        self._states: dict[str, SourceState] = {}
         self._jobs = Jobs("status source")
         self._client = client or httpx.AsyncClient(
             follow_redirects=True, headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
@@ -55,18 +55,25 @@ class StatusPoller:
         """Run exactly these sources. Unchanged ones keep their state; changed ones start afresh.
         With run=False nothing is scheduled: `poll()` fetches on demand (tests, one-shot checks)."""
         wanted = {s.kind: s for s in sources}
-        for kind in list(self.states):
-            if wanted.get(kind) != self.states[kind].config:
-                del self.states[kind]
+        for kind in list(self._states):
+            if wanted.get(kind) != self._states[kind].config:
+                del self._states[kind]
         for kind, config in wanted.items():
-            if kind not in self.states:
-                self.states[kind] = SourceState(config, config.build())
+            if kind not in self._states:
+                self._states[kind] = SourceState(config, config.build())
         self._jobs.apply({kind: Job(config, config.settings.interval, functools.partial(self.poll, kind))
                           for kind, config in wanted.items()} if run else {})
 
+    # The read model: a snapshot of the sources' states (each knows its kind), and one by its kind.
+    def __iter__(self):
+        return iter(list(self._states.values()))
+
+    def get(self, kind: str) -> SourceState | None:
+        return self._states.get(kind)
+
     async def poll(self, kind: str) -> None:
         """Fetch one source once and record the result; never raises (except cancellation)."""
-        state = self.states[kind]
+        state = self._states[kind]
         started = time.perf_counter()
         try:
             snapshot = await state.source.fetch(self._client)
