@@ -4,6 +4,7 @@
   alertmanager/rules-global.yml  the global rules of several locations (deploy/multi-region)
   docs/alerting.md          the alert table and the settings table (between their markers)
   docs/runbook.md           a skeleton section for an alert that has none yet
+  alertmanager/alertmanager.yml  the series labels of its inhibitions (on the marked lines)
 
     python alertmanager/generate.py           # rewrite them
     python alertmanager/generate.py --check   # exit 1 if one drifted (tests run this)
@@ -29,10 +30,12 @@ from exporter.contract.model import Alert, Group, Record  # noqa: E402
 from exporter.contract.locations import GLOBAL_GROUPS  # noqa: E402
 from exporter.contract.rules import GROUPS, alerts  # noqa: E402
 from exporter.contract.settings import SETTINGS  # noqa: E402
+from exporter.targets import SERIES_LABELS  # noqa: E402
 
 RULES = ROOT / "alertmanager" / "rules.yml"
 RULES_GLOBAL = ROOT / "alertmanager" / "rules-global.yml"
 ALERTING = ROOT / "docs" / "alerting.md"
+ROUTING = ROOT / "alertmanager" / "alertmanager.yml"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 HEADER = """\
 # Alerting and recording rules for nanobanana-exporter. Load with Prometheus' `rule_files:`; see
@@ -165,7 +168,18 @@ def runbook_md() -> str:
     return text
 
 
-OUTPUTS = {RULES: rules_yml, RULES_GLOBAL: rules_global_yml, ALERTING: alerting_md, RUNBOOK: runbook_md}
+# --- alertmanager.yml: hand-written, but an inhibition that holds back alerts of the same series
+# lists the series' labels (and `location`), rewritten here on the lines that carry this marker.
+SERIES_EQUAL = "  # generated: the series labels and location"
+
+
+def alertmanager_yml() -> str:
+    labels = ", ".join((*SERIES_LABELS, "location"))
+    return re.sub(r"(?m)^(\s*)equal: \[[^\]\n]*\]" + re.escape(SERIES_EQUAL) + "$",
+                  lambda m: f"{m.group(1)}equal: [{labels}]{SERIES_EQUAL}", ROUTING.read_text(encoding="utf-8"))
+
+
+OUTPUTS = {RULES: rules_yml, RULES_GLOBAL: rules_global_yml, ALERTING: alerting_md, RUNBOOK: runbook_md, ROUTING: alertmanager_yml}
 DOWNSTREAM = ("grafana/generate.py", "deploy/kubernetes/generate.py", "mixin/generate.py")  # read rules.yml
 
 

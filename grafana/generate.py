@@ -40,6 +40,7 @@ from exporter.outcomes import LIVENESS_OUTCOMES, OUTCOMES, Outcome  # noqa: E402
 from exporter.sizes import RESOLUTIONS  # noqa: E402
 from exporter.state import PHASES, TOKEN_KINDS  # noqa: E402
 from exporter.status.base import IMPACTS, UPTIME_WINDOWS  # noqa: E402
+from exporter.targets import SERIES_LABELS  # noqa: E402
 
 RULES_FILE = ROOT / "alertmanager" / "rules.yml"
 SETTINGS_GROUP = "nanobanana-settings"
@@ -48,9 +49,12 @@ SCHEMA_VERSION = 39  # Grafana 10.4 / 11
 TAGS = ["nanobanana"]
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
+# The probe series' labels (exporter/targets.py SERIES_LABELS) less `api`, which follows from the
+# target: every list below is derived from them, so a new series label reaches every dashboard.
+PROBE_LABELS = tuple(label for label in SERIES_LABELS if label != "api")
 # Variables in the order Grafana shows them; each filters on the label of the same name. `location`
 # is the scrape's label of a multi-region setup (docs/operations.md "Several regions"): absent in a single one.
-FILTERS = ("job", "location", "instance", "target", "model", "resolution", "thinking_level")
+FILTERS = ("job", "location", "instance", *PROBE_LABELS)
 # What "All" sends. job and instance always exist (`.+`, as grafana/dashboard-linter wants); location
 # may be absent, and an absent label only matches a regex that matches "".
 ALL_VALUE = {"job": ".+", "instance": ".+"}
@@ -61,13 +65,13 @@ EXPORTER_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:3])
 TARGET_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:5])
 # Maintenance windows are per target: no api, model, resolution or thinking level to filter on.
 MAINTENANCE_SEL = ",".join(f'{name}=~"${name}"' for name in FILTERS[:4])
-SERIES = "location, target, model, resolution, thinking_level"  # `api` follows from target
-SERIES_LEGEND = "{{target}} {{resolution}} {{thinking_level}} {{location}}"  # a target has one model
+SERIES = ", ".join(("location", *PROBE_LABELS))
+SERIES_LEGEND = " ".join(f"{{{{{label}}}}}" for label in (*PROBE_LABELS, "location") if label != "model")  # a target has one model
 # Every label of a probe series: what a data link needs to open probe detail on that one series.
-SERIES_ALL = "job, instance, location, target, api, model, resolution, thinking_level"
+SERIES_ALL = ", ".join(("job", "instance", "location", *SERIES_LABELS))
 # Probe-detail shows one series in depth: these variables pick a single value there, no "All"
 # (instance too: its landing-page link needs one host).
-SERIES_FILTERS = ("instance", "target", "model", "resolution", "thinking_level")
+SERIES_FILTERS = ("instance", *PROBE_LABELS)
 # Window of the success-ratio, error-ratio, share and latency curves and of the per-hour figures.
 # Probes come every 15 minutes by default (plus confirmations), so $__rate_interval (a few scrape
 # intervals) mostly holds no probe at all: one hour always holds several, at any zoom.
@@ -632,7 +636,7 @@ def overview(t: dict) -> dict:
 
 
 def probe_detail(t: dict) -> dict:
-    legend = "{{target}} {{resolution}} {{thinking_level}} {{location}}"
+    legend = SERIES_LEGEND
     landing = [LANDING_LINK]
     now = [
         row("Now"),
@@ -755,7 +759,7 @@ def slo_cost(t: dict) -> dict:
              f"{SLO_PERIOD} against that, whatever the time picker shows. Red when spent: stop risky changes on "
              "our side and follow up the upstream incidents that spent it.",
              [query(f"1 - sum by ({SERIES}) (increase(nanobanana_probes_total{{{SEL},{FAILED}}}[{SLO_PERIOD}])) "
-                    f"/ sum by ({SERIES}) ({allowed})", "{{target}} {{resolution}} {{thinking_level}} {{location}}",
+                    f"/ sum by ({SERIES}) ({allowed})", SERIES_LEGEND,
                     instant=True)], "percentunit", steps(RED, (0, YELLOW), (0.25, GREEN)), w=12, h=6,
              max=1, decimals=1, links=[runbook(t, "NanoBananaErrorBudgetBurnSlow")]),
         stat("Burn rate by window", "How fast the budget is being spent by the worst selected series, in "
@@ -774,7 +778,7 @@ def slo_cost(t: dict) -> dict:
                    threshold_style="dashed", min=0),
         timeseries("Error ratio by series", f"Failed share of probes, rate limits left out. The budget line is "
                    f"{budget:.1%}; the error-rate alert fires above {t['error_ratio']:.0%}." + WINDOW_NOTE,
-                   [query(error_ratio(PROBE_WINDOW, SERIES), "{{target}} {{resolution}} {{thinking_level}} {{location}}")],
+                   [query(error_ratio(PROBE_WINDOW, SERIES), SERIES_LEGEND)],
                    "percentunit", steps(GREEN, (budget, YELLOW), (t["error_ratio"], RED)), w=12,
                    threshold_style="dashed", min=0, links=[runbook(t, "NanoBananaErrorRateHigh")]),
     ]

@@ -20,9 +20,12 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-# Labels shown on every alert, in this order; the rest stay in Alertmanager.
+from exporter.targets import SERIES_LABELS
+
+# Labels shown on every alert, in this order; the rest stay in Alertmanager: the probe series'
+# labels (exporter/targets.py), `api` last as it follows from the target, then where it was scraped.
 # `location`: where the probes run from (deploy/multi-region), so two regions' alerts differ.
-KEY_LABELS = ("target", "model", "resolution", "thinking_level", "api", "location", "instance")
+KEY_LABELS = (*(label for label in SERIES_LABELS if label != "api"), "api", "location", "instance")
 SEVERITY_ORDER = ("critical", "warning", "info")
 DESCRIPTION_LIMIT = 600  # characters; the runbook link carries the rest
 # Alerts read in full per notification. Five messages show a few hundred at most; the rest of a
