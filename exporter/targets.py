@@ -6,9 +6,11 @@ dialect, prober or loader, so any of them can import it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -22,7 +24,17 @@ from exporter.pricing import Price
 from exporter.status import SourceConfig
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-SERIES_LABELS = ("target", "api", "model", "resolution", "thinking_level")
+# The labels of a probe series and where each value comes from: the one list of them. Metrics,
+# rules, dashboards, the relay and alertmanager.yml's inhibitions derive theirs from it
+# (python alertmanager/generate.py rewrites the generated files).
+SERIES_LABEL_VALUES: dict[str, Callable[[Series], str]] = {
+    "target": lambda s: s.target.name,
+    "api": lambda s: s.target.api,
+    "model": lambda s: s.target.model,
+    "resolution": lambda s: s.resolution,
+    "thinking_level": lambda s: s.thinking_level,
+}
+SERIES_LABELS = tuple(SERIES_LABEL_VALUES)
 MAX_FILE_BYTES = 64 * 1024  # a service-account key is about 2.3 KB
 FILE_TYPES = ("service_account", "authorized_user")  # a key from the console; gcloud's user credentials
 
@@ -119,10 +131,10 @@ class Series:
     resolution: str
     thinking_level: str
 
-    @property
-    def key(self) -> tuple[str, str, str, str, str]:
-        t = self.target
-        return (t.name, t.api, t.model, self.resolution, self.thinking_level)
+    @functools.cached_property
+    def key(self) -> tuple[str, ...]:
+        """The series' label values, in SERIES_LABELS order: what tells it from every other series."""
+        return tuple(value(self) for value in SERIES_LABEL_VALUES.values())
 
     @property
     def labels(self) -> dict[str, str]:
