@@ -8,8 +8,8 @@
           "record": "nanobanana:alert_links:info",
           "expr": "vector(1)",
           "labels": {
-            "runbook_url": "https://github.com/OWNER/nanobanana-exporter/blob/main/docs/runbook.md",
-            "grafana_url": "http://localhost:3000"
+            "runbook_url": "",
+            "grafana_url": ""
           }
         },
         {
@@ -237,8 +237,8 @@
           "annotations": {
             "summary": "Nano Banana availability {{ $value | humanizePercentage }} over 6h: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
             "description": "Only {{ $value | humanizePercentage }} of the probes of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) succeeded over 6 hours (below 99 %). First: look at which outcomes fail on the probe-detail dashboard, then check the official status and your API key, quota and network.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaavailabilitylow",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaavailabilitylow{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -251,8 +251,8 @@
           "annotations": {
             "summary": "Nano Banana error rate {{ $value | humanizePercentage }}: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
             "description": "{{ $value | humanizePercentage }} of the probes of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) failed over the last hour or two (above 5 %). First: see which outcome dominates (timeout, server_error, auth_error...) on the probe-detail dashboard; auth or client errors are on your side, server errors and timeouts usually upstream.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaerrorratehigh",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaerrorratehigh{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -265,8 +265,8 @@
           "annotations": {
             "summary": "Nano Banana p95 latency {{ $value | humanizeDuration }}: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
             "description": "Successful probes of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) took {{ $value | humanizeDuration }} at the 95th percentile over the last hour, above the threshold for this resolution and thinking level. First: compare the phases on the probe-detail dashboard (connect/tls = network, processing = upstream, transfer = bandwidth), then check the official status.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananalatencyhigh",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananalatencyhigh{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -278,8 +278,8 @@
           "annotations": {
             "summary": "Nano Banana probes rate limited {{ $value | humanize }} times in 1h: {{ $labels.target }} {{ $labels.model }}",
             "description": "{{ $value | humanize }} probes of target {{ $labels.target }} (model {{ $labels.model }}, every resolution and thinking level together) were rate limited (HTTP 429 / RESOURCE_EXHAUSTED) in the last hour. This is not an outage. First: check the quota of the API key the exporter uses and whether other workloads share it; consider a longer probe interval.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaratelimited",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaratelimited{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -292,8 +292,8 @@
           "annotations": {
             "summary": "Nano Banana probe stale for {{ $value | humanizeDuration }}: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
             "description": "No probe of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) finished for {{ $value | humanizeDuration }}, well over its interval. The exporter is up but this series is not probed: the numbers on the dashboards are old. First: read the exporter's log and landing page (skipped probes, a hung scheduler), then restart it.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaprobestale",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaprobestale{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -306,8 +306,8 @@
           "annotations": {
             "summary": "nanobanana-exporter down or not scraped: {{ with $labels.instance }}{{ . }}{{ else }}no target in job {{ $labels.job }}{{ end }}",
             "description": "Prometheus cannot scrape the nanobanana-exporter ({{ with $labels.instance }}instance {{ . }}{{ else }}no target of job \"{{ $labels.job }}\" exists{{ end }}), so nothing about Nano Banana is monitored and no other alert of this set can fire. First: check the exporter process (systemctl status, container logs), its --config.check, and the scrape config of job \"{{ $labels.job }}\".",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaexporterdown",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaexporterdown{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview{{ end }}{{ end }}"
           }
         },
         {
@@ -320,8 +320,8 @@
           "annotations": {
             "summary": "Nano Banana error budget burning: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
             "description": "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) fails {{ $value | humanizePercentage }} of its probes over a day or more, using the error budget of the availability objective faster than it refills. Not urgent: open a ticket. First: find the dominant failure outcome on the SLO dashboard and whether it is upstream or your side.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaerrorbudgetburnslow",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-slo-cost?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaerrorbudgetburnslow{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-slo-cost?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -334,8 +334,8 @@
           "annotations": {
             "summary": "Nano Banana error budget burning fast: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
             "description": "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) is failing {{ $value | humanizePercentage }} of its probes: at this pace the monthly error budget of the availability objective is gone within days (burn rate 6x or more). First: confirm scope, check the official status; if it is fine, check the API key, quota, network and request parameters. {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaerrorbudgetburnfast",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-slo-cost?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaerrorbudgetburnfast{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-slo-cost?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -347,8 +347,8 @@
           "annotations": {
             "summary": "Nano Banana outage: {{ $value | humanizePercentage }} of probes failing for {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
             "description": "{{ $value | humanizePercentage }} of the probes of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) failed over the last 5 minutes (rate-limited probes not counted), or every probe since the outage began for a series probed less often. First: confirm scope (prod or test target), then check the official status; if it is fine, check the API key, quota, network and request parameters. {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaoutage",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaoutage{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -360,8 +360,8 @@
           "annotations": {
             "summary": "Nano Banana probe failing {{ $value }} times in a row: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
             "description": "The last {{ $value }} probes of target {{ $labels.target }} (api {{ $labels.api }}, model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) failed; no image came back. First: check the official status (status.cloud.google.com, NanoBananaUpstreamIncident); if it is fine, read the last error on the exporter's landing page and check the API key, quota, network and request parameters. {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaprobefailing",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaprobefailing{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
           }
         }
       ]
@@ -379,8 +379,8 @@
             "summary": "Official {{ $labels.impact }} on {{ $labels.product }}: {{ $labels.title }}",
             "description": "{{ $labels.source }} reports incident {{ $labels.id }} ({{ $labels.impact }}) on {{ $labels.product }}: \"{{ $labels.title }}\". Failing probes now are most likely on Google's side. First: compare with our probes on the overview dashboard, inform users and follow the incident at {{ $labels.url }}",
             "incident_url": "{{ $labels.url }}",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaupstreamincident",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaupstreamincident{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview{{ end }}{{ end }}"
           }
         },
         {
@@ -393,8 +393,8 @@
             "summary": "Official {{ $labels.impact }} notice on {{ $labels.product }}: {{ $labels.title }}",
             "description": "{{ $labels.source }} reports incident {{ $labels.id }} ({{ $labels.impact }}) on {{ $labels.product }}: \"{{ $labels.title }}\". First: read it at {{ $labels.url }}; act only if our probes fail too.",
             "incident_url": "{{ $labels.url }}",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaupstreamincident",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaupstreamincident{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview{{ end }}{{ end }}"
           }
         },
         {
@@ -407,8 +407,8 @@
           "annotations": {
             "summary": "Status source {{ $labels.source }} has failed for 15 minutes",
             "description": "The exporter could not fetch or parse {{ $labels.source }} for 15 minutes. Its incident and uptime series keep their last known values (see nanobanana_status_source_last_success_timestamp_seconds), so an official incident may be missed. First: read the exporter's log line \"status source failed\" for the cause.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananastatussourcedown",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananastatussourcedown{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview{{ end }}{{ end }}"
           }
         }
       ]
@@ -425,8 +425,8 @@
           "annotations": {
             "summary": "API key of target {{ $labels.target }} is rejected",
             "description": "The free liveness check of {{ $labels.target }} ({{ $labels.api }}, model {{ $labels.model }}) was refused with an authentication error: the key is invalid, revoked, expired or lacks permission. Requests with this key fail until it is replaced. First: read the API's message on the exporter's landing page, check the key in the provider's console, then put the new key where api_key_env / api_key_file points and restart the exporter.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananaapikeyrejected",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaapikeyrejected{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -438,8 +438,8 @@
           "annotations": {
             "summary": "Model {{ $labels.model }} is gone from {{ $labels.target }}",
             "description": "The API of {{ $labels.target }} ({{ $labels.api }}) no longer knows model id {{ $labels.model }} (404 on lookup, or not in its model list). It was probably retired for a successor; requests naming it fail until the configuration names the new id. First: find the successor in the provider's model list or changelog, warn the teams that still use the old id, then change the target's model and reload.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananamodelgone",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananamodelgone{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -451,8 +451,8 @@
           "annotations": {
             "summary": "Model {{ $labels.model }} {{ if gt $value 0.0 }}shuts down in {{ $value | humanizeDuration }}{{ else }}is past its announced shutdown date{{ end }}",
             "description": "Google announced the shutdown of model id {{ $labels.model }}, which this exporter probes (and so, probably, your application calls). After that date requests naming it answer 404 (NanoBananaModelGone). First: find the successor (`nanobanana-exporter --config.check` names it), move the applications and the exporter's target to it, and reload.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananamodelretiring",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview?var-model={{ $labels.model | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananamodelretiring{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview?var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -464,8 +464,8 @@
           "annotations": {
             "summary": "Probe budget {{ $labels.scope }} is spent for today",
             "description": "The daily probe budget of scope {{ $labels.scope }} is reached: its paid probes pause until the budget day ends, so their series stop updating (free liveness checks go on). An outage that only paid probes see would go unnoticed until then. First: see where the money went on the SLO and cost dashboard (confirmations of a failure streak, a new series, a shorter interval), then compare with the plan of nanobanana-exporter --config.check.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananabudgetexhausted",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-slo-cost"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananabudgetexhausted{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-slo-cost{{ end }}{{ end }}"
           }
         },
         {
@@ -478,8 +478,8 @@
           "annotations": {
             "summary": "Probe budget {{ $labels.scope }} will run out before the day ends",
             "description": "At the spend rate of the last hour, scope {{ $labels.scope }} reaches its daily limit before the budget day ends; its paid probes would then pause. First: look for confirmation probes (an ongoing failure), a shortened interval, or a price change on the SLO and cost dashboard; raise the limit only if the plan is right.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananabudgetburningfast",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-slo-cost"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananabudgetburningfast{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-slo-cost{{ end }}{{ end }}"
           }
         }
       ]
@@ -506,8 +506,8 @@
           "annotations": {
             "summary": "Nano Banana failing from {{ $value }} locations: {{ $labels.target }} {{ $labels.model }}",
             "description": "Probes of target {{ $labels.target }} (model {{ $labels.model }}, api {{ $labels.api }}) fail from {{ $value }} locations: {{ range query (printf \"nanobanana:location_pages:firing{target=%q,api=%q,model=%q}\" $labels.target $labels.api $labels.model) }}{{ .Labels.location }} {{ end }}(their regional pages are held back: this is the one page). Seen from several places, it is the API or our key, not one network. First: open the overview dashboard by location, then check the official status and the API key.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananafailinginseverallocations",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananafailinginseverallocations{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
@@ -520,8 +520,8 @@
           "annotations": {
             "summary": "Nano Banana failing from {{ $labels.location }} only: {{ $labels.target }} {{ $labels.model }}",
             "description": "Probes of target {{ $labels.target }} (model {{ $labels.model }}, api {{ $labels.api }}) fail from location {{ $labels.location }} only, for 10 minutes; the other locations see it work. That is this location's network or egress (DNS, proxy, firewall, NAT, a regional quota), not the model. First: check the exporter's egress in {{ $labels.location }} (its probe-detail phases and the liveness check); users elsewhere are not affected.",
-            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"runbook_url\" }}{{ end }}#nanobananafailinginonelocation",
-            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ . | first | label \"grafana_url\" }}{{ end }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-location={{ $labels.location | urlquery }}"
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananafailinginonelocation{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-location={{ $labels.location | urlquery }}{{ end }}{{ end }}"
           }
         }
       ]

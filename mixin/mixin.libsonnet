@@ -23,9 +23,10 @@ local isSetting(rule) = std.objectHas(rule, 'record') && std.startsWith(rule.exp
   _config+:: {
     // The scrape job(s) of the exporter, for NanoBananaExporterDown: the job_name of each scrape config.
     exporterJobs: ['nanobanana'],
-    // Bases of every alert's runbook_url and dashboard_url annotation.
-    runbookURL: 'https://github.com/OWNER/nanobanana-exporter/blob/main/docs/runbook.md',
-    grafanaURL: 'http://localhost:3000',
+    // Bases of every alert's runbook_url and dashboard_url annotation: where docs/runbook.md is served
+    // (your fork's .../blob/main/docs/runbook.md) and your Grafana. Empty: the alerts carry no such link.
+    runbookURL: '',
+    grafanaURL: '',
     // Any threshold of the settings group by its name, as docs/alerting.md lists them, e.g.
     // 'nanobanana:threshold:latency_p95_seconds{resolution="4K"}': 120. Unknown names are an error.
     settings: {},

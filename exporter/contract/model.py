@@ -50,13 +50,16 @@ class Alert:
     def links(self) -> dict[str, str]:
         query = "&".join(f"var-{name}={{{{ $labels.{name} | urlquery }}}}" for name in self.variables)
         return {
-            "runbook_url": f"{_base('runbook_url')}#{self.name.lower()}",
-            "dashboard_url": f"{_base('grafana_url')}/d/nanobanana-{self.dashboard}" + (f"?{query}" if query else ""),
+            "runbook_url": _link("runbook_url", f"#{self.name.lower()}"),
+            "dashboard_url": _link("grafana_url", f"/d/nanobanana-{self.dashboard}" + (f"?{query}" if query else "")),
         }
 
 
-def _base(label: str) -> str:
-    return f'{{{{ with query "{LINKS}" }}}}{{{{ . | first | label "{label}" }}}}{{{{ end }}}}'
+def _link(label: str, path: str) -> str:
+    """The base URL recorded as `label` of LINKS, then `path`; nothing at all while the base is unset
+    (a link to a placeholder sends the on-call person nowhere, a missing one says it is not set up)."""
+    return (f'{{{{ with query "{LINKS}" }}}}{{{{ with . | first | label "{label}" }}}}{{{{ . }}}}{path}'
+            '{{ end }}{{ end }}')
 
 
 @dataclass(frozen=True)

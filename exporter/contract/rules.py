@@ -73,10 +73,10 @@ FAILURE_WINDOWS = tuple(dict.fromkeys(["1h", "2h", "6h"] + [p.long_window for p 
 
 SETTINGS = Group("nanobanana-settings", (
     Record("nanobanana:alert_links:info", "vector(1)",
-           labels={"runbook_url": "https://github.com/OWNER/nanobanana-exporter/blob/main/docs/runbook.md",
-                   "grafana_url": "http://localhost:3000"},
-           comment="--- Links used by every alert's runbook_url / dashboard_url annotation. Point them at your "
-                   "fork of the repository and at your Grafana."),
+           labels={"runbook_url": "", "grafana_url": ""},
+           comment="--- Links used by every alert's runbook_url / dashboard_url annotation: set runbook_url to "
+                   "where you serve docs/runbook.md (your fork's .../blob/main/docs/runbook.md) and grafana_url to "
+                   "your Grafana. While one is empty, the alerts carry no such link rather than a wrong one."),
     Record("nanobanana:exporter_job:info", "vector(1)", labels={"job": "nanobanana"},
            comment="--- The scrape job(s) of the exporter, for NanoBananaExporterDown: one series per job name "
                    "(add one for each job that scrapes an exporter; label `job` is the job_name of the scrape "
