@@ -172,8 +172,8 @@ def relay_channels(env: dict, fake: FakeWebhook) -> str:
     env["WECOM_URL"] = fake.url("/cgi-bin/webhook/send?key=FAKE-wecom-key")
     return ("channels:\n"
             "  feishu: {type: feishu, url_env: FEISHU_URL, secret_env: FEISHU_SECRET}\n"
-            "  dingtalk: {type: dingtalk, url_env: DINGTALK_URL}\n"
-            "  wecom: {type: wecom, url_env: WECOM_URL}\n"
+            "  dingtalk: {type: dingtalk, url_env: DINGTALK_URL, severities: [critical]}\n"
+            "  wecom: {type: wecom, url_env: WECOM_URL, severities: [critical]}\n"
             "token_env: RELAY_TOKEN\n")
 
 

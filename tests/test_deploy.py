@@ -187,7 +187,7 @@ def test_compose_prometheus_config_passes_promtool(tmp_path):
     assert jobs["nanobanana-relay"] == [f"alertmanager:{RELAY_PORT}"]
     assert f"{RELAY_PORT}:{RELAY_PORT}" in SERVICES["alertmanager"]["ports"]
     am = (ROOT / "alertmanager/alertmanager.yml").read_text()
-    assert set(re.findall(r"url: (http://[\d.:]+)/alerts/", am)) == {f"http://127.0.0.1:{RELAY_PORT}"}
+    assert set(re.findall(r"url: (http://[\d.:]+)/alerts\b", am)) == {f"http://127.0.0.1:{RELAY_PORT}"}
 
 
 def test_compose_provides_every_file_and_variable_the_configs_read(tmp_path):

@@ -119,6 +119,13 @@ class Notification(_Payload):
         present = {a.labels.get("severity") for a in self.firing}
         return next((s for s in SEVERITY_ORDER if s in present), None)
 
+    @property
+    def routing_severity(self) -> str | None:
+        """The most severe severity of the group, firing or resolved: which channels of POST /alerts
+        get it (a resolved page goes where its page went). None when no alert names one."""
+        present = {a.labels.get("severity") for a in self.alerts}
+        return next((s for s in SEVERITY_ORDER if s in present), None)
+
 
 class BadPayload(ValueError):
     """A body that is JSON but cannot be a notification we deliver; the message says why."""

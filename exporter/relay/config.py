@@ -2,10 +2,14 @@
 
     channels:
       oncall-feishu: {type: feishu, url_env: FEISHU_URL, secret_env: FEISHU_SECRET}
-      ops-wecom:     {type: wecom, url_file: /run/secrets/wecom-url}
+      ops-wecom:     {type: wecom, url_file: /run/secrets/wecom-url, severities: [critical]}
     token_file: /run/secrets/relay-token     # optional: Alertmanager's http_config.authorization
     deadline: 8s                             # per notification, retries included
     request_timeout: 5s                      # per request to a platform
+
+Alertmanager posts to /alerts/<channel> for one channel, or to /alerts for every channel whose
+`severities` (default: all three) hold the group's most severe alert: the shipped alertmanager.yml
+does, so its receivers need no change when channels are added or removed here.
 
 A channel may mention people or everyone, by the firing alerts' labels (mentions.py):
 `mentions: [{match: {severity: critical}, users: [...], users_file: ..., mobiles: [...], all: false}]`.
@@ -28,6 +32,7 @@ from exporter.targets import Duration
 from exporter.files import MAX_CONFIG_BYTES, read_bytes
 from exporter.secrets import read_secret
 from exporter.yamlconfig import ConfigError, read_text, validate
+from exporter.relay.alerts import SEVERITY_ORDER
 from exporter.relay.base import Platform
 from exporter.relay.mentions import MentionRule, Mentions, id_problem, parse_id_file
 from exporter.relay.platforms import PLATFORMS
@@ -69,6 +74,7 @@ class ChannelModel(_Strict):
     url_file: str | None = None
     secret_env: str | None = None
     secret_file: str | None = None
+    severities: list[Literal[SEVERITY_ORDER]] = Field(default=list(SEVERITY_ORDER), min_length=1)  # type: ignore[valid-type]
     mentions: list[MentionModel] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -94,8 +100,14 @@ class Channel:
     platform: Platform
     url: str = field(repr=False)
     secret: str | None = field(repr=False)
-    # not compared: a reload that changes only who is mentioned keeps the bot's rate limiter
+    # not compared: a reload that changes only who is mentioned, or what it receives, keeps the bot's rate limiter
     mentions: tuple[MentionRule, ...] = field(default=(), repr=False, compare=False)
+    severities: frozenset[str] = field(default=frozenset(SEVERITY_ORDER), compare=False)  # what POST /alerts sends it
+
+    def takes(self, severity: str | None) -> bool:
+        """Whether POST /alerts sends this channel a group whose most severe alert is `severity`
+        (a group without a severity goes everywhere: better a message too many than a lost one)."""
+        return severity is None or severity in self.severities
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,7 @@ def load_text(text: str, source: str = "<config>", environ: dict[str, str] | Non
             raise ConfigError(f"{where('channels', name, key)}: the bot URL is not usable: {problem}")
         channels[name] = Channel(name=name, platform=PLATFORMS[c.type], url=url,
                                  secret=secret(c.secret_env, c.secret_file, "channels", name, "secret"),
+                                 severities=frozenset(c.severities),
                                  mentions=tuple(_mention_rule(m, c.type, where, "channels", name, "mentions", i)
                                                 for i, m in enumerate(c.mentions)))
     token = secret(model.token_env, model.token_file, "token")

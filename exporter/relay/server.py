@@ -1,4 +1,5 @@
-"""The relay's HTTP endpoints: POST /alerts/{channel}, GET /metrics, /-/healthy, /-/ready and /.
+"""The relay's HTTP endpoints: POST /alerts/{channel} (one channel), POST /alerts (every channel
+that takes the group's severity), GET /metrics, /-/healthy, /-/ready and /.
 
 With a token configured, every endpoint but the health checks needs it (POST /-/reload, /metrics,
 the index, any /alerts/ path, known or not): the token is checked before anything else, so an
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 
 from exporter.redact import Redactor
 from exporter.web import read_body
-from exporter.relay.alerts import BadPayload, parse
+from exporter.relay.alerts import SEVERITY_ORDER, BadPayload, parse
 from exporter.relay.config import RelayConfig
 from exporter.relay.delivery import Courier, DeliveryFailed
 from exporter.relay.metrics import RelayMetrics
@@ -51,23 +52,25 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
     in_flight = 0
 
     async def alerts(request: web.Request) -> web.Response:
+        """POST /alerts/{channel}: one channel. POST /alerts: every channel that takes the group's severity."""
         nonlocal in_flight
         config = current()
-        name = request.match_info["channel"]
-        channel = config.channels.get(name)
-        if channel is None:
+        name = request.match_info.get("channel")
+        if name is not None and name not in config.channels:
             return web.Response(status=404, text="unknown channel (the relay's index page lists them)\n")
+        wanted = [config.channels[name]] if name is not None else list(config.channels.values())
         if in_flight >= MAX_IN_FLIGHT:
-            metrics.notifications.labels(name, "busy").inc()
+            for channel in wanted:
+                metrics.notifications.labels(channel.name, "busy").inc()
             return web.Response(status=503, text=f"the relay is handling {MAX_IN_FLIGHT} notifications; retry later\n",
                                 headers={"Retry-After": "5", "Connection": "close"})
         in_flight += 1
         try:
-            return await handle(request, name, channel)
+            return await handle(request, wanted, fan_out=name is None)
         finally:
             in_flight -= 1
 
-    async def handle(request: web.Request, name: str, channel) -> web.Response:
+    async def handle(request: web.Request, wanted: list, fan_out: bool) -> web.Response:
         received = time.monotonic()
         try:
             body = await read_body(request)
@@ -75,8 +78,23 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
             notification = await asyncio.get_running_loop().run_in_executor(courier.executor, parse, body)
             del body
         except (ValueError, UnicodeDecodeError, ValidationError) as err:
-            metrics.notifications.labels(name, "bad_request").inc()
+            for channel in wanted:
+                metrics.notifications.labels(channel.name, "bad_request").inc()
             return web.Response(status=400, text=f"not an Alertmanager webhook payload: {_explain(err)}\n")
+        if fan_out:
+            severity = notification.routing_severity
+            wanted = [channel for channel in wanted if channel.takes(severity)]
+            if not wanted:
+                return web.Response(text=f"no channel takes severity {severity}: nothing to deliver\n")
+        # every channel at once; a retry after one failed finds the others' messages already sent
+        # (the courier's per-channel dedup), so only the failed channel gets them again
+        answers = await asyncio.gather(*(deliver(channel, notification, received) for channel in wanted))
+        failed = [(status, text) for status, text in answers if status != 200]
+        status = max((status for status, _ in failed), default=200)
+        return web.Response(status=status, text="".join(text for _, text in answers))
+
+    async def deliver(channel, notification, received: float) -> tuple[int, str]:
+        name = channel.name
         started = time.monotonic()
         try:
             outcome = await courier.deliver(channel, notification, received)
@@ -92,12 +110,12 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
             metrics.duration.labels(name).observe(time.monotonic() - started)
             reason = redactor(str(err))
             log.error("delivery failed", extra={"channel": name, "alerts": notification.count, "error": reason})
-            return web.Response(status=err.status, text=f"delivery to {name} failed: {reason}\n")
+            return err.status, f"delivery to {name} failed: {reason}\n"
         metrics.notifications.labels(name, "delivered").inc()
         metrics.duration.labels(name).observe(time.monotonic() - started)
         log.info("delivered", extra={"channel": name, "status": notification.status,
                                      "alerts": notification.count, "messages": outcome.messages})
-        return web.Response(text=f"delivered {notification.count} alerts in {outcome.messages} messages to {name}\n")
+        return 200, f"delivered {notification.count} alerts in {outcome.messages} messages to {name}\n"
 
     async def metrics_page(request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
@@ -111,12 +129,15 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
 
     async def index(request: web.Request) -> web.Response:
         config = current()
-        rows = "".join(f"<li><code>/alerts/{n}</code> ({c.platform.name})</li>" for n, c in sorted(config.channels.items()))
+        rows = "".join(f"<li><code>/alerts/{n}</code> ({c.platform.name}; from <code>/alerts</code>: "
+                       f"{', '.join(sorted(c.severities, key=SEVERITY_ORDER.index))})</li>"
+                       for n, c in sorted(config.channels.items()))
         html = (f"<html><head><title>nanobanana relay</title></head><body><h1>nanobanana relay</h1>"
                 f"<p>Alertmanager webhook endpoints:</p><ul>{rows}</ul><p><a href='/metrics'>Metrics</a></p></body></html>")
         return web.Response(text=html, content_type="text/html")
 
     app = web.Application(client_max_size=MAX_BODY, middlewares=[guard])
+    app.router.add_post("/alerts", alerts)
     app.router.add_post("/alerts/{channel}", alerts)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/-/healthy", healthy)
