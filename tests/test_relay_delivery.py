@@ -190,3 +190,16 @@ async def test_metrics_and_health_never_show_secrets(bots):
     assert "/alerts/fs" in index
     for text in (metrics, index):
         assert not any(secret in text for secret in SECRETS)
+
+
+async def test_a_huge_bot_reply_is_read_no_further_than_the_cap_and_retried(bots):
+    """A bot (or whatever answers at its URL) that replies with megabytes: the relay reads 64 KiB, treats
+    it as an unreadable reply (retried) and delivers on the next attempt."""
+    from exporter.relay.delivery import MAX_REPLY_BYTES
+    bots.fail(reply={"code": 0, "pad": "x" * (4 * MAX_REPLY_BYTES)}, times=1)
+    async with running_relay(bots.url()) as (base, metrics, _):
+        response = await post(base, "fs", payload(alert()))
+        assert response.status_code == 200, response.text
+        assert sample(metrics, "nanobanana_relay_requests_total", channel="fs", result="http_error") == 1
+        assert sample(metrics, "nanobanana_relay_requests_total", channel="fs", result="ok") == 1
+    assert len(bots.received(delivered_only=False)) == 2

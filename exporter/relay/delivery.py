@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from exporter.bodies import TooLarge, read_capped
 from exporter.redact import Redactor
 from exporter.relay.alerts import Notification
 from exporter.relay.base import DeliveryError
@@ -35,6 +36,7 @@ BACKOFF_MAX = 8.0
 RENDER_WORKERS = 2
 # Above the time Alertmanager keeps retrying one notification (its group_interval, 5m here), below
 # its repeat_interval (30m here): a repeat is sent again, a retry is not.
+MAX_REPLY_BYTES = 64 * 1024  # Feishu, DingTalk and WeCom answer {"code"/"errcode": ..., "msg": ...}
 DEDUP_WINDOW = 600.0
 DEDUP_SIZE = 10_000  # messages remembered at most
 
@@ -185,7 +187,11 @@ class Courier:
         request = channel.platform.sign(channel.url, channel.secret, body, time.time())
         timeout = max(0.1, min(self.request_timeout, deadline - time.monotonic()))
         try:
-            response = await self.client.post(request.url, json=request.body, timeout=timeout)
+            async with self.client.stream("POST", request.url, json=request.body, timeout=timeout) as response:
+                try:  # a bot's reply is a few dozen bytes: a larger one is read no further, like one not JSON
+                    raw = await read_capped(response, MAX_REPLY_BYTES)
+                except TooLarge:
+                    raw = None
         except httpx.HTTPError as err:
             # The exception text may quote the URL; the caller redacts it.
             raise DeliveryError(f"{type(err).__name__}: {err}", retry=True, result="network_error") from None
@@ -195,7 +201,7 @@ class Courier:
             raise DeliveryError(f"the bot URL cannot be used ({type(err).__name__})", retry=False,
                                 result="network_error") from None
         try:
-            reply = response.json()
+            reply = json.loads(raw) if raw is not None else None
         except ValueError:
             reply = None
         channel.platform.check_reply(response.status_code, reply)
