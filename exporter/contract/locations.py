@@ -44,8 +44,8 @@ ALERTS = (
             "held back: this is the one page). Seen from several places, it is the API or our key, not one "
             "network. First: open the overview dashboard by location, then check the official status and the "
             "API key."),
-        fires_when="a regional page about a model (ProbeFailing, Outage, ErrorBudgetBurnFast, ApiKeyRejected, "
-                   "ModelGone) fires in 2 or more locations for the same target, api and model (rules-global.yml)",
+        fires_when=f"a regional page about a model ({', '.join(n.removeprefix('NanoBanana') for n in LOCATION_PAGES)}) "
+                   "fires in 2 or more locations for the same target, api and model (rules-global.yml)",
         dashboard="overview", variables=MODEL_VARIABLES),
     Alert(
         name="NanoBananaFailingInOneLocation", severity="warning", for_="10m",
