@@ -116,15 +116,18 @@ class Notification(_Payload):
     @property
     def severity(self) -> str | None:
         """The most severe severity among firing alerts (None when all resolved or unlabelled)."""
-        present = {a.labels.get("severity") for a in self.firing}
-        return next((s for s in SEVERITY_ORDER if s in present), None)
+        return _most_severe(self.firing)
 
     @property
     def routing_severity(self) -> str | None:
         """The most severe severity of the group, firing or resolved: which channels of POST /alerts
         get it (a resolved page goes where its page went). None when no alert names one."""
-        present = {a.labels.get("severity") for a in self.alerts}
-        return next((s for s in SEVERITY_ORDER if s in present), None)
+        return _most_severe(self.alerts)
+
+
+def _most_severe(alerts: list[Alert]) -> str | None:
+    present = {a.labels.get("severity") for a in alerts}
+    return next((s for s in SEVERITY_ORDER if s in present), None)
 
 
 class BadPayload(ValueError):

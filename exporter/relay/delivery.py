@@ -34,9 +34,9 @@ log = logging.getLogger("exporter.relay")
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 8.0
 RENDER_WORKERS = 2
+MAX_REPLY_BYTES = 64 * 1024  # Feishu, DingTalk and WeCom answer {"code"/"errcode": ..., "msg": ...}
 # Above the time Alertmanager keeps retrying one notification (its group_interval, 5m here), below
 # its repeat_interval (30m here): a repeat is sent again, a retry is not.
-MAX_REPLY_BYTES = 64 * 1024  # Feishu, DingTalk and WeCom answer {"code"/"errcode": ..., "msg": ...}
 DEDUP_WINDOW = 600.0
 DEDUP_SIZE = 10_000  # messages remembered at most
 

@@ -89,8 +89,7 @@ def make_app(config: RelayConfig | Callable[[], RelayConfig], courier: Courier, 
         # every channel at once; a retry after one failed finds the others' messages already sent
         # (the courier's per-channel dedup), so only the failed channel gets them again
         answers = await asyncio.gather(*(deliver(channel, notification, received) for channel in wanted))
-        failed = [(status, text) for status, text in answers if status != 200]
-        status = max((status for status, _ in failed), default=200)
+        status = max(status for status, _ in answers)  # 200 unless one failed (502 or 503)
         return web.Response(status=status, text="".join(text for _, text in answers))
 
     async def deliver(channel, notification, received: float) -> tuple[int, str]:
