@@ -73,6 +73,9 @@ class Family:
     thinking_levels: tuple[str, ...]
     image_tokens: dict[str, int]  # output tokens per image, by resolution
     usd_per_million_image_tokens: float
+    # the text rates the canary (exporter/canary.py) pays: prompt tokens, and text and thinking output
+    usd_per_million_input_tokens: float = 2.0
+    usd_per_million_text_tokens: float = 12.0
     takes_image_size: bool = True  # the API accepts imageConfig.imageSize
 
     @property
@@ -105,6 +108,7 @@ PRO = Family(
     thinking_levels=("low", "high"),
     image_tokens={"1K": 1120, "2K": 1120, "4K": 2000},  # UNVERIFIED [pricing]: $0.134 (1K/2K), $0.24 (4K)
     usd_per_million_image_tokens=120.0,
+    usd_per_million_input_tokens=2.0, usd_per_million_text_tokens=12.0,  # UNVERIFIED [pricing]
 )
 FLASH_2 = Family(
     name="nano-banana-2", title="Nano Banana 2", product="Gemini 3.1 Flash Image",
@@ -112,6 +116,7 @@ FLASH_2 = Family(
     thinking_levels=("minimal", "high"),  # UNVERIFIED (VERIFIED for its Lite sibling [lite])
     image_tokens={"512": 747, "1K": 1120, "2K": 1680, "4K": 2520},  # [vertex-nb2]
     usd_per_million_image_tokens=60.0,  # UNVERIFIED [pricing]: $0.045 / $0.067 / $0.101 / $0.151
+    usd_per_million_input_tokens=0.5, usd_per_million_text_tokens=3.0,  # UNVERIFIED [pricing]
 )
 FLASH_21 = Family(
     name="nano-banana-2.1", title="Nano Banana 2.1", product="Gemini Nano Banana 2.1",
@@ -119,6 +124,7 @@ FLASH_21 = Family(
     thinking_levels=("minimal", "medium", "high"),  # UNVERIFIED
     image_tokens={"1K": 1120, "2K": 1680, "4K": 2520},  # UNVERIFIED: Nano Banana 2's counts
     usd_per_million_image_tokens=30.0,  # UNVERIFIED: $0.0336 per 1K image
+    usd_per_million_input_tokens=0.5, usd_per_million_text_tokens=3.0,  # UNVERIFIED: Nano Banana 2's
 )
 FLASH_2_LITE = Family(
     name="nano-banana-2-lite", title="Nano Banana 2 Lite", product="Gemini 3.1 Flash Lite Image",
@@ -126,6 +132,7 @@ FLASH_2_LITE = Family(
     thinking_levels=("minimal", "high"),  # [lite]
     image_tokens={"1K": 1120},  # UNVERIFIED
     usd_per_million_image_tokens=60.0,  # UNVERIFIED: no price found; Nano Banana 2's, an upper bound
+    usd_per_million_input_tokens=0.5, usd_per_million_text_tokens=3.0,  # UNVERIFIED: Nano Banana 2's
 )
 FLASH = Family(
     name="nano-banana", title="Nano Banana", product="Gemini 2.5 Flash Image",
@@ -133,6 +140,7 @@ FLASH = Family(
     thinking_levels=(),  # takes no thinking config
     image_tokens={"1K": 1290},  # UNVERIFIED [pricing]: $30 per 1M image tokens, $0.039 per image
     usd_per_million_image_tokens=30.0,
+    usd_per_million_input_tokens=0.3, usd_per_million_text_tokens=2.5,  # UNVERIFIED: Gemini 2.5 Flash's text rates
     takes_image_size=False,
 )
 # A model id the catalog does not know and no `family:` names: everything is accepted and priced as

@@ -138,6 +138,7 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
 async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib.AsyncExitStack) -> int:
     from exporter import web
     from exporter.budget import Budget
+    from exporter.canary import CanaryChecker
     from exporter.credentials import Credentials
     from exporter.liveness import LivenessChecker
     from exporter.maintenance import MaintenanceCollector
@@ -173,9 +174,12 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     budget = Budget()
     scheduler = Scheduler(store, prober, budget)
     liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed, credentials=credentials)
+    canary = CanaryChecker(redactor, on_failure=scheduler.canary_failed, credentials=credentials,
+                           refusal=scheduler.refusal, charge=budget.record)
     status = StatusPoller(redactor, on_incident=scheduler.incident_opened, on_degraded=scheduler.model_degraded)
     stack.push_async_callback(status.stop)
     stack.push_async_callback(liveness.stop)
+    stack.push_async_callback(canary.stop)
     stack.push_async_callback(prober.aclose)
     current = {"config": config}
 
@@ -188,17 +192,18 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
         redactor.update(secrets)
         scheduler.apply(new)
         liveness.apply(new)
+        canary.apply(new)
         status.apply(new.status_sources)
         current["config"] = new
         return f"{new.source}, {len(new.series)} series in {len(new.targets)} targets, {describe_web_config(new_web)}"
 
     reloader = Reloader("nanobanana_exporter", reload, redactor)
-    exposition = Exposition(store, status, liveness, budget)
+    exposition = Exposition(store, status, liveness, budget, canary)
     exposition.registry.register(reloader)
     exposition.registry.register(TasksCollector(asyncio.get_running_loop()))
     exposition.registry.register(MaintenanceCollector(lambda: current["config"], time.time))
     app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source,
-                       liveness, budget, lambda: current["config"])
+                       liveness, budget, lambda: current["config"], canary)
     reloader.add_route(app)
     server = web.Server(app, args.listen, web_config)
     try:
@@ -217,6 +222,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     stack.push_async_callback(stop_probes)  # first: in-flight probes end before their client closes
     scheduler.apply(config)
     liveness.apply(config)
+    canary.apply(config)
     status.apply(config.status_sources)
     log.info("listening", extra={"address": args.listen, "port": server.port, "scheme": web_config.scheme,
                                  "series": len(config.series), "config": config.source, "version": __version__})

@@ -20,13 +20,13 @@ from exporter.pricing import Price, PriceSettings, Resolution
 from exporter.secrets import read_secret
 from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
 from exporter.status import StatusSourcesModel, resolve_sources
-from exporter.targets import (SERIES_LABELS, Config, ConfirmSettings, Duration, GoogleAuth, LivenessSettings, Series,
+from exporter.targets import (SERIES_LABELS, CanarySettings, Config, ConfirmSettings, Duration, GoogleAuth, LivenessSettings, Series,
                               Strict, Target)
 from exporter.yamlconfig import ConfigError, Where, read_text, validate
 
 # Config, Series, Target and the settings types live in exporter/targets.py; they are re-exported here
 # because a loaded config is what this module returns.
-__all__ = ["SERIES_LABELS", "Config", "ConfigError", "ConfirmSettings", "LivenessSettings", "Series", "Target",
+__all__ = ["SERIES_LABELS", "CanarySettings", "Config", "ConfigError", "ConfirmSettings", "LivenessSettings", "Series", "Target",
            "load_file", "load_text"]
 
 
@@ -64,6 +64,7 @@ class Settings(Strict):
     price: PriceSettings | None = None
     confirm: ConfirmSettings | None = None
     liveness: LivenessSettings | None = None
+    canary: CanarySettings | None = None
 
 
 class TargetModel(Settings):
@@ -168,6 +169,7 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
                 price=Price.resolve(t.price, defaults.price, family),
                 confirm=_merged(ConfirmSettings, t.confirm, defaults.confirm),
                 liveness=_merged(LivenessSettings, t.liveness, defaults.liveness),
+                canary=_merged(CanarySettings, t.canary, defaults.canary),
                 project=t.project,
                 location=(t.location or "global") if google else None,
                 google=google,

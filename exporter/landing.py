@@ -41,8 +41,16 @@ def _attempt_row(a: Attempt, now: float) -> str:
     )
 
 
-def _liveness(liveness) -> str:
-    states = list(liveness or ())
+CHECK_TITLES = {  # kind -> (heading, what it is)
+    "liveness": ("Free liveness checks", "Metadata calls that cost nothing: reachability, key and model id."),
+    "canary": ("Canary", "A paid text-only generation on the image model: it sees a generation outage the free "
+                         "check cannot, not a fault of image output alone."),
+}
+
+
+def _checks(checker) -> str:
+    """The last check of every target of one kind (exporter.checks)."""
+    states = list(checker or ())
     if not states:
         return ""
     now = time.time()
@@ -51,14 +59,16 @@ def _liveness(liveness) -> str:
         last = state.last
         cells = "".join(f"<td>{escape(v)}</td>" for v in state.key)
         if last is None:
-            rows.append(f'<tr>{cells}<td colspan="4"><small>not checked yet</small></td></tr>')
+            rows.append(f'<tr>{cells}<td colspan="6"><small>not checked yet</small></td></tr>')
             continue
         css = "success" if last.outcome == Outcome.SUCCESS else "fail"
         rows.append(f'<tr>{cells}<td><span class="{css}">{escape(last.outcome)}</span></td><td>{last.duration:.3f}s</td>'
-                    f"<td>{_when(last.started, now)}</td><td>{escape(last.message)}</td></tr>")
-    return ("<h2>Free liveness checks</h2><p><small>Metadata calls that cost nothing: reachability, key and "
-            "model id.</small></p><table><tr><th>target</th><th>api</th><th>model</th><th>last outcome</th>"
-            f"<th>duration</th><th>finished</th><th>error</th></tr>{''.join(rows)}</table>")
+                    f"<td>{_when(last.started, now)}</td><td>{state.consecutive_failures}</td><td>${state.cost:.4f}</td>"
+                    f"<td>{escape(last.message)}</td></tr>")
+    title, note = CHECK_TITLES[checker.kind]
+    return (f"<h2>{title}</h2><p><small>{note}</small></p><table><tr><th>target</th><th>api</th><th>model</th>"
+            "<th>last outcome</th><th>duration</th><th>finished</th><th>failures in a row</th><th>cost since start</th>"
+            f"<th>error</th></tr>{''.join(rows)}</table>")
 
 
 def _budget(budget) -> str:
@@ -105,7 +115,7 @@ def _thumbnail(state, now: float) -> str:
             f'src="data:image/jpeg;base64,{base64.b64encode(data).decode()}"></td>')
 
 
-def render(store: Store, ready: bool, config_source: str, liveness=None, budget=None, config=None) -> str:
+def render(store: Store, ready: bool, config_source: str, liveness=None, budget=None, config=None, canary=None) -> str:
     now = time.time()
     rows, details = [], []
     for state in store:
@@ -136,7 +146,8 @@ def render(store: Store, ready: bool, config_source: str, liveness=None, budget=
 <h2>Series</h2>
 <table><tr>{header}<th>last outcome</th><th>duration</th><th>finished</th><th>last error</th><th>failures in a row</th><th>last image</th></tr>
 {"".join(rows)}</table>
-{_liveness(liveness)}
+{_checks(liveness)}
+{_checks(canary)}
 {_budget(budget)}
 <h2>Recent attempts</h2>
 {"".join(details)}

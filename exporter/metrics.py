@@ -17,8 +17,8 @@ from prometheus_client.utils import floatToGoString
 from exporter import __version__, catalog
 from exporter.budget import Budget
 from exporter.targets import SERIES_LABELS
-from exporter.liveness import LivenessChecker
-from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
+from exporter.checks import Checker
+from exporter.outcomes import Outcome
 from exporter.state import DURATION_BUCKETS, LATENESS_BUCKETS, STATUS_LAG_BUCKETS, Store
 from exporter.status.collector import StatusCollector
 
@@ -53,24 +53,44 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_probe_price_usd": ("gauge", "Configured estimated price of one successful probe in USD.", ()),
     "nanobanana_probe_confirmations": (
         "counter", f"Probes run early, off the regular schedule, to confirm a failure: reason failure (a paid probe "
-        f"failed), liveness (a free check failed), slow (a successful probe slower than its latency threshold) or status (an "
-        f"official incident appeared). They count in nanobanana_probes_total too. {_BG}.", ("reason",)),
+        f"failed), liveness (a free check failed), slow (a successful probe slower than its latency threshold), status (an "
+        f"official incident appeared), uptime (OpenRouter's uptime of the model fell) or canary (canary calls failed "
+        f"in a row). They count in nanobanana_probes_total too. {_BG}.", ("reason",)),
 }
 
-# The free liveness checks (exporter.liveness): one series per target, their own outcome list.
-LIVENESS_LABELS = ("target", "api", "model")
-_LC = "Values come from the background liveness checker"
-LIVENESS_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "nanobanana_liveness_checks": ("counter", f"Free liveness checks (metadata calls) by outcome. {_LC}.", ("outcome",)),
-    "nanobanana_liveness_outcome": (
-        "gauge", f"1 for the outcome of the last liveness check, 0 for the others. {_LC}.", ("outcome",)),
-    "nanobanana_liveness_success": ("gauge", f"1 if the last liveness check succeeded, else 0. {_LC}.", ()),
-    "nanobanana_liveness_duration_seconds": ("gauge", f"Duration of the last liveness check. {_LC}.", ()),
-    "nanobanana_liveness_last_run_timestamp_seconds": ("gauge", f"When the last liveness check finished. {_LC}.", ()),
-    "nanobanana_liveness_last_success_timestamp_seconds": (
-        "gauge", f"When the last successful liveness check finished. {_LC}.", ()),
-    "nanobanana_liveness_interval_seconds": ("gauge", "Configured liveness check interval.", ()),
+# The background checks (exporter.checks): one series per target, each kind its own outcome list.
+CHECK_LABELS = ("target", "api", "model")
+LIVENESS_LABELS = CHECK_LABELS
+
+
+def check_families(kind: str, what: str) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """The families every kind of check has: `nanobanana_<kind>_*`."""
+    bg = f"Values come from the background {kind} checker"
+    return {
+        f"nanobanana_{kind}_checks": ("counter", f"{what} by outcome. {bg}.", ("outcome",)),
+        f"nanobanana_{kind}_outcome": (
+            "gauge", f"1 for the outcome of the last {kind} check, 0 for the others. {bg}.", ("outcome",)),
+        f"nanobanana_{kind}_success": ("gauge", f"1 if the last {kind} check succeeded, else 0. {bg}.", ()),
+        f"nanobanana_{kind}_consecutive_failures": (
+            "gauge", f"Failed {kind} checks in a row; rate-limited ones neither reset nor extend it. {bg}.", ()),
+        f"nanobanana_{kind}_duration_seconds": ("gauge", f"Duration of the last {kind} check. {bg}.", ()),
+        f"nanobanana_{kind}_last_run_timestamp_seconds": ("gauge", f"When the last {kind} check finished. {bg}.", ()),
+        f"nanobanana_{kind}_last_success_timestamp_seconds": (
+            "gauge", f"When the last successful {kind} check finished. {bg}.", ()),
+        f"nanobanana_{kind}_interval_seconds": ("gauge", f"Configured {kind} check interval.", ()),
+    }
+
+
+LIVENESS_FAMILIES = check_families("liveness", "Free liveness checks (metadata calls)")
+_CC = "Values come from the background canary checker"
+CANARY_FAMILIES = check_families("canary", "Canary calls (a paid text-only generation on the image model)") | {
+    "nanobanana_canary_cost_usd": (
+        "counter", f"Estimated spend of canary calls in USD, from the tokens the answers report. {_CC}.", ()),
+    "nanobanana_canary_tokens": ("counter", f"Tokens reported by the canary answers' usage fields. {_CC}.", ("kind",)),
+    "nanobanana_canary_skipped": (
+        "counter", f"Canary calls not run when due, by reason (budget, maintenance). {_CC}.", ("reason",)),
 }
+CHECK_FAMILIES = {"liveness": LIVENESS_FAMILIES, "canary": CANARY_FAMILIES}
 
 # Daily budgets (exporter.budget): scope is "global" or "target:<name>".
 BUDGET_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -207,30 +227,41 @@ def _families(table: dict[str, tuple[str, str, tuple[str, ...]]], base: tuple[st
             for name, (kind, help_text, extra) in table.items()}
 
 
-class LivenessCollector:
-    def __init__(self, checker: LivenessChecker):
+class CheckCollector:
+    """The families of one kind of check (exporter.checks.Checker): CHECK_FAMILIES[checker.kind]."""
+
+    def __init__(self, checker: Checker):
         self.checker = checker
 
     def describe(self):
         return []
 
     def collect(self):
-        f = _families(LIVENESS_FAMILIES, LIVENESS_LABELS)
+        kind = self.checker.kind
+        f = {name.removeprefix(f"nanobanana_{kind}_"): family
+             for name, family in _families(CHECK_FAMILIES[kind], CHECK_LABELS).items()}
         for state in self.checker:  # a snapshot: scrapes run in a worker thread
             values = list(state.key)
             for outcome, count in state.checks.items():
-                f["nanobanana_liveness_checks"].add_metric(values + [outcome], count)
-            f["nanobanana_liveness_interval_seconds"].add_metric(values, state.target.liveness.interval)
+                f["checks"].add_metric(values + [outcome], count)
+            f["interval_seconds"].add_metric(values, self.checker.settings(state.target).interval)
+            if "cost_usd" in f:
+                f["cost_usd"].add_metric(values, state.cost)
+                for token_kind, count in state.tokens.items():
+                    f["tokens"].add_metric(values + [token_kind], count)
+                for reason, count in state.skipped.items():
+                    f["skipped"].add_metric(values + [reason], count)
             last = state.last
             if last is None:
                 continue
-            for outcome in LIVENESS_OUTCOMES:
-                f["nanobanana_liveness_outcome"].add_metric(values + [outcome], float(outcome == last.outcome))
-            f["nanobanana_liveness_success"].add_metric(values, float(last.outcome == Outcome.SUCCESS))
-            f["nanobanana_liveness_duration_seconds"].add_metric(values, last.duration)
-            f["nanobanana_liveness_last_run_timestamp_seconds"].add_metric(values, last.started + last.duration)
+            for outcome in self.checker.outcomes:
+                f["outcome"].add_metric(values + [outcome], float(outcome == last.outcome))
+            f["success"].add_metric(values, float(last.outcome == Outcome.SUCCESS))
+            f["consecutive_failures"].add_metric(values, state.consecutive_failures)
+            f["duration_seconds"].add_metric(values, last.duration)
+            f["last_run_timestamp_seconds"].add_metric(values, last.started + last.duration)
             if state.last_success is not None:
-                f["nanobanana_liveness_last_success_timestamp_seconds"].add_metric(values, state.last_success)
+                f["last_success_timestamp_seconds"].add_metric(values, state.last_success)
         yield from f.values()
 
 
@@ -312,8 +343,8 @@ def _escape(value: str) -> str:
     return value
 
 
-def make_registry(store: Store, status=None, liveness: LivenessChecker | None = None,
-                  budget: Budget | None = None, series_families: bool = True) -> CollectorRegistry:
+def make_registry(store: Store, status=None, liveness: Checker | None = None,
+                  budget: Budget | None = None, series_families: bool = True, canary: Checker | None = None) -> CollectorRegistry:
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
@@ -321,8 +352,9 @@ def make_registry(store: Store, status=None, liveness: LivenessChecker | None = 
     registry.register(ProbeCollector(store, series_families))
     if status is not None:  # the status poller (exporter.status.poller.StatusPoller)
         registry.register(StatusCollector(status))
-    if liveness is not None:
-        registry.register(LivenessCollector(liveness))
+    for checker in (liveness, canary):
+        if checker is not None:
+            registry.register(CheckCollector(checker))
     if budget is not None:
         registry.register(BudgetCollector(budget))
     return registry
@@ -332,8 +364,9 @@ class Exposition:
     """What /metrics serves: the per-series families rendered by ProbeCollector.render(), the rest
     (process, build info, scheduler, status sources) by prometheus_client."""
 
-    def __init__(self, store: Store, status=None, liveness: LivenessChecker | None = None, budget: Budget | None = None):
-        self.registry = make_registry(store, status, liveness, budget, series_families=False)
+    def __init__(self, store: Store, status=None, liveness: Checker | None = None, budget: Budget | None = None,
+                 canary: Checker | None = None):
+        self.registry = make_registry(store, status, liveness, budget, series_families=False, canary=canary)
         self.probes = ProbeCollector(store)
 
     def render(self, accept: str) -> tuple[bytes, str]:

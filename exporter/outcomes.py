@@ -51,3 +51,17 @@ LIVENESS_DESCRIPTIONS: dict[str, str] = {
     Outcome.SUCCESS.value: "the API answered and lists the configured model id",
     MODEL_MISSING: "the API answered, but the model id is unknown (404) or not listed: retired or misspelt",
 }
+
+# Outcomes of the canary (exporter.canary): a text-only generation on the image model. Those of the
+# probe outcomes a text answer can have, plus no_text. Kept apart, as the liveness outcomes are.
+NO_TEXT = "no_text"
+CANARY_OUTCOMES: tuple[str, ...] = tuple(
+    o.value for o in (Outcome.SUCCESS, Outcome.RATE_LIMITED, Outcome.TIMEOUT, Outcome.AUTH_ERROR, Outcome.CLIENT_ERROR,
+                      Outcome.SERVER_ERROR, Outcome.NETWORK_ERROR, Outcome.CONTENT_BLOCKED, Outcome.BAD_RESPONSE)
+) + (NO_TEXT,)
+
+CANARY_DESCRIPTIONS: dict[str, str] = {
+    **{o: DESCRIPTIONS[Outcome(o)] for o in CANARY_OUTCOMES if o != NO_TEXT},
+    Outcome.SUCCESS.value: "the image model answered the one-line prompt with text",
+    NO_TEXT: "a well-formed answer without any text (finish reason other than a block)",
+}

@@ -46,13 +46,16 @@ class Price:
     per_image: dict[str, float]
     per_million_tokens: dict[str, float] | None = None
     failed: str = "output"
+    text_per_million_tokens: dict[str, float] | None = None  # the family's text rates: what a canary costs
 
     @classmethod
     def resolve(cls, own: PriceSettings | None, inherited: PriceSettings | None, family: Family = PRO) -> "Price":
         own, inherited = own or PriceSettings(), inherited or PriceSettings()
         per_image = {**family.prices, **(inherited.per_image or {}), **(own.per_image or {})}
         tokens = own.per_million_tokens if own.per_million_tokens is not None else inherited.per_million_tokens
-        return cls(per_image, dict(tokens) if tokens else None, own.failed or inherited.failed or "output")
+        text = {"input": family.usd_per_million_input_tokens, "output": family.usd_per_million_text_tokens,
+                "thinking": family.usd_per_million_text_tokens}
+        return cls(per_image, dict(tokens) if tokens else None, own.failed or inherited.failed or "output", text)
 
     def of_image(self, resolution: str) -> float:
         """The price of one successful probe without usage figures: the planning estimate."""
@@ -69,6 +72,12 @@ class Price:
             return full
         carried_output = image_bytes > 0 or usage.get("output", 0) > 0
         return full if carried_output else 0.0
+
+    def of_text(self, usage: dict[str, int], rates: dict[str, float] | None = None) -> float:
+        """The estimated USD cost of a text-only answer (a canary) of this usage, at `rates` (USD per
+        million tokens of each kind) or the family's text rates: thinking is billed as text output."""
+        rates = rates or self.text_per_million_tokens or {}
+        return sum(usage.get(kind, 0) * usd for kind, usd in rates.items()) / 1e6
 
     def _full(self, resolution: str, usage: dict[str, int]) -> float:
         if self.per_million_tokens and any(kind in usage for kind in self.per_million_tokens):

@@ -6,7 +6,8 @@ reason "budget"); every finished probe is priced and charged. A failed probe (no
 is confirmed sooner than the interval (`confirm:`, by default twice, 30 s apart), so is a probe
 slower than its latency threshold (exporter.detection), and a failed free
 liveness check runs one paid probe of each healthy series of its target at once, so an outage is
-confirmed in about a minute while the steady state stays cheap.
+confirmed in about a minute while the steady state stays cheap; so do `trigger_after` failed
+canaries in a row (exporter/canary.py), which see a generation outage the free check cannot.
 """
 
 from __future__ import annotations
@@ -127,6 +128,19 @@ class Scheduler:
         if target.liveness.trigger_probes:
             self._trigger(lambda series: series.target == target, "liveness")
 
+    def canary_failed(self, target: Target, *_: object) -> None:
+        """The canary of `target` failed `trigger_after` times in a row: probe each of its healthy
+        series now, at most once an interval."""
+        self._trigger(lambda series: series.target == target, "canary")
+
+    def refusal(self, target: Target) -> str | None:
+        """Why a paid call of `target` may not run now ("maintenance", "budget"), or None."""
+        if self.maintenance.active(target.name, self.clock()):
+            return "maintenance"  # paused, not paid: confirmations too
+        if self.budget is not None and self.budget.refusal(target.name):
+            return "budget"
+        return None
+
     def incident_opened(self, source: str, incident: object) -> None:
         """An official incident appeared on a watched Google product: probe every Gemini API series now
         (the APIs the Google Cloud feed covers), at most once an interval per series."""
@@ -181,11 +195,9 @@ class Scheduler:
                 state.skip("overlap")
                 log.warning("probe skipped: the previous one is still running", extra=series.labels)
             return
-        if self.maintenance.active(series.target.name, self.clock()):
-            state.skip("maintenance")  # paused, not paid: confirmations too
-            return
-        if self.budget is not None and self.budget.refusal(series.target.name):
-            state.skip("budget")
+        refused = self.refusal(series.target)
+        if refused is not None:
+            state.skip(refused)
             return
         if reason == "failure":
             control.confirmations += 1

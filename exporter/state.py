@@ -22,7 +22,7 @@ SKIP_REASONS: tuple[str, ...] = ("overlap", "budget", "maintenance")
 # why a probe ran early, off its regular schedule: a paid probe failed, a free liveness check did, a
 # successful probe was slower than its latency threshold (exporter.detection), or an official incident
 # appeared in the status feed
-CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness", "slow", "status", "uptime")
+CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness", "slow", "status", "uptime", "canary")
 DURATION_BUCKETS: tuple[float, ...] = (
     0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300,
 )

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeFloat
 
 from exporter.budget import BudgetSettings
 from exporter.catalog import Family, family_of
 from exporter.detection import latency_threshold
 from exporter.durations import parse_duration
 from exporter.maintenance import Maintenance
-from exporter.pricing import Price
+from exporter.pricing import Price, TokenKind
 from exporter.status import SourceConfig
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -57,6 +57,23 @@ class LivenessSettings(Strict):
     interval: Duration = 60.0
     timeout: Duration = 10.0
     trigger_probes: bool = True  # a failed check runs a paid confirmation of the target's healthy series
+
+
+class CanarySettings(Strict):
+    """`canary:` a cheap paid call on the image model itself (exporter/canary.py): a text-only
+    generation of a one-line prompt, which goes through the model's serving path, so it sees a
+    generation outage the free liveness check cannot, for a fraction of an image's price. It cannot
+    see a fault of image output alone: the image probes still do."""
+
+    enabled: bool = False  # off by default: no Google page confirms that the image models take a text-only request
+    interval: Duration = 60.0
+    timeout: Duration = 30.0
+    prompt: str = Field(default="Reply with the single word OK.", min_length=1)
+    # failed canaries in a row that probe each of the target's healthy series at once (reason
+    # "canary", at most once an interval per series); 0: never
+    trigger_after: int = Field(default=3, ge=0, le=100)
+    # USD per million tokens; default: the model family's text rates (exporter/catalog.py)
+    per_million_tokens: dict[TokenKind, NonNegativeFloat] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,7 @@ class Target:
     price: Price = field(default_factory=lambda: Price.resolve(None, None))
     confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
     liveness: LivenessSettings = field(default_factory=LivenessSettings)
+    canary: CanarySettings = field(default_factory=CanarySettings)
     project: str | None = None  # api: vertex
     location: str | None = None
     google: GoogleAuth | None = None  # Google credentials instead of a key (exporter/credentials.py)

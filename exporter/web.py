@@ -37,7 +37,7 @@ def parse_listen_address(address: str) -> tuple[str | None, int]:
 
 
 def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], config_source: Callable[[], str],
-             liveness=None, budget=None, maintenance=None) -> web.Application:
+             liveness=None, budget=None, maintenance=None, canary=None) -> web.Application:
     def scrape(accept: str, gzipped: bool) -> tuple[bytes, dict[str, str]]:
         body, content_type = exposition.render(accept)
         if not gzipped:
@@ -54,7 +54,7 @@ def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], co
 
     async def index(request: web.Request) -> web.Response:
         html = landing.render(store, ready(), config_source(), liveness, budget,
-                              maintenance() if maintenance else None)
+                              maintenance() if maintenance else None, canary)
         return web.Response(text=html, content_type="text/html")
 
     async def healthy(request: web.Request) -> web.Response:

@@ -23,7 +23,7 @@ from exporter.targets import Series, Target
 class ProbeFailure(Exception):
     """An attempt that ended in a classified outcome other than success."""
 
-    def __init__(self, outcome: Outcome, message: str):
+    def __init__(self, outcome: Outcome | str, message: str):  # a str: a check's own outcome (no_text)
         super().__init__(message)
         self.outcome = outcome
         self.message = message
@@ -67,6 +67,16 @@ class Dialect:
 
     def model_listed(self, target: Target, payload: Any) -> bool:
         """Whether a 2xx liveness answer shows the target's model; ProbeFailure(bad_response) if unreadable."""
+        raise NotImplementedError
+
+    # The canary (exporter.canary): a text-only generation on the image model, priced by its tokens.
+    # A dialect without one returns None from canary_request. The target's extra_body is not merged:
+    # it is written for image requests.
+    def canary_request(self, target: Target, api_key: str | None, prompt: str) -> Request | None:
+        return None
+
+    def canary_text(self, payload: Any) -> str:
+        """The text of a 2xx canary answer, or ProbeFailure (no_text when there is none)."""
         raise NotImplementedError
 
 

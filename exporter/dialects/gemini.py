@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from exporter.dialects.base import BLOCK_REASONS, Answer, Dialect, ProbeFailure, Request, _ints, decode_base64, dig, merge_body
-from exporter.outcomes import Outcome
+from exporter.outcomes import NO_TEXT, Outcome
 
 
 # Finish reasons of an answer without an image that say why
@@ -48,6 +48,28 @@ class Gemini(Dialect):
             thinking=usage.get("thoughtsTokenCount"),
         )
 
+    def canary_body(self, prompt: str) -> dict[str, Any]:
+        # TEXT alone: the modality list the API takes (https://ai.google.dev/api/generate-content#Modality);
+        # no imageConfig, no thinkingConfig (Pro always thinks; 3.1 Flash Image's default is minimal)
+        return {"contents": [{"parts": [{"text": prompt}]}], "generationConfig": {"responseModalities": ["TEXT"]}}
+
+    def canary_request(self, target, api_key, prompt):
+        headers = {"x-goog-api-key": api_key} if api_key else {}
+        return Request(f"{target.base_url}/v1beta/models/{quote(target.model, safe='')}:generateContent", headers,
+                       self.canary_body(prompt))
+
+    def canary_text(self, payload):
+        candidate = self._candidate(payload)
+        parts = (candidate.get("content") or {}).get("parts") or []
+        text = "".join(p["text"] for p in parts if isinstance(p, dict) and not p.get("thought")
+                       and isinstance(p.get("text"), str))
+        if text.strip():
+            return text
+        reason = str(candidate.get("finishReason") or "")
+        if reason in BLOCK_REASONS:
+            raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"finish reason {reason}")
+        raise ProbeFailure(NO_TEXT, f"answer has no text (finish reason {reason or 'none'})")
+
     liveness_names_model = True
 
     def liveness_request(self, target, api_key):
@@ -59,13 +81,18 @@ class Gemini(Dialect):
         name = dig(payload, "name")
         return str(name).removeprefix("models/") == target.model
 
-    def parse(self, payload):
+    @staticmethod
+    def _candidate(payload) -> dict:
         feedback = payload.get("promptFeedback") if isinstance(payload, dict) else None
         if isinstance(feedback, dict) and feedback.get("blockReason"):
             raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"prompt blocked: {feedback['blockReason']}")
         candidate = dig(payload, "candidates", 0)
         if not isinstance(candidate, dict):
             raise ProbeFailure(Outcome.BAD_RESPONSE, "candidates[0] is not an object")
+        return candidate
+
+    def parse(self, payload):
+        candidate = self._candidate(payload)
         parts = (candidate.get("content") or {}).get("parts") or []
         for i, part in enumerate(parts):
             if isinstance(part, dict) and not part.get("thought"):

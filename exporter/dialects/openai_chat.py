@@ -9,7 +9,7 @@ from exporter.dialects.base import (
     openai_chat_usage,
 )
 from exporter.dialects.openai_images import ModelList, bearer
-from exporter.outcomes import Outcome
+from exporter.outcomes import NO_TEXT, Outcome
 
 
 def finish_check(choice: dict) -> None:
@@ -23,6 +23,21 @@ def finish_check(choice: dict) -> None:
         code = error.get("code")
         status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 502
         raise classify_error(status, {"error": error}, "the provider failed mid-answer (finish reason error)")
+
+
+def chat_text(payload) -> str:
+    """The text of a chat answer (a canary's), or ProbeFailure."""
+    choice = dig(payload, "choices", 0)
+    message = dig(choice, "message")
+    if not isinstance(message, dict):
+        raise ProbeFailure(Outcome.BAD_RESPONSE, "choices[0].message is not an object")
+    finish_check(choice)
+    content = message.get("content")
+    if isinstance(content, list):  # content parts: {"type": "text", "text": ...}
+        content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+    if isinstance(content, str) and content.strip():
+        return content
+    raise ProbeFailure(NO_TEXT, f"message has no text (finish reason {choice.get('finish_reason') or 'none'})")
 
 
 def images_field(message: dict) -> object | None:
@@ -49,6 +64,14 @@ class OpenAIChat(ModelList, Dialect):
         if series.thinking_level != "default":
             body["thinking_level"] = series.thinking_level
         return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
+
+    def canary_request(self, target, api_key, prompt):
+        # a plain chat completion: no image_config, text is the OpenAI default output
+        body = {"model": target.model, "messages": [{"role": "user", "content": prompt}], "stream": False}
+        return Request(f"{target.base_url}/chat/completions", bearer(api_key), body)
+
+    def canary_text(self, payload):
+        return chat_text(payload)
 
     def usage(self, payload):
         return openai_chat_usage(payload.get("usage") if isinstance(payload, dict) else None)

@@ -44,6 +44,11 @@ class Vertex(Gemini):
         return Request(f"{self.model_path(series.target)}:generateContent", bearer(api_key),
                        merge_body(body, series.target.extra_body))
 
+    def canary_request(self, target, api_key, prompt):
+        body = self.canary_body(prompt)
+        body["contents"][0]["role"] = "user"
+        return Request(f"{self.model_path(target)}:generateContent", bearer(api_key), body)
+
     liveness_names_model = True
 
     def liveness_request(self, target, api_key):

@@ -45,6 +45,13 @@ ONLY: dict[str, tuple[str, ...]] = {
     "model_not_in_region": ("vertex",),
 }
 
+# kinds that also hit a text-only request (the canary's); the others are faults of image output
+# and a text request gets a normal answer. `image_only: true` keeps any fault off text requests.
+TEXT_KINDS: frozenset[str] = frozenset({
+    "status", "html_error", "not_json", "hang", "slow_drip", "truncated_json", "safety_block", "reset",
+    "error_in_body", "moderation", "finish_error", "revoked_account", "model_not_in_region",
+})
+
 
 @dataclass
 class Fault:
@@ -58,6 +65,7 @@ class Fault:
     model: str | None = None
     resolution: str | None = None
     metadata: bool = False  # also hit the free metadata calls (a whole-API outage), not only generation
+    image_only: bool = False  # only requests for an image: a fault the canary's text requests cannot see
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Fault":
@@ -76,7 +84,9 @@ class Fault:
             raise ValueError("fault rate must be between 0 and 1")
         return fault
 
-    def applies(self, api: str, model: str, resolution: str, elapsed: float) -> bool:
+    def applies(self, api: str, model: str, resolution: str, elapsed: float, text: bool = False) -> bool:
+        if text and (self.image_only or self.kind not in TEXT_KINDS):
+            return False
         if self.api not in (None, api) or self.model not in (None, model) or self.resolution not in (None, resolution):
             return False
         if self.start is not None and elapsed < self.start:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import random
 
-MEAN_SECONDS = {"512": 10.0, "1K": 17.5, "2K": 35.0, "4K": 60.0}  # thinking low (and default, minimal)
+# thinking low (and default, minimal); "text": a text-only request (the canary's), UNVERIFIED
+MEAN_SECONDS = {"512": 10.0, "1K": 17.5, "2K": 35.0, "4K": 60.0, "text": 4.0}
 THINKING_EXTRA = {  # seconds added by the thinking level
     "medium": {"1K": 7.5, "2K": 7.5, "4K": 10.0},
     "high": {"1K": 20.0, "2K": 17.5, "4K": 40.0},

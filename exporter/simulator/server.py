@@ -87,7 +87,7 @@ class Simulator:
 
     def fault_for(self, ask: Ask) -> Fault | None:
         elapsed = time.monotonic() - self.clock_zero
-        return next((f for f in self.faults if f.applies(ask.api, ask.model, ask.resolution, elapsed)), None)
+        return next((f for f in self.faults if f.applies(ask.api, ask.model, ask.resolution, elapsed, ask.text)), None)
 
     def fault_active(self, kind: str) -> bool:
         """Whether a fault of this kind (with no model or resolution filter) applies now."""
@@ -172,6 +172,13 @@ class Simulator:
             return web.json_response(payload, status=status)
         if kind == "text_only":
             return web.json_response(wire.text_only(ask))
+        if ask.text:  # the canary's text-only request: a text answer
+            payload = json.dumps(wire.text_answer(ask)).encode()
+            if kind == "truncated_json":
+                return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
+            if kind == "slow_drip":
+                return await _drip(request, payload, fault.seconds)
+            return web.Response(body=payload, content_type="application/json")
         if kind == "error_in_body":
             return web.json_response(error_in_body(fault.status))
         if kind in ("finish_error", "no_image_reason"):

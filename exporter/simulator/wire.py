@@ -39,12 +39,15 @@ class Ask:
     key: str | None
     prompt: str
     location: str | None = None  # vertex: the location of the endpoint asked
+    text: bool = False  # a text-only request (the canary's): answered with text, resolution TEXT
     quota_project: str | None = None  # vertex: x-goog-user-project
 
 
 # Gateway aliases the simulator serves as the family of the same name (a gateway knows what its
 # aliases are; the exporter learns it from a target's `family:`)
 ALIASES: tuple[str, ...] = ("nano-banana-pro", "nano-banana-2", "nano-banana")
+TEXT_TOKENS = 2  # "OK"
+TEXT_THINKING_TOKENS = 280  # UNVERIFIED: a guess at Pro's thinking before a one-word answer
 
 
 def model_family(model: str) -> Family:
@@ -62,6 +65,13 @@ def _resolution_named(value: str) -> str:
         if value in (resolution, CHAT_IMAGE_SIZES.get(resolution)):
             return resolution
     raise ValueError(f"image size {value!r} is not supported")
+
+
+TEXT = "text"  # the resolution of a text-only request: no image fault with a resolution filter matches it
+
+
+def _text_ask(api: str, model: str, key: str | None, prompt: str) -> Ask:
+    return Ask(api, model, TEXT, "default", 0, 0, key, prompt, text=True)
 
 
 def _model_takes(family: Family, model: str, image_size: object, level: str) -> None:
@@ -89,14 +99,16 @@ class Gemini:
         model = (request.match_info.get("model_action") or request.match_info["model"]).rsplit(":", 1)[0]
         family = model_family(model)
         config = body.get("generationConfig") or {}
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        prompt = body["contents"][0]["parts"][0]["text"]
+        if [str(m).upper() for m in config.get("responseModalities") or ()] == ["TEXT"]:
+            return _text_ask(self.api, model, key, prompt)
         image_config = config.get("imageConfig") or {}
         resolution = _resolution_named(str(image_config.get("imageSize") or "1K"))
         aspect = image_config.get("aspectRatio") or "1:1"
         level = ((config.get("thinkingConfig") or {}).get("thinkingLevel") or "default").lower()
         _model_takes(family, model, image_config.get("imageSize"), level)
         width, height = expected_size(resolution, aspect, family)
-        key = request.headers.get("x-goog-api-key") or request.query.get("key")
-        prompt = body["contents"][0]["parts"][0]["text"]
         return Ask(self.api, model, resolution, level, width, height, key, prompt)
 
     def image(self, ask: Ask, image: bytes | None, url: str | None) -> dict:
@@ -108,6 +120,10 @@ class Gemini:
 
     def no_image_reason(self, ask: Ask) -> dict:
         return self._answer(ask, [{"text": "I could not make that image."}], "NO_IMAGE")
+
+    def text_answer(self, ask: Ask) -> dict:
+        """The answer to a text-only request: one text part, usage with the model's thinking."""
+        return self._answer(ask, [{"text": "OK"}], "STOP")
 
     def blocked(self, ask: Ask) -> tuple[int, dict]:
         return 200, {"candidates": [{"finishReason": "IMAGE_SAFETY", "index": 0}], "usageMetadata": _gemini_usage(ask, 0)}
@@ -137,15 +153,22 @@ class Gemini:
     def _answer(self, ask: Ask, parts: list, reason: str) -> dict:
         return {
             "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": reason, "index": 0}],
-            "usageMetadata": _gemini_usage(ask, image_tokens(ask)),
+            "usageMetadata": _gemini_usage(ask, TEXT_TOKENS if ask.text else image_tokens(ask)),
             "modelVersion": ask.model,
             "responseId": uuid.uuid4().hex[:20],
         }
 
 
+def _thoughts(ask: Ask) -> int:
+    """Thinking tokens: the level's; a text request on a model that always thinks (Pro) thinks anyway."""
+    if ask.text:
+        return TEXT_THINKING_TOKENS if model_family(ask.model).name == "nano-banana-pro" else 0
+    return THINKING_TOKENS.get(ask.thinking_level, 0)
+
+
 def _gemini_usage(ask: Ask, image_tokens: int) -> dict:
     prompt_tokens = len(ask.prompt.split()) + 3
-    thoughts = THINKING_TOKENS.get(ask.thinking_level, 0)
+    thoughts = _thoughts(ask)
     usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": image_tokens,
              "totalTokenCount": prompt_tokens + image_tokens + thoughts}
     if thoughts:
@@ -211,8 +234,8 @@ class _OpenAIStyle:
 
     def _usage(self, ask: Ask) -> dict:
         prompt_tokens = len(ask.prompt.split()) + 3
-        thoughts = THINKING_TOKENS.get(ask.thinking_level, 0)
-        completion = image_tokens(ask) + thoughts
+        thoughts = _thoughts(ask)
+        completion = (TEXT_TOKENS if ask.text else image_tokens(ask)) + thoughts
         return {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
                 "total_tokens": prompt_tokens + completion,
                 "completion_tokens_details": {"reasoning_tokens": thoughts}}
@@ -253,15 +276,19 @@ class OpenAIChat(_OpenAIStyle):
     def read(self, request: Any, body: dict) -> Ask:
         model = str(body.get("model"))
         family = model_family(model)
+        openrouter = "modalities" in body
+        messages = body.get("messages") or [{}]
+        prompt = str(messages[-1].get("content") or "")
+        modalities = [str(m).lower() for m in body.get("modalities") or ()]
+        if modalities == ["text"] or ("image_config" not in body and not openrouter):  # the canary's
+            return _text_ask("openrouter" if openrouter else "openai_chat", model, _bearer(request.headers), prompt)
         image_config = body.get("image_config") or {}
         resolution = _resolution_named(str(image_config.get("image_size") or "1K"))
         aspect = image_config.get("aspect_ratio") or "1:1"
         width, height = expected_size(resolution, aspect, family)
-        openrouter = "modalities" in body
         level = ((body.get("reasoning") or {}).get("effort") if openrouter else body.get("thinking_level")) or "default"
-        messages = body.get("messages") or [{}]
         return Ask("openrouter" if openrouter else "openai_chat", model, resolution, str(level),
-                   width, height, _bearer(request.headers), str(messages[-1].get("content") or ""))
+                   width, height, _bearer(request.headers), prompt)
 
     def image(self, ask: Ask, image: bytes | None, url: str | None, images_field: bool = False) -> dict:
         data = "data:image/png;base64," + (_b64(image) if image is not None else "!!not-base64!!")
@@ -275,6 +302,9 @@ class OpenAIChat(_OpenAIStyle):
 
     def text_only(self, ask: Ask) -> dict:
         return self._answer(ask, {"role": "assistant", "content": "I can describe a red circle instead."}, "stop")
+
+    def text_answer(self, ask: Ask) -> dict:
+        return self._answer(ask, {"role": "assistant", "content": "OK"}, "stop")
 
     def blocked(self, ask: Ask) -> tuple[int, dict]:
         return 200, self._answer(ask, {"role": "assistant", "content": ""}, "content_filter")

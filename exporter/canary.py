@@ -1,0 +1,104 @@
+"""The canary: per target, a cheap paid call on the image model itself, run often.
+
+A text-only generation of a one-line prompt (Gemini and Vertex AI: `generateContent` with
+`responseModalities: ["TEXT"]`; chat dialects: a chat completion without image settings, OpenRouter
+with `modalities: ["text"]`; the Images API has none). It goes through the model's serving path,
+so it fails with the "model is overloaded" 503s of a generation outage that the free liveness check
+(a metadata call) never sees, and it costs tokens, not an image: a few hundred thinking tokens at
+the text rate (exporter/catalog.py), about $0.004 on Nano Banana Pro against $0.134 for a 1K image.
+
+It cannot see a fault of image output alone (an image that does not decode, a wrong size, a 4K-only
+failure): the image probes still do. `trigger_after` failed canaries in a row (3 by default; rate
+limited ones do not count) probe each of the target's healthy series at once (confirmation reason
+`canary`), which is what pages. Its outcomes have their own families (`nanobanana_canary_*`) and list
+(`exporter.outcomes.CANARY_OUTCOMES`), never mixed with the image probes'. It is paid: the daily
+budget and maintenance windows pause it like a probe, and its cost is charged to the budget.
+
+Off by default (`canary: {enabled: true}` turns it on): no Google page confirms that the image
+models accept a text-only request, so a deployment enables it after one successful canary (the
+landing page and `nanobanana_canary_outcome` show it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from exporter.checks import Check, Checker, CheckState
+from exporter.dialects import DIALECTS
+from exporter.dialects.base import classify_error, error_in_body
+from exporter.outcomes import CANARY_OUTCOMES, Outcome
+from exporter.targets import Target
+
+# The usage a canary is priced at when the answer reports none, and planned at (--config.check):
+# UNVERIFIED guesses for a one-word answer; the thinking tokens dominate (Pro always thinks).
+ESTIMATED_USAGE: dict[str, int] = {"input": 12, "output": 4, "thinking": 300}
+UNBILLED = (Outcome.RATE_LIMITED.value, Outcome.NETWORK_ERROR.value)  # refused, or never reached the provider
+
+
+def has_canary(target: Target) -> bool:
+    return target.canary.enabled and DIALECTS[target.api].canary_request(target, None, "") is not None
+
+
+def estimated_cost(target: Target) -> float:
+    """USD of one canary of `target` at ESTIMATED_USAGE: the planning figure."""
+    return target.price.of_text(ESTIMATED_USAGE, target.canary.per_million_tokens)
+
+
+class CanaryChecker(Checker):
+    """`refusal(target)` says why a paid call may not run now ("budget", "maintenance"), `charge(target
+    name, usd)` pays for one: the scheduler's and the budget's, so the canary pauses and counts like a probe."""
+
+    kind = "canary"
+    outcomes = CANARY_OUTCOMES
+
+    def __init__(self, *args: Any, refusal: Callable[[Target], str | None] | None = None,
+                 charge: Callable[[str, float], None] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.refusal = refusal
+        self.charge = charge
+
+    def settings(self, target: Target):
+        return target.canary
+
+    def has_check(self, target: Target) -> bool:
+        return has_canary(target)
+
+    def request(self, target: Target, secret: str | None):
+        return DIALECTS[target.api].canary_request(target, secret, target.canary.prompt)
+
+    def before(self, target: Target) -> str | None:
+        return self.refusal(target) if self.refusal is not None else None
+
+    def triggers(self, state: CheckState) -> bool:
+        after = state.target.canary.trigger_after
+        last = state.last
+        return (after > 0 and state.consecutive_failures >= after and last is not None
+                and last.outcome not in (Outcome.SUCCESS, Outcome.RATE_LIMITED))
+
+    def verdict(self, target: Target, status: int, payload: Any) -> tuple[str, str]:
+        if not 200 <= status < 300:
+            failure = classify_error(status, payload)
+            return failure.outcome.value, failure.message
+        failure = error_in_body(payload)  # OpenRouter's errors after the model started
+        if failure is not None:
+            return failure.outcome.value, failure.message
+        if not isinstance(payload, dict):
+            return Outcome.BAD_RESPONSE.value, "answer is not a JSON object"
+        DIALECTS[target.api].canary_text(payload)  # ProbeFailure when it carries no text
+        return Outcome.SUCCESS.value, ""
+
+    def priced(self, target: Target, check: Check, payload: Any) -> None:
+        if check.outcome in UNBILLED:
+            return
+        usage = DIALECTS[target.api].usage(payload) if isinstance(payload, dict) else {}
+        check.usage = usage
+        if not usage and check.outcome != Outcome.SUCCESS:
+            return  # an error answer reports no usage and is not billed
+        check.cost = target.price.of_text(usage or ESTIMATED_USAGE, target.canary.per_million_tokens)
+
+    async def check(self, target: Target) -> Check:
+        check = await super().check(target)
+        if self.charge is not None and check.cost > 0:
+            self.charge(target.name, check.cost)
+        return check
