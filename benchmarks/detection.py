@@ -22,7 +22,8 @@ simulated seconds so a starved run shows itself (probes then time out and page f
    fires in a scenario that should not page, or before the fault starts. Cost per day =
    nanobanana_probe_cost_usd_total at the list price, per simulated day.
 
-Scenarios: see SCENARIOS. Plans: default (the exporter's defaults), naive (a 1K probe every minute,
+Scenarios: see SCENARIOS. Plans: default (the exporter's defaults), canary (the defaults with the
+canary on: a text-only call a minute), canary-30s (one every 30 s), naive (a 1K probe every minute,
 no confirmations, no liveness checks) and dense (a probe every 5 minutes with the default checks).
 """
 
@@ -48,9 +49,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from exporter import detection  # noqa: E402
-from exporter.config import DEFAULT_INTERVAL, DEFAULT_TIMEOUTS, ConfirmSettings, LivenessSettings, load_text  # noqa: E402
+from exporter.canary import CanaryChecker  # noqa: E402
+from exporter.config import (DEFAULT_INTERVAL, DEFAULT_TIMEOUTS, CanarySettings, ConfirmSettings,  # noqa: E402
+                             LivenessSettings, load_text)
 from exporter.liveness import LivenessChecker  # noqa: E402
-from exporter.metrics import LivenessCollector, ProbeCollector  # noqa: E402
+from exporter.metrics import CheckCollector, ProbeCollector  # noqa: E402
 from exporter.plan import plan_series  # noqa: E402
 from exporter.probe import Prober  # noqa: E402
 from exporter.scheduler import MAX_JITTER, Scheduler  # noqa: E402
@@ -83,6 +86,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              ({"kind": "status", "status": 503, "metadata": True, "start": 0, "end": 30 * MIN},), 0, 45 * MIN, True),
     Scenario("generation-outage", "image generation answers 503 (overloaded); metadata calls work",
              ({"kind": "status", "status": 503, "start": 0, "end": 30 * MIN},), 0, 45 * MIN, True),
+    Scenario("image-only-outage", "image generation answers 503; text generation and metadata calls work",
+             ({"kind": "status", "status": 503, "image_only": True, "start": 0, "end": 30 * MIN},), 0, 45 * MIN, True),
     Scenario("4k-only", "only 4K generation fails (the plan probes 4K too here)",
              ({"kind": "status", "status": 503, "resolution": "4K", "start": 0, "end": 30 * MIN},), 0, 45 * MIN, True),
     # 20 % failing is 40 times the error budget of a 99.5 % objective: a page is right.
@@ -103,11 +108,14 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 def plans() -> dict[str, dict]:
     """Plan name -> target settings (unscaled seconds)."""
-    confirm, liveness = ConfirmSettings(), LivenessSettings()
+    confirm, liveness, canary = ConfirmSettings(), LivenessSettings(), CanarySettings()
     default = {"interval": DEFAULT_INTERVAL, "confirm": {"after": confirm.after, "count": confirm.count},
                "liveness": {"interval": liveness.interval, "timeout": liveness.timeout}}
+    canary_on = {"enabled": True, "interval": canary.interval, "timeout": canary.timeout}
     return {
         "default": default,
+        "canary": {**default, "canary": canary_on},
+        "canary-30s": {**default, "canary": {**canary_on, "interval": 30.0}},
         "dense": {**default, "interval": 300.0},
         "naive": {"interval": 60.0, "confirm": {"count": 0}, "liveness": {"enabled": False}},
     }
@@ -123,12 +131,13 @@ def target_config(scenario: Scenario, plan: str, base_url: str, scale: float) ->
     def seconds(value: float) -> str:
         return f"{value * scale * 1000:.6f}ms"
 
+    checks = {key: {k: seconds(v) if k in ("interval", "timeout") else v for k, v in settings[key].items()}
+              for key in ("liveness", "canary") if key in settings}
     return {"name": f"{scenario.name}-{plan}", "api": "gemini", "base_url": base_url, "model": MODEL,
             "interval": seconds(settings["interval"]),
             "timeout": {r: seconds(t) for r, t in DEFAULT_TIMEOUTS.items()},
             "resolutions": ["1K", "4K"] if scenario.name == "4k-only" else ["1K"],
-            "confirm": {k: seconds(v) if k == "after" else v for k, v in settings["confirm"].items()},
-            "liveness": {k: seconds(v) if k in ("interval", "timeout") else v for k, v in settings["liveness"].items()}}
+            "confirm": {k: seconds(v) if k == "after" else v for k, v in settings["confirm"].items()}, **checks}
 
 
 @dataclass
@@ -206,6 +215,7 @@ async def run(scenarios: list[Scenario], plan_names: list[str], speedup: float, 
     store, prober = Store(), Prober()
     scheduler = Scheduler(store, prober, max_jitter=MAX_JITTER / speedup)  # the jitter cap is in seconds too
     liveness = LivenessChecker(on_failure=scheduler.liveness_failed)
+    canary = CanaryChecker(on_failure=scheduler.canary_failed, refusal=scheduler.refusal)
     wall_zero = time.time()  # promtool's time 0: the mirror's timestamps count from here
     mirror = Mirror(mirror_config, speedup, wall_zero, 0.0)
     recorder = Recorder(names=rule_metric_names())
@@ -217,7 +227,8 @@ async def run(scenarios: list[Scenario], plan_names: list[str], speedup: float, 
     zero = loop.time()
     scheduler.apply(config)
     liveness.apply(config)
-    live = LivenessCollector(liveness)
+    canary.apply(config)
+    live = CheckCollector(liveness)
     steps = int(length // SCRAPE)
     for step in range(steps + 1):
         await asyncio.sleep(max(0.0, zero + step * SCRAPE / speedup - loop.time()))
@@ -243,21 +254,30 @@ async def run(scenarios: list[Scenario], plan_names: list[str], speedup: float, 
     days = length / DAY
     late = store.lateness_sum / max(1, sum(store.lateness_counts)) * speedup
     bounds = {}
+    plan_of = {f"{scenario.name}-{plan}": plan for scenario in scenarios for plan in plan_names}
     for series in mirror_config.series:  # --config.check's worst cases, for the same plans
-        plan = series.target.name.rsplit("-", 1)[1]
+        plan = plan_of[series.target.name]
         if series.resolution == "1K" and plan not in bounds:
             p = plan_series(series)
             bounds[plan] = (p.detect_api, p.detect_paid, p.detect_slow)
     costs = {state.series.target.name: 0.0 for state in store}
     for state in store:
         costs[state.series.target.name] += state.cost / days
+    canaries: dict[str, list[float]] = {}  # plan -> [calls, USD] per simulated day, over its scenarios
+    for state in canary:  # the canary's tokens at the family's text rates
+        costs[state.target.name] += state.cost / days
+        calls = canaries.setdefault(plan_of[state.target.name], [0.0, 0.0])
+        calls[0] += sum(state.checks.values()) / days / len(scenarios)
+        calls[1] += state.cost / days / len(scenarios)
     await scheduler.stop()
     await liveness.stop()
+    await canary.stop()
     await prober.aclose()
     for runner in runners:
         await runner.cleanup()
     detection.LATENCY_SECONDS.update(saved)
-    return {"recorder": recorder, "steps": steps, "costs": costs, "warmup": warmup, "lateness": late, "bounds": bounds}
+    return {"recorder": recorder, "steps": steps, "costs": costs, "warmup": warmup, "lateness": late, "bounds": bounds,
+            "canaries": canaries}
 
 
 def promtool_first_firing(recorder: Recorder, steps: int, save: str | None = None) -> list[tuple[dict[str, str], float]]:
@@ -399,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  scheduler lateness: mean {result['lateness']:.1f} simulated seconds per probe start (machine load)")
     for plan, (api, paid, slow) in result["bounds"].items():
         print(f"  --config.check worst case, {plan}: detect {api:.0f} s, detect-paid {paid:.0f} s, detect-slow {slow:.0f} s")
+    for plan, (calls, usd) in result["canaries"].items():
+        print(f"  canary calls, {plan}: {calls:.0f} per simulated day, ${usd:.2f} a day per target (in USD/day below)")
     print()
     print(table(scenarios, plan_names, v))
     return 0

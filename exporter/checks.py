@@ -109,7 +109,7 @@ class Checker:
         raise NotImplementedError
 
     def verdict(self, target: Target, status: int, payload: Any) -> tuple[str, str]:
-        """(outcome, message) of an answer."""
+        """(outcome, message) of an answer, or ProbeFailure."""
         raise NotImplementedError
 
     def triggers(self, state: CheckState) -> bool:
@@ -174,7 +174,7 @@ class Checker:
                 request = self.request(target, await self.credentials.secret(target))
                 request.headers.update(self.credentials.headers(target))
                 status, payload = await self._fetch(request.method, request.url, request.headers, request.body)
-            outcome, message = self.verdict(target, status, payload)
+            outcome, message = self.outcome_of(target, status, payload)
         except ProbeFailure as failure:
             outcome, message = str(failure.outcome), failure.message
         except (TimeoutError, httpx.TimeoutException):
@@ -186,11 +186,19 @@ class Checker:
         except Exception as err:  # a bug of ours must not end the target's checks for good
             log.error("%s check raised unexpectedly: %s", self.kind, self.redact(repr(err)))
             outcome, message = Outcome.BAD_RESPONSE.value, f"unexpected {type(err).__name__}: {err}"
-        if outcome not in self.outcomes:  # e.g. a policy-worded 400 on a metadata call: a client error
-            outcome = Outcome.CLIENT_ERROR.value
         check = Check(started_wall, outcome, time.perf_counter() - started, self.redact(message)[:500])
         self.priced(target, check, payload)
         return check
+
+    def outcome_of(self, target: Target, status: int, payload: Any) -> tuple[str, str]:
+        """(outcome, message) of an answer, always one of the kind's outcomes."""
+        try:
+            outcome, message = self.verdict(target, status, payload)
+        except ProbeFailure as failure:
+            outcome, message = str(failure.outcome), failure.message
+        if outcome not in self.outcomes:  # e.g. a policy-worded 400 on a metadata call: a client error
+            outcome = Outcome.CLIENT_ERROR.value
+        return outcome, message
 
     async def _fetch(self, method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
         async with self._client.stream(method, url, headers=headers, json=body) as response:

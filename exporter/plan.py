@@ -2,7 +2,8 @@
 
 `--config.check` prints it. Figures are steady-state estimates at the configured prices: every
 probe succeeds and is charged its per-image price; confirmations add up to `confirm.count` probes
-per failure streak; liveness checks are free.
+per failure streak; liveness checks are free; a canary (exporter/canary.py) costs its estimated
+usage at the family's text rates, per target.
 
 Worst-case detection assumes the outage starts right after a probe started, every failing probe
 runs into its timeout (a hanging API), the probe alert fires after CONSECUTIVE_FAILURES failures in
@@ -26,6 +27,7 @@ from exporter.targets import Config, Series
 from exporter.contract.rules import alert
 from exporter.contract.settings import CONSECUTIVE_FAILURES, CONSECUTIVE_SLOW
 from exporter.durations import format_duration, parse_duration
+from exporter.canary import estimated_cost, has_canary
 from exporter.liveness import has_check
 from exporter.scheduler import JITTER, MAX_JITTER
 
@@ -44,7 +46,7 @@ class SeriesPlan:
     series: Series
     probes_per_day: float
     cost_per_day: float
-    detect_paid: float  # seconds: an outage only paid probes see (image generation fails)
+    detect_paid: float  # seconds: an outage only paid calls see (generation fails; the canary's text calls too)
     detect_api: float  # seconds: an outage the free liveness check sees too (the whole API is down)
     detect_slow: float = 0.0  # seconds: every probe slower than its latency threshold
 
@@ -72,6 +74,13 @@ def plan_series(series: Series) -> SeriesPlan:
     if has_check(series.target) and liveness.trigger_probes:
         # the check fails at worst one interval (plus its timeout) in; it probes the series at once
         detect_api = min(detect_paid, failures_seen(series, liveness.interval + liveness.timeout) + ALLOWANCE)
+    canary = series.target.canary
+    if has_canary(series.target) and canary.trigger_after:
+        # the trigger_after-th failing canary ends at worst that many intervals (and its timeout) in;
+        # it probes the series at once
+        canary_fails = canary.trigger_after * canary.interval + canary.timeout
+        detect_paid = min(detect_paid, failures_seen(series, canary_fails) + ALLOWANCE)
+        detect_api = min(detect_api, detect_paid)
     detect_slow = failures_seen(series, interval + jitter, count=CONSECUTIVE_SLOW) + ALLOWANCE - ALERT_FOR + LATENCY_FOR
     return SeriesPlan(series, probes, probes * series.price, detect_paid, detect_api, detect_slow)
 
@@ -95,19 +104,36 @@ def print_plan(config: Config, out: Callable[[str], Any] = print) -> list[Series
     total_probes = sum(p.probes_per_day for p in plans)
     total_cost = sum(p.cost_per_day for p in plans)
     checks = sum(DAY / t.liveness.interval for t in config.targets if has_check(t))
+    canaries = canary_costs(config)
+    total_cost += sum(canaries.values())
     out(f"total: {total_probes:g} paid probes/day, {_usd(total_cost)}/day, {_usd(total_cost * MONTH_DAYS)}/month "
         f"({MONTH_DAYS} days); {checks:g} free liveness checks/day")
+    for name, usd in canaries.items():
+        target = next(t for t in config.targets if t.name == name)
+        out(f"canary {name}: {DAY / target.canary.interval:g} text calls/day, about {_usd(usd)}/day (included above; "
+            f"{canary_price(target)} each at an estimated usage); it cannot see a fault of image output alone")
     out("detect: worst case from the start of a whole-API outage (the free liveness check sees it too) to a firing")
-    out(f"  {CONSECUTIVE_FAILURES}-failures alert; detect-paid: an outage only paid probes see (image generation fails).")
+    out(f"  {CONSECUTIVE_FAILURES}-failures alert; detect-paid: an outage only paid calls see (generation fails).")
     out(f"  detect-slow: every probe slower than its latency threshold ({CONSECUTIVE_SLOW} in a row, confirmed like a"
         f" failure, then the latency alert's for {LATENCY_FOR:g}s).")
     out(f"  All include probe timeouts and an allowance of {ALLOWANCE:g}s (scrape {SCRAPE_INTERVAL:g}s +"
         f" evaluation {EVALUATION_INTERVAL:g}s + for {ALERT_FOR:g}s + Alertmanager group_wait {GROUP_WAIT:g}s).")
     out("costs: every probe succeeding at its per-image price; confirmations add up to confirm.count probes per failure streak.")
+    if canaries:
+        out("  detect and detect-paid include the canary: trigger_after failed canaries in a row probe the series at once.")
     for warning in model_warnings(config) + budget_warnings(config, plans):
         out(f"WARNING: {warning}")
     out(f"{len(config.series)} series in {len(config.targets)} targets")
     return plans
+
+
+def canary_costs(config: Config) -> dict[str, float]:
+    """Target name -> USD per day of its canary, for the targets that run one."""
+    return {t.name: DAY / t.canary.interval * estimated_cost(t) for t in config.targets if has_canary(t)}
+
+
+def canary_price(target) -> str:
+    return f"${estimated_cost(target):.4f}"
 
 
 def model_warnings(config: Config) -> list[str]:
@@ -132,10 +158,13 @@ def budget_warnings(config: Config, plans: list[SeriesPlan]) -> list[str]:
     budget = config.budget
     if budget is None:
         return []
-    spend = {GLOBAL: sum(p.cost_per_day for p in plans)}
+    canaries = canary_costs(config)
+    spend = {GLOBAL: sum(p.cost_per_day for p in plans) + sum(canaries.values())}
     for p in plans:
         scope = target_scope(p.series.target.name)
         spend[scope] = spend.get(scope, 0.0) + p.cost_per_day
+    for name, usd in canaries.items():
+        spend[target_scope(name)] = spend.get(target_scope(name), 0.0) + usd
     limits = {target_scope(name): usd for name, usd in budget.targets.items()}
     if budget.daily_limit_usd is not None:
         limits[GLOBAL] = budget.daily_limit_usd

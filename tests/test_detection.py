@@ -83,8 +83,8 @@ async def test_a_failure_resets_the_slow_streak(simulator, monkeypatch):
 @pytest.mark.timeout(600)
 def test_detection_benchmark_short_form():
     """benchmarks/detection.py, briefly: the exporter against the simulator, its scrapes through the
-    shipped rules in promtool. A generation-only outage pages the default plan; one failed probe
-    does not."""
+    shipped rules in promtool. A generation-only outage pages the default plan, and the canary plan
+    within its worst case; one failed probe does not."""
     import dataclasses
     import sys
 
@@ -95,16 +95,21 @@ def test_detection_benchmark_short_form():
 
     short = {s.name: s for s in bench.SCENARIOS}
     scenarios = [dataclasses.replace(short["generation-outage"], length=25 * 60.0), short["single-failure"]]
-    plans = ["default", "naive"]
+    plans = ["default", "canary", "naive"]
     result = asyncio.run(bench.run(scenarios, plans, speedup=50, seed=1, warmup=15 * 60.0))
     verdicts = bench.verdicts(scenarios, plans, result)
     outage = verdicts["generation-outage", "default"]
     assert outage.first.endswith("(critical)") and outage.detect is not None, outage
     assert 60 < outage.detect < 25 * 60, outage  # the next 15-minute probe, its confirmations, group_wait
     assert verdicts["generation-outage", "naive"].detect < 6 * 60
+    canary = verdicts["generation-outage", "canary"]  # three failed canaries probe at once: --config.check's bound
+    assert canary.first.endswith("(critical)") and canary.detect < result["bounds"]["canary"][1] + 3 * 60, canary
     # the default plan only: on a busy machine a naive probe a minute can time out three times in a row
     assert verdicts["single-failure", "default"].false_pages == 0, verdicts["single-failure", "default"]
     assert 0 < verdicts["single-failure", "default"].cost < verdicts["single-failure", "naive"].cost / 5
+    # the canary's text calls are charged: a canary plan costs more than the default, far less than naive
+    assert verdicts["single-failure", "default"].cost < verdicts["single-failure", "canary"].cost
+    assert verdicts["single-failure", "canary"].cost < verdicts["single-failure", "naive"].cost / 5
     print(bench.table(scenarios, plans, verdicts))
 
 

@@ -55,6 +55,11 @@ ANSWERS: dict[str, tuple[int, tuple[str, ...], Outcome]] = {
     "vertex-403-permission-denied.json": (403, GOOGLE, Outcome.AUTH_ERROR),
     "vertex-404-model-not-in-location.json": (404, GOOGLE, Outcome.CLIENT_ERROR),
     "vertex-401-unauthenticated.json": (401, GOOGLE, Outcome.AUTH_ERROR),
+    # the canary's text answers (tests/test_canary.py reads them as canaries): as an image probe, no image
+    "gemini-text-thinking-success.json": (200, GOOGLE, Outcome.NO_IMAGE),
+    "gemini-text-signature-part.json": (200, GOOGLE, Outcome.NO_IMAGE),
+    "gemini-text-signature-only.json": (200, GOOGLE, Outcome.NO_IMAGE),
+    "openrouter-chat-text-success.json": (200, CHAT, Outcome.NO_IMAGE),
 }
 
 # file -> the token usage the exporter reads from it (each token counted once: reasoning tokens
