@@ -23,7 +23,8 @@ simulated seconds so a starved run shows itself (probes then time out and page f
    nanobanana_probe_cost_usd_total at the list price, per simulated day.
 
 Scenarios: see SCENARIOS. Plans: default (the exporter's defaults), canary (the defaults with the
-canary on: a text-only call a minute), canary-30s (one every 30 s), naive (a 1K probe every minute,
+canary on: a text-only call a minute), canary-fast (images every 30 minutes, a canary every 30 s,
+two failed canaries probe at once), naive (a 1K probe every minute,
 no confirmations, no liveness checks) and dense (a probe every 5 minutes with the default checks).
 """
 
@@ -115,7 +116,9 @@ def plans() -> dict[str, dict]:
     return {
         "default": default,
         "canary": {**default, "canary": canary_on},
-        "canary-30s": {**default, "canary": {**canary_on, "interval": 30.0}},
+        # the nearest plan to a tenth of naive's cost with naive's detection: images every 30 minutes,
+        # a canary every 30 s, two failed in a row probe at once
+        "canary-fast": {**default, "interval": 1800.0, "canary": {**canary_on, "interval": 30.0, "trigger_after": 2}},
         "dense": {**default, "interval": 300.0},
         "naive": {"interval": 60.0, "confirm": {"count": 0}, "liveness": {"enabled": False}},
     }

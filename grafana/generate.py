@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout, no install needed
 
 from exporter.config import DEFAULT_INTERVAL  # noqa: E402
-from exporter.outcomes import LIVENESS_OUTCOMES, OUTCOMES, Outcome  # noqa: E402
+from exporter.outcomes import CANARY_OUTCOMES, LIVENESS_OUTCOMES, OUTCOMES, Outcome  # noqa: E402
 from exporter.sizes import RESOLUTIONS  # noqa: E402
 from exporter.state import PHASES, TOKEN_KINDS  # noqa: E402
 from exporter.status.base import IMPACTS, UPTIME_WINDOWS  # noqa: E402
@@ -401,6 +401,13 @@ def outcome_colour(o: str) -> str:
 
 LIVENESS_COLOURS = [by_name(f"{o}$", color={"mode": "fixed", "fixedColor": outcome_colour(o)})
                     for o in LIVENESS_OUTCOMES]
+CANARY_COLOURS = [by_name(f"{o}$", color={"mode": "fixed", "fixedColor": outcome_colour(o)}) for o in CANARY_OUTCOMES]
+
+
+def check_state(kind: str) -> str:
+    """1 OK, 0 FAIL, 2 rate limited: the last check of each target of one kind (LIVENESS_STATES)."""
+    return (f"nanobanana_{kind}_success{{{TARGET_SEL}}} + ignoring (outcome) (2 * "
+            f"nanobanana_{kind}_outcome{{{TARGET_SEL},outcome=\"{Outcome.RATE_LIMITED}\"}})")
 # Series named "<outcome>" or "<outcome> <location>".
 OUTCOME_COLOURS = [by_name(f"^{o}( |$)", color={"mode": "fixed", "fixedColor": outcome_colour(o)}) for o in OUTCOMES]
 OUTCOME_STATES = [{"type": "value", "options": {str(code): {"text": o, "color": outcome_colour(o), "index": code}
@@ -525,9 +532,7 @@ def overview(t: dict) -> dict:
                        "model id (NanoBananaApiKeyRejected, NanoBananaModelGone), the probe-detail dashboard "
                        "names the outcome. Yellow: the check was rate limited (quota, not an outage). Green while "
                        "paid probes fail: only image generation is broken.",
-                       [query(f"nanobanana_liveness_success{{{TARGET_SEL}}} + ignoring (outcome) (2 * "
-                              f"nanobanana_liveness_outcome{{{TARGET_SEL},outcome=\"{Outcome.RATE_LIMITED}\"}})",
-                              "{{target}} {{model}} {{location}}")],
+                       [query(check_state("liveness"), "{{target}} {{model}} {{location}}")],
                        w=6, h=8, mappings=LIVENESS_STATES),
         timeseries("Official incidents", "Incidents the official status feed lists as not ended, per watched "
                    "product and impact (NanoBananaUpstreamIncident fires meanwhile). An incident while our "
@@ -547,6 +552,15 @@ def overview(t: dict) -> dict:
                           f'{{{EXPORTER_SEL},window="{uptime_window}"}})', "{{provider}} {{model}}")],
                    "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=6, threshold_style="dashed",
                    min=0, max=1),
+        state_timeline("Canary", "The canary of each target that runs one (canary: in the config, off by default): "
+                       "a paid text-only generation on the image model, every minute by default. It goes through "
+                       "the model's serving path, so it is red in a generation outage the free liveness check "
+                       "misses; its failures in a row probe the target's series at once (reason canary). Red "
+                       "while the liveness check is green: the model is overloaded or failing. Green while paid "
+                       "probes fail: only image output is broken, which the canary cannot see. Yellow: rate "
+                       "limited. No data: no target runs a canary.",
+                       [query(check_state("canary"), "{{target}} {{model}} {{location}}")],
+                       w=24, h=5, mappings=LIVENESS_STATES),
     ]
     outcomes = [
         row("Outcomes"),
@@ -673,6 +687,12 @@ def probe_detail(t: dict) -> dict:
              "shows the API's message.",
              [query(f"nanobanana_liveness_outcome{{{TARGET_SEL}}} == 1", "{{target}} {{model}}: {{outcome}}")],
              thresholds=steps(BLUE), w=6, h=4, text_mode="name", overrides=LIVENESS_COLOURS, links=landing),
+        stat("Canary", "Outcome of the target's last canary (a paid text-only generation on the image model, "
+             "when the target runs one). server_error or timeout while the liveness check succeeds: the model "
+             "itself is failing (overloaded); no_text: it answered without text; rate_limited: quota (yellow). "
+             "Cost and tokens are in nanobanana_canary_cost_usd_total and _tokens_total. Empty: no canary.",
+             [query(f"nanobanana_canary_outcome{{{TARGET_SEL}}} == 1", "{{target}} {{model}}: {{outcome}}")],
+             thresholds=steps(BLUE), w=6, h=4, text_mode="name", overrides=CANARY_COLOURS, links=landing),
         stat("Exporter version", "nanobanana_exporter_build_info of the scraped exporter(s); the link opens "
              "its landing page with every series' recent attempts and errors.",
              [query(f"nanobanana_exporter_build_info{{{EXPORTER_SEL}}}", "{{version}} {{instance}}")],
@@ -792,10 +812,13 @@ def slo_cost(t: dict) -> dict:
              "that nanobanana-exporter --config.check prints.",
              [query(f"sum by (location) ({spend_per_day})", "spend {{location}}", instant=True)], "currencyUSD",
              w=6, h=6, decimals=2),
-        timeseries("Spend per day by target", "Estimated spend over the preceding 24 hours, per target. A rising "
-                   "line means more paid probes: confirmations of a failure streak, a new series or a shorter "
-                   "interval. 4K probes cost almost twice as much as 1K.",
-                   [query(f"sum by (location, target) ({spend_per_day})", "{{target}} {{location}}")],
+        timeseries("Spend per day by target", "Estimated spend over the preceding 24 hours, per target: its "
+                   "image probes and, apart, its canary (text-only calls, where one runs). A rising line means more "
+                   "paid probes: confirmations of a failure streak, a new series or a shorter interval. 4K probes "
+                   "cost almost twice as much as 1K.",
+                   [query(f"sum by (location, target) ({spend_per_day})", "{{target}} {{location}}"),
+                    query(f"sum by (location, target) (increase(nanobanana_canary_cost_usd_total{{{TARGET_SEL}}}[1d]))",
+                          "{{target}} canary {{location}}")],
                    "currencyUSD", w=18, h=6, min=0),
         bargauge("Budget used by scope", "Spend of this budget day over the daily limit of each scope (global, "
                  "target:<name>); only scopes with a limit. At 100 % the scope's paid probes pause until the day "
@@ -818,8 +841,9 @@ def slo_cost(t: dict) -> dict:
                    overrides=[by_name(" limit$", **{"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}})]),
         timeseries("Confirmations by reason", "Paid probes run early: failure (a paid probe failed), liveness (a "
                    "free check failed), slow (a probe slower than its latency threshold), status (an official "
-                   "incident appeared; every Gemini series is probed at once) or uptime (OpenRouter saw the model's "
-                   "endpoints degrade; its series are probed at once). They cost like any probe; many of them mean a long "
+                   "incident appeared; every Gemini series is probed at once), uptime (OpenRouter saw the model's "
+                   "endpoints degrade; its series are probed at once) or canary (the target's canary failed "
+                   "several times in a row; its series are probed at once). They cost like any probe; many of them mean a long "
                    "failure streak, so look at the error ratio above and the overview." + BAR_NOTE,
                    [query(f"sum by (location, reason) ({per_bar('nanobanana_probe_confirmations_total')})",
                           "{{reason}} {{location}}")], w=24, bars=True, min=0, decimals=0, interval=BAR_INTERVAL),

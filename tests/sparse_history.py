@@ -3,7 +3,7 @@ have stored it, written as OpenMetrics for `promtool tsdb create-blocks-from ope
 
 The probe series' samples are not invented here: every probe is recorded in the exporter's own
 `SeriesState` (exporter/state.py) and the samples are what its `ProbeCollector` renders at each
-scrape. Only the exporter-wide series (liveness, status sources, budget, build info) are written
+scrape. Only the exporter-wide series (liveness, canary, status sources, budget, build info) are written
 directly, with the metric names of exporter/metrics.py.
 
 `EVENTS` keeps what happened (every probe with its time, outcome and tokens), so tests compare
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from exporter.config import load_text
-from exporter.metrics import BUDGET_FAMILIES, LIVENESS_FAMILIES, ProbeCollector
-from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
+from exporter.metrics import BUDGET_FAMILIES, CANARY_FAMILIES, LIVENESS_FAMILIES, ProbeCollector
+from exporter.outcomes import CANARY_OUTCOMES, LIVENESS_OUTCOMES, Outcome
 from exporter.state import Attempt, Store
 
 SCRAPE = 15  # seconds, the provisioned datasource's timeInterval
@@ -142,6 +142,11 @@ def _exporter_wide(location: str, t: float) -> dict[str, float]:
     for o in LIVENESS_OUTCOMES:
         now = Outcome.RATE_LIMITED if limited else Outcome.SUCCESS
         out[f'nanobanana_liveness_outcome{{{target},outcome="{o}"}}'] = float(o == now)
+    assert {"nanobanana_canary_success", "nanobanana_canary_outcome", "nanobanana_canary_cost_usd"} <= set(CANARY_FAMILIES)
+    out[f"nanobanana_canary_success{{{target}}}"] = 1.0  # a canary a minute, always answered
+    for o in CANARY_OUTCOMES:
+        out[f'nanobanana_canary_outcome{{{target},outcome="{o}"}}'] = float(o == Outcome.SUCCESS)
+    out[f"nanobanana_canary_cost_usd_total{{{target}}}"] = round((t - START) / 60 * 0.0037, 6)
     incident = INCIDENT[0] <= t < INCIDENT[1]
     for impact in ("disruption", "outage"):
         out[f'nanobanana_upstream_incidents_active{{source="google_cloud",product="Vertex Gemini API",'

@@ -295,3 +295,18 @@ def test_config_check_plans_the_canary_cost_and_its_detection():
     assert estimated_cost(target) == pytest.approx(target.price.of_text(ESTIMATED_USAGE))
     total = next(x for x in lines if x.startswith("total:"))
     assert f"${2 * 96 * 0.134 + 1440 * estimated_cost(target):,.2f}/day" in total
+
+
+async def test_the_landing_page_shows_each_canary_with_its_cost(simulator, checker):
+    from exporter import landing
+
+    sim, base = simulator
+    cfg = canary_config(base)
+    checker.apply(cfg, run=False)
+    sim.configure({"faults": [{"kind": "status", "status": 503}]})
+    await checker.run(cfg.targets[0])
+    html = landing.render(Store(), True, "<test>", canary=checker)
+    section = html.split("<h2>Canary</h2>", 1)[1].split("</table>", 1)[0]
+    assert "server_error" in section and "overloaded" in section and "$0.0000" in section
+    assert "not a fault of image output alone" in section
+    assert "<h2>Canary</h2>" not in landing.render(Store(), True, "<test>")  # no canary configured: no section

@@ -268,8 +268,9 @@ def test_metric_name_extraction():
 
 # Exported only once the status poller's first fetches (against the demo's simulator) finished.
 STATUS_SAMPLES = ("nanobanana_upstream_incidents_active{", "nanobanana_openrouter_endpoint_uptime_ratio{")
-# Exported once the first free liveness check of a target finished.
+# Exported once the first free liveness check (and the first canary) of a target finished.
 LIVENESS_SAMPLE = "nanobanana_liveness_outcome{"
+CANARY_SAMPLE = "nanobanana_canary_outcome{"
 
 
 def produced_by_exporter() -> set[str]:
@@ -278,9 +279,10 @@ def produced_by_exporter() -> set[str]:
         deadline = time.monotonic() + 20
         while True:
             text = httpx.get(f"{base}/metrics", timeout=10).text
-            if all(s in text for s in (*STATUS_SAMPLES, LIVENESS_SAMPLE)):
+            if all(s in text for s in (*STATUS_SAMPLES, LIVENESS_SAMPLE, CANARY_SAMPLE)):
                 break
-            assert time.monotonic() < deadline, f"the demo exporter never exported {STATUS_SAMPLES} and {LIVENESS_SAMPLE}"
+            assert time.monotonic() < deadline, \
+                f"the demo exporter never exported {STATUS_SAMPLES}, {LIVENESS_SAMPLE} and {CANARY_SAMPLE}"
             time.sleep(0.2)
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("", "_sum", "_count")}
     names = set()
@@ -308,7 +310,8 @@ def test_every_metric_name_is_produced():
             used.setdefault(metric, []).append(f"{name} {where}")
     assert "nanobanana_probe_phase_seconds_total" in used and "nanobanana_probe_phase_duration_seconds" in used
     assert {s.rstrip("{") for s in STATUS_SAMPLES} <= set(used), "the overview compares with the status sources"
-    assert {"nanobanana_probe_cost_usd_total", "nanobanana_budget_limit_usd", "nanobanana_liveness_success"} <= set(used)
+    assert {"nanobanana_probe_cost_usd_total", "nanobanana_budget_limit_usd", "nanobanana_liveness_success",
+            "nanobanana_canary_success", "nanobanana_canary_cost_usd_total"} <= set(used)
     unknown = {m: places for m, places in used.items() if m not in known}
     assert not unknown, f"metrics no exporter or recording rule produces: {unknown}"
 
