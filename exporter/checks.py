@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -139,8 +140,14 @@ class Checker:
         self._states = {key: self._states.get(key) or CheckState(t, self.outcomes) for key, t in wanted.items()}
         for key, target in wanted.items():
             self._states[key].target = target
-        self._jobs.apply({key: Job(target, self.settings(target).interval, functools.partial(self.run, target))
+        self._jobs.apply({key: Job(target, self.settings(target).interval, functools.partial(self.run, target),
+                                   self.first_offset(key, self.settings(target).interval))
                           for key, target in wanted.items()} if run else {})
+
+    def first_offset(self, key: tuple[str, ...], interval: float) -> float:
+        """A stable place in the interval for a target's first check: targets spread evenly (no burst
+        of checks at start-up or after a reload), restarts keep the spread."""
+        return zlib.crc32("\0".join((self.kind, *key)).encode()) / 2**32 * interval
 
     async def run(self, target: Target) -> Check | None:
         """One check, recorded and logged; never raises (except cancellation). None when skipped."""
