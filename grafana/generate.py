@@ -404,10 +404,12 @@ LIVENESS_COLOURS = [by_name(f"{o}$", color={"mode": "fixed", "fixedColor": outco
 CANARY_COLOURS = [by_name(f"{o}$", color={"mode": "fixed", "fixedColor": outcome_colour(o)}) for o in CANARY_OUTCOMES]
 
 
-def check_state(kind: str) -> str:
-    """1 OK, 0 FAIL, 2 rate limited: the last check of each target of one kind (LIVENESS_STATES)."""
-    return (f"nanobanana_{kind}_success{{{TARGET_SEL}}} + ignoring (outcome) (2 * "
-            f"nanobanana_{kind}_outcome{{{TARGET_SEL},outcome=\"{Outcome.RATE_LIMITED}\"}})")
+def check_timeline(kind: str, title: str, description: str, w: int, h: int) -> dict:
+    """OK (1), FAIL (0) or rate limited (2) of the last check of each target, for one kind of check."""
+    state = (f"nanobanana_{kind}_success{{{TARGET_SEL}}} + ignoring (outcome) (2 * "
+             f"nanobanana_{kind}_outcome{{{TARGET_SEL},outcome=\"{Outcome.RATE_LIMITED}\"}})")
+    return state_timeline(title, description, [query(state, "{{target}} {{model}} {{location}}")], w=w, h=h,
+                          mappings=LIVENESS_STATES)
 # Series named "<outcome>" or "<outcome> <location>".
 OUTCOME_COLOURS = [by_name(f"^{o}( |$)", color={"mode": "fixed", "fixedColor": outcome_colour(o)}) for o in OUTCOMES]
 OUTCOME_STATES = [{"type": "value", "options": {str(code): {"text": o, "color": outcome_colour(o), "index": code}
@@ -526,14 +528,12 @@ def overview(t: dict) -> dict:
                                                               "{{model}} {{location}}")],
                    "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=6, threshold_style="dashed",
                    min=0, max=1),
-        state_timeline("Free liveness check", "The free check of each target and model (a model lookup or list, "
+        check_timeline("liveness", "Free liveness check", "The free check of each target and model (a model lookup or list, "
                        "every minute by default): it proves reachability, the API key and that the model id "
                        "exists. Red while paid probes fail too: the API itself is down for us. Red alone: key or "
                        "model id (NanoBananaApiKeyRejected, NanoBananaModelGone), the probe-detail dashboard "
                        "names the outcome. Yellow: the check was rate limited (quota, not an outage). Green while "
-                       "paid probes fail: only image generation is broken.",
-                       [query(check_state("liveness"), "{{target}} {{model}} {{location}}")],
-                       w=6, h=8, mappings=LIVENESS_STATES),
+                       "paid probes fail: only image generation is broken.", w=6, h=8),
         timeseries("Official incidents", "Incidents the official status feed lists as not ended, per watched "
                    "product and impact (NanoBananaUpstreamIncident fires meanwhile). An incident while our "
                    "success ratio falls: it is Google's side, inform users and follow the incident. No data: "
@@ -552,15 +552,13 @@ def overview(t: dict) -> dict:
                           f'{{{EXPORTER_SEL},window="{uptime_window}"}})', "{{provider}} {{model}}")],
                    "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=6, threshold_style="dashed",
                    min=0, max=1),
-        state_timeline("Canary", "The canary of each target that runs one (canary: in the config, off by default): "
+        check_timeline("canary", "Canary", "The canary of each target that runs one (canary: in the config, off by default): "
                        "a paid text-only generation on the image model, every minute by default. It goes through "
                        "the model's serving path, so it is red in a generation outage the free liveness check "
                        "misses; its failures in a row probe the target's series at once (reason canary). Red "
                        "while the liveness check is green: the model is overloaded or failing. Green while paid "
                        "probes fail: only image output is broken, which the canary cannot see. Yellow: rate "
-                       "limited. No data: no target runs a canary.",
-                       [query(check_state("canary"), "{{target}} {{model}} {{location}}")],
-                       w=24, h=5, mappings=LIVENESS_STATES),
+                       "limited. No data: no target runs a canary.", w=24, h=5),
     ]
     outcomes = [
         row("Outcomes"),
