@@ -27,17 +27,18 @@ from typing import Any
 from exporter.checks import Check, Checker, CheckState
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import classify_error, error_in_body
-from exporter.outcomes import CANARY_OUTCOMES, Outcome
+from exporter.outcomes import CANARY_OUTCOMES, NO_TEXT, Outcome
 from exporter.targets import Target
 
 # The usage a canary is priced at when the answer reports none, and planned at (--config.check):
 # UNVERIFIED guesses for a one-word answer; the thinking tokens dominate (Pro always thinks).
 ESTIMATED_USAGE: dict[str, int] = {"input": 12, "output": 4, "thinking": 300}
 UNBILLED = (Outcome.RATE_LIMITED.value, Outcome.NETWORK_ERROR.value)  # refused, or never reached the provider
-
-
-def has_canary(target: Target) -> bool:
-    return target.canary.enabled and DIALECTS[target.api].canary_request(target, None, "") is not None
+# Outcomes that say the model's serving path fails: those probe the series. A refused key or a
+# refused request (client_error: the model may not take text-only calls) are not an outage of the
+# model, and the image probes see a key problem at their interval anyway.
+SERVING_FAILURES = frozenset(o.value for o in (Outcome.SERVER_ERROR, Outcome.TIMEOUT, Outcome.NETWORK_ERROR,
+                                               Outcome.BAD_RESPONSE)) | {NO_TEXT}
 
 
 def estimated_cost(target: Target) -> float:
@@ -58,13 +59,12 @@ class CanaryChecker(Checker):
         self.refusal = refusal
         self.charge = charge
 
-    def settings(self, target: Target):
+    @classmethod
+    def settings(cls, target: Target):
         return target.canary
 
-    def has_check(self, target: Target) -> bool:
-        return has_canary(target)
-
-    def request(self, target: Target, secret: str | None):
+    @classmethod
+    def request(cls, target: Target, secret: str | None):
         return DIALECTS[target.api].canary_request(target, secret, target.canary.prompt)
 
     def before(self, target: Target) -> str | None:
@@ -74,7 +74,7 @@ class CanaryChecker(Checker):
         after = state.target.canary.trigger_after
         last = state.last
         return (after > 0 and state.consecutive_failures >= after and last is not None
-                and last.outcome not in (Outcome.SUCCESS, Outcome.RATE_LIMITED))
+                and last.outcome in SERVING_FAILURES)
 
     def verdict(self, target: Target, status: int, payload: Any) -> tuple[str, str]:
         if not 200 <= status < 300:
@@ -88,13 +88,12 @@ class CanaryChecker(Checker):
         DIALECTS[target.api].canary_text(payload)  # ProbeFailure when it carries no text
         return Outcome.SUCCESS.value, ""
 
-    def priced(self, target: Target, check: Check, payload: Any) -> None:
-        if check.outcome in UNBILLED:
-            return
+    def priced(self, target: Target, check: Check, status: int | None, payload: Any) -> None:
+        if check.outcome in UNBILLED or status is None or not 200 <= status < 300:
+            return  # refused, never answered, or an error answer: not billed
         usage = DIALECTS[target.api].usage(payload) if isinstance(payload, dict) else {}
         check.usage = usage
-        if not usage and check.outcome != Outcome.SUCCESS:
-            return  # an error answer reports no usage and is not billed
+        # a 2xx answer was generated, and billed, even when it is unreadable or reports no usage
         check.cost = target.price.of_text(usage or ESTIMATED_USAGE, target.canary.per_million_tokens)
 
     async def check(self, target: Target) -> Check:
@@ -102,3 +101,6 @@ class CanaryChecker(Checker):
         if self.charge is not None and check.cost > 0:
             self.charge(target.name, check.cost)
         return check
+
+
+has_canary = CanaryChecker.has_check  # whether a target runs a canary (--config.check asks)

@@ -27,12 +27,14 @@ from exporter.bodies import TooLarge, read_capped
 from exporter.credentials import Credentials
 from exporter.dialects.base import ProbeFailure, Request
 from exporter.outcomes import Outcome
+from exporter.pricing import TOKEN_KINDS
 from exporter.runner import Job, Jobs
 from exporter.targets import Config, Target
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 8 * 1024 * 1024  # a gateway's full model list fits well within this
+SKIP_REASONS = ("budget", "maintenance")  # why a paid check did not run (Scheduler.refusal)
 
 
 @dataclass
@@ -53,8 +55,10 @@ class CheckState:
     last: Check | None = None
     last_success: float | None = None
     consecutive_failures: int = 0  # rate-limited checks neither reset nor extend it
-    skipped: dict[str, int] = field(default_factory=dict)  # paid checks not run when due, by reason
-    tokens: dict[str, int] = field(default_factory=dict)
+    # paid checks not run when due, by reason; tokens reported: pre-created, so a scrape in a worker
+    # thread never walks a dict that grows
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
     cost: float = 0.0
 
     def __post_init__(self) -> None:
@@ -69,7 +73,8 @@ class CheckState:
         self.last = check
         self.cost += check.cost
         for kind, count in check.usage.items():
-            self.tokens[kind] = self.tokens.get(kind, 0) + count
+            if kind in self.tokens:
+                self.tokens[kind] += count
         if check.outcome == Outcome.SUCCESS:
             self.last_success = check.started + check.duration
             self.consecutive_failures = 0
@@ -77,7 +82,7 @@ class CheckState:
             self.consecutive_failures += 1
 
     def skip(self, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        self.skipped[reason] += 1
 
 
 class Checker:
@@ -98,16 +103,26 @@ class Checker:
         self._client = httpx.AsyncClient(timeout=None, follow_redirects=False, transport=transport,
                                          headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
 
-    # what a kind says
-    def settings(self, target: Target) -> Any:
+    # what a kind says (classmethods: --config.check asks them without a checker)
+    @classmethod
+    def settings(cls, target: Target) -> Any:
         """The target's settings of this kind (with enabled, interval and timeout)."""
         raise NotImplementedError
 
-    def has_check(self, target: Target) -> bool:
-        return self.settings(target).enabled and self.request(target, None) is not None
-
-    def request(self, target: Target, secret: str | None) -> Request | None:
+    @classmethod
+    def request(cls, target: Target, secret: str | None) -> Request | None:
         raise NotImplementedError
+
+    @classmethod
+    def has_check(cls, target: Target) -> bool:
+        return cls.settings(target).enabled and cls.request(target, None) is not None
+
+    @classmethod
+    def spec(cls, target: Target) -> tuple:
+        """What the check's request depends on: a reload that changes it restarts the target's check
+        (an in-flight one is cancelled), other edits of the target leave it running."""
+        return (target.api, target.base_url, target.model, target.api_key, target.project, target.location,
+                target.google, cls.settings(target))
 
     def verdict(self, target: Target, status: int, payload: Any) -> tuple[str, str]:
         """(outcome, message) of an answer, or ProbeFailure."""
@@ -121,8 +136,8 @@ class Checker:
         """A reason not to run the check now (recorded as skipped), or None."""
         return None
 
-    def priced(self, target: Target, check: Check, payload: Any) -> None:
-        """Set the check's usage and cost from its answer's payload (None when there was none)."""
+    def priced(self, target: Target, check: Check, status: int | None, payload: Any) -> None:
+        """Set the check's usage and cost from its answer (status None: no answer came back)."""
 
     # the read model: a snapshot of the checked targets' states, and one by its (target, api, model)
     def __iter__(self):
@@ -140,26 +155,40 @@ class Checker:
         self._states = {key: self._states.get(key) or CheckState(t, self.outcomes) for key, t in wanted.items()}
         for key, target in wanted.items():
             self._states[key].target = target
-        self._jobs.apply({key: Job(target, self.settings(target).interval, functools.partial(self.run, target),
+        self._jobs.apply({key: Job(self.spec(target), self.settings(target).interval,
+                                   functools.partial(self._run_current, key),
                                    self.first_offset(key, self.settings(target).interval))
                           for key, target in wanted.items()} if run else {})
 
     def first_offset(self, key: tuple[str, ...], interval: float) -> float:
-        """A stable place in the interval for a target's first check: targets spread evenly (no burst
-        of checks at start-up or after a reload), restarts keep the spread."""
+        """Where in its interval a target's check (re)starts, the same for every run of the exporter:
+        targets spread evenly over the interval, no burst at start-up or after a reload."""
         return zlib.crc32("\0".join((self.kind, *key)).encode()) / 2**32 * interval
+
+    async def _run_current(self, key: tuple[str, str, str]) -> None:
+        state = self._states.get(key)
+        if state is not None:
+            await self.run(state.target)
 
     async def run(self, target: Target) -> Check | None:
         """One check, recorded and logged; never raises (except cancellation). None when skipped."""
-        state = self._states.get((target.name, target.api, target.model))
+        try:
+            return await self._run(target)
+        except Exception as err:  # a bug of ours must not end the target's checks for good
+            log.error("%s check raised unexpectedly: %s", self.kind, self.redact(repr(err)))
+            return None
+
+    async def _run(self, target: Target) -> Check | None:
+        key = (target.name, target.api, target.model)
         reason = self.before(target)
         if reason is not None:
+            state = self._states.get(key)
             if state is not None:
                 state.skip(reason)
             return None
         check = await self.check(target)
-        state = self._states.get((target.name, target.api, target.model))
-        if state is None or state.target != target:
+        state = self._states.get(key)
+        if state is None or self.spec(state.target) != self.spec(target):
             return check  # removed or changed by a reload meanwhile
         previous = state.last.outcome if state.last else None
         state.record(check)
@@ -169,19 +198,20 @@ class Checker:
             log.log(level, f"{self.kind} check changed", extra={**labels, "outcome": check.outcome,
                                                                **({"error": check.message} if check.message else {})})
         if self.on_failure is not None and self.triggers(state):
-            self.on_failure(target, check)
+            self.on_failure(state.target, check)
         return check
 
     async def check(self, target: Target) -> Check:
         timeout = self.settings(target).timeout
         started_wall, started = time.time(), time.perf_counter()
+        status: int | None = None
         payload: Any = None
         try:
             async with asyncio.timeout(timeout):
                 request = self.request(target, await self.credentials.secret(target))
                 request.headers.update(self.credentials.headers(target))
                 status, payload = await self._fetch(request.method, request.url, request.headers, request.body)
-            outcome, message = self.outcome_of(target, status, payload)
+            outcome, message = self.verdict(target, status, payload)
         except ProbeFailure as failure:
             outcome, message = str(failure.outcome), failure.message
         except (TimeoutError, httpx.TimeoutException):
@@ -193,19 +223,21 @@ class Checker:
         except Exception as err:  # a bug of ours must not end the target's checks for good
             log.error("%s check raised unexpectedly: %s", self.kind, self.redact(repr(err)))
             outcome, message = Outcome.BAD_RESPONSE.value, f"unexpected {type(err).__name__}: {err}"
-        check = Check(started_wall, outcome, time.perf_counter() - started, self.redact(message)[:500])
-        self.priced(target, check, payload)
+        check = Check(started_wall, self.known(outcome), time.perf_counter() - started, self.redact(message)[:500])
+        self.priced(target, check, status, payload)
         return check
 
+    def known(self, outcome: str) -> str:
+        """One of the kind's outcomes: any other (a policy-worded 400 on a metadata call) is a client error."""
+        return outcome if outcome in self.outcomes else Outcome.CLIENT_ERROR.value
+
     def outcome_of(self, target: Target, status: int, payload: Any) -> tuple[str, str]:
-        """(outcome, message) of an answer, always one of the kind's outcomes."""
+        """(outcome, message) of an answer, always one of the kind's outcomes (what check() concludes)."""
         try:
             outcome, message = self.verdict(target, status, payload)
         except ProbeFailure as failure:
             outcome, message = str(failure.outcome), failure.message
-        if outcome not in self.outcomes:  # e.g. a policy-worded 400 on a metadata call: a client error
-            outcome = Outcome.CLIENT_ERROR.value
-        return outcome, message
+        return self.known(outcome), message
 
     async def _fetch(self, method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
         async with self._client.stream(method, url, headers=headers, json=body) as response:

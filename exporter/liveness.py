@@ -24,21 +24,16 @@ from exporter.targets import Target
 __all__ = ["Check", "CheckState", "LivenessChecker", "has_check"]
 
 
-def has_check(target: Target) -> bool:
-    return target.liveness.enabled and DIALECTS[target.api].liveness_request(target, None) is not None
-
-
 class LivenessChecker(Checker):
     kind = "liveness"
     outcomes = LIVENESS_OUTCOMES
 
-    def settings(self, target: Target):
+    @classmethod
+    def settings(cls, target: Target):
         return target.liveness
 
-    def has_check(self, target: Target) -> bool:
-        return has_check(target)
-
-    def request(self, target: Target, secret: str | None):
+    @classmethod
+    def request(cls, target: Target, secret: str | None):
         return DIALECTS[target.api].liveness_request(target, secret)
 
     def triggers(self, state: CheckState) -> bool:
@@ -56,3 +51,6 @@ class LivenessChecker(Checker):
         if not dialect.model_listed(target, payload):
             return MODEL_MISSING, f"model id {target.model!r} is not listed by the API"
         return Outcome.SUCCESS.value, ""
+
+
+has_check = LivenessChecker.has_check  # whether a target has a free check (--config.check asks)

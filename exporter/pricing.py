@@ -75,8 +75,8 @@ class Price:
 
     def of_text(self, usage: dict[str, int], rates: dict[str, float] | None = None) -> float:
         """The estimated USD cost of a text-only answer (a canary) of this usage, at `rates` (USD per
-        million tokens of each kind) or the family's text rates: thinking is billed as text output."""
-        rates = rates or self.text_per_million_tokens or {}
+        million tokens of each kind) over the family's text rates: thinking is billed as text output."""
+        rates = {**(self.text_per_million_tokens or {}), **(rates or {})}  # a rate not given is the family's
         return sum(usage.get(kind, 0) * usd for kind, usd in rates.items()) / 1e6
 
     def _full(self, resolution: str, usage: dict[str, int]) -> float:

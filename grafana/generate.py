@@ -805,9 +805,10 @@ def slo_cost(t: dict) -> dict:
                   "plan of nanobanana-exporter --config.check, then lengthen intervals or raise the limit.")
     cost = [
         row("Cost"),
-        stat("Spend (last 24 h)", "Estimated spend of the selected series' finished probes over the last 24 hours "
-             "at the configured prices (a rolling day, not the budget day), per location. Compare with the plan "
-             "that nanobanana-exporter --config.check prints.",
+        stat("Spend (last 24 h)", "Estimated spend of the selected series' finished image probes over the last 24 "
+             "hours at the configured prices (a rolling day, not the budget day), per location; canaries are apart, "
+             "in Spend per day by target. Compare with the plan that nanobanana-exporter --config.check prints "
+             "(its total includes the canaries).",
              [query(f"sum by (location) ({spend_per_day})", "spend {{location}}", instant=True)], "currencyUSD",
              w=6, h=6, decimals=2),
         timeseries("Spend per day by target", "Estimated spend over the preceding 24 hours, per target: its "

@@ -68,7 +68,7 @@ def test_the_canary_asks_for_text_only_and_sends_no_image_settings():
     assert vertex.body["contents"][0]["role"] == "user" and vertex.headers == {"Authorization": "Bearer KEY"}
     assert requests["openrouter"].body["modalities"] == ["text"]
     assert "image_config" not in requests["openrouter"].body and "image_config" not in requests["openai_chat"].body
-    assert "modalities" not in requests["openai_chat"].body  # a plain chat completion: text is the default
+    assert requests["openai_chat"].body["modalities"] == ["text"]  # OpenAI's own chat parameter
     assert requests["openai_images"] is None  # the Images API makes images only: no canary
     assert [t.api for t in cfg.targets if has_canary(t)] == sorted(WITH_CANARY)
 
@@ -251,7 +251,7 @@ async def test_rate_limited_canaries_do_not_trigger_and_a_spent_budget_pauses_th
     finally:
         await checker.stop()
     state = checker.get(("t", "gemini", "gemini-3-pro-image"))
-    assert state.skipped == {"budget": 1} and sum(state.checks.values()) == 5
+    assert state.skipped == {"budget": 1, "maintenance": 0} and sum(state.checks.values()) == 5
 
 
 async def test_canary_metrics_are_their_own_families_and_promtool_clean(simulator, checker):
@@ -310,3 +310,85 @@ async def test_the_landing_page_shows_each_canary_with_its_cost(simulator, check
     assert "server_error" in section and "overloaded" in section and "$0.0000" in section
     assert "not a fault of image output alone" in section
     assert "<h2>Canary</h2>" not in landing.render(Store(), True, "<test>")  # no canary configured: no section
+
+
+async def test_an_image_request_without_image_config_is_still_an_image_request_on_the_simulator(simulator):
+    """`extra_body: {image_config: null}` (docs/configuration.md) drops the size fields from a chat
+    image probe: the simulator must still answer it with an image, not as a canary."""
+    sim, base = simulator
+    cfg = config_for(base, "openai_chat", extra_body={"image_config": None})
+    prober = Prober()
+    try:
+        attempt = await prober.probe(cfg.series[0], "A red circle")
+    finally:
+        await prober.aclose()
+    assert attempt.outcome.value == "success", attempt.message
+    assert [r["text"] for r in sim.requests] == [False]
+
+
+@pytest.mark.parametrize("api, fault, outcome", [
+    ("openrouter", {"kind": "error_in_body", "status": 502}, "server_error"),
+    ("openrouter", {"kind": "finish_error"}, "server_error"),
+    ("openai_chat", {"kind": "truncated_json"}, "bad_response"),
+    ("gemini", {"kind": "safety_block"}, "content_blocked"),
+    ("gemini", {"kind": "not_json"}, "bad_response"),
+])
+async def test_faults_that_need_no_image_hit_the_canary(simulator, checker, api, fault, outcome):
+    sim, base = simulator
+    cfg = canary_config(base, api)
+    checker.apply(cfg, run=False)
+    sim.configure({"faults": [fault]})
+    check = await checker.run(cfg.targets[0])
+    assert check.outcome == outcome, check.message
+    if outcome in ("bad_response", "content_blocked"):  # a 2xx answer was generated: billed, at the estimate without usage
+        assert check.cost > 0
+
+
+def test_a_partial_canary_rate_keeps_the_family_rates_for_the_rest():
+    (target,) = load_text(yaml.safe_dump({"targets": [{"name": "t", "api": "gemini", "model": "gemini-3.1-flash-image",
+                                                       "canary": {"per_million_tokens": {"thinking": 10}}}]})).targets
+    usage = {"input": 1_000_000, "output": 1_000_000, "thinking": 1_000_000}
+    # Nano Banana 2: input $0.50, text $3; thinking set to $10
+    assert target.price.of_text(usage, target.canary.per_million_tokens) == pytest.approx(0.5 + 3 + 10)
+
+
+async def test_only_serving_failures_trigger_image_probes(simulator):
+    """A refused text-only call (client_error) or key (auth_error) is not an outage of the model."""
+    sim, base = simulator
+    cfg = canary_config(base, canary={"trigger_after": 2})
+    triggered = []
+    checker = CanaryChecker(on_failure=lambda target, check: triggered.append(check.outcome))
+    checker.apply(cfg, run=False)
+    try:
+        for status, outcome in ((400, "client_error"), (403, "auth_error")):
+            sim.configure({"faults": [{"kind": "status", "status": status}]})
+            for _ in range(3):
+                assert (await checker.run(cfg.targets[0])).outcome == outcome
+        assert triggered == []
+        sim.configure({"faults": [{"kind": "hang"}]})
+        cfg_fast = canary_config(base, canary={"trigger_after": 2, "timeout": "200ms"})
+        checker.apply(cfg_fast, run=False)
+        await checker.run(cfg_fast.targets[0])
+        assert triggered == ["timeout"]  # a streak of 7 failures, the last a serving failure
+    finally:
+        await checker.stop()
+
+
+async def test_a_reload_that_leaves_the_canary_alone_keeps_it_running(simulator):
+    sim, base = simulator
+    checker = CanaryChecker()
+    cfg = canary_config(base, canary={"interval": "50ms"})
+    checker.apply(cfg)
+    try:
+        key = ("t", "gemini", "gemini-3-pro-image")
+        await wait_for(lambda: sum(checker.get(key).checks.values()) >= 2, "two canaries")
+        (_, task), = checker._jobs._tasks.values()
+        checker.apply(canary_config(base, canary={"interval": "50ms"}, prompts=["another image prompt"]))
+        assert checker._jobs._tasks[key][1] is task  # the image prompt is not the canary's: not restarted
+        before = sum(checker.get(key).checks.values())
+        await wait_for(lambda: sum(checker.get(key).checks.values()) >= before + 2, "the canary goes on, recorded")
+        checker.apply(canary_config(base, canary={"interval": "50ms", "prompt": "Say OK."}))
+        assert checker._jobs._tasks[key][1] is not task  # its own prompt changed: restarted
+        await wait_for(lambda: any(r.get("prompt") == "Say OK." for r in sim.requests), "the new prompt sent")
+    finally:
+        await checker.stop()

@@ -66,8 +66,10 @@ class OpenAIChat(ModelList, Dialect):
         return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
 
     def canary_request(self, target, api_key, prompt):
-        # a plain chat completion: no image_config, text is the OpenAI default output
-        body = {"model": target.model, "messages": [{"role": "user", "content": prompt}], "stream": False}
+        # no image_config, and text output only: `modalities` is OpenAI's own chat parameter
+        # (https://platform.openai.com/docs/api-reference/chat/create, default ["text"])
+        body = {"model": target.model, "messages": [{"role": "user", "content": prompt}], "modalities": ["text"],
+                "stream": False}
         return Request(f"{target.base_url}/chat/completions", bearer(api_key), body)
 
     def canary_text(self, payload):

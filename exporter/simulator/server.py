@@ -172,17 +172,20 @@ class Simulator:
             return web.json_response(payload, status=status)
         if kind == "text_only":
             return web.json_response(wire.text_only(ask))
-        if ask.text:  # the canary's text-only request: a text answer
-            payload = json.dumps(wire.text_answer(ask)).encode()
-            if kind == "truncated_json":
-                return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
-            if kind == "slow_drip":
-                return await _drip(request, payload, fault.seconds)
-            return web.Response(body=payload, content_type="application/json")
         if kind == "error_in_body":
             return web.json_response(error_in_body(fault.status))
         if kind in ("finish_error", "no_image_reason"):
             return web.json_response(getattr(wire, kind)(ask))
+        answer = wire.text_answer(ask) if ask.text else self._image_answer(request, wire, ask, kind)
+        payload = json.dumps(answer).encode()
+        if kind == "truncated_json":
+            return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
+        if kind == "slow_drip":
+            return await _drip(request, payload, fault.seconds)
+        return web.Response(body=payload, content_type="application/json")
+
+    def _image_answer(self, request: web.Request, wire: Any, ask: Ask, kind: str | None) -> dict:
+        """The answer with an image, as the image faults shape it."""
         width, height = (ask.width // 2, ask.height // 2) if kind == "wrong_size" else (ask.width, ask.height)
         image: bytes | None = images.png(width, height, self.payload)
         if kind == "corrupt_image":
@@ -196,13 +199,7 @@ class Simulator:
             while len(self.served_images) > 32:  # images never fetched (a probe timed out) do not pile up
                 self.served_images.popitem(last=False)
             url = f"{request.scheme}://{request.host}/_sim/images/{name}"
-        answer = wire.image(ask, image, url, images_field=True) if kind == "images_field" else wire.image(ask, image, url)
-        payload = json.dumps(answer).encode()
-        if kind == "truncated_json":
-            return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
-        if kind == "slow_drip":
-            return await _drip(request, payload, fault.seconds)
-        return web.Response(body=payload, content_type="application/json")
+        return wire.image(ask, image, url, images_field=True) if kind == "images_field" else wire.image(ask, image, url)
 
     async def _image(self, request: web.Request) -> web.Response:
         image = self.served_images.pop(request.match_info["name"], None)

@@ -279,9 +279,9 @@ class OpenAIChat(_OpenAIStyle):
         openrouter = "modalities" in body
         messages = body.get("messages") or [{}]
         prompt = str(messages[-1].get("content") or "")
-        modalities = [str(m).lower() for m in body.get("modalities") or ()]
-        if modalities == ["text"] or ("image_config" not in body and not openrouter):  # the canary's
-            return _text_ask("openrouter" if openrouter else "openai_chat", model, _bearer(request.headers), prompt)
+        if [str(m).lower() for m in body.get("modalities") or ()] == ["text"]:  # the canary's, either dialect
+            api = "openrouter" if request.path.startswith("/api/") else "openai_chat"  # OpenRouter lives under /api/v1
+            return _text_ask(api, model, _bearer(request.headers), prompt)
         image_config = body.get("image_config") or {}
         resolution = _resolution_named(str(image_config.get("image_size") or "1K"))
         aspect = image_config.get("aspect_ratio") or "1:1"
