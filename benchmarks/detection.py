@@ -283,14 +283,15 @@ async def run(scenarios: list[Scenario], plan_names: list[str], speedup: float, 
             "canaries": canaries}
 
 
-def promtool_first_firing(recorder: Recorder, steps: int, save: str | None = None) -> list[tuple[dict[str, str], float]]:
+def promtool_first_firing(recorder: Recorder, steps: int, save: str | None = None,
+                          window: float = 20 * MIN) -> list[tuple[dict[str, str], float]]:
     """(labels, first firing time in simulated seconds) of every alert that fired, from promtool."""
     series = []
     for name, values in recorder.samples.items():
         cells = [values.get(step) for step in range(steps + 1)]
         series.append({"series": name, "values": " ".join("_" if v is None else f"{v:g}" for v in cells)})
-    # promtool's query engine loads at most 10,000 samples per query: ask window by window.
-    window = 20 * MIN
+    # promtool's query engine loads at most 10,000 samples per query: ask window by window, in
+    # shorter windows when many alerts fire
     ends = [min(steps * SCRAPE, window * (n + 1)) for n in range(int(-(-steps * SCRAPE // window)))]
     test = {
         "rule_files": [str(RULES)],
@@ -309,6 +310,8 @@ def promtool_first_firing(recorder: Recorder, steps: int, save: str | None = Non
         path = Path(save or Path(tmp) / "detection_test.yml")
         path.write_text(yaml.safe_dump(test, width=1 << 20))
         out = promtool(path)
+    if "too many samples" in out and window > 2 * SCRAPE:
+        return promtool_first_firing(recorder, steps, save, window / 2)
     return parse_first_firing(out)
 
 
