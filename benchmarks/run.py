@@ -32,6 +32,8 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 import yaml  # noqa: E402
 
+from exporter import aio  # noqa: E402
+
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
 DELAY = 0.2  # the fixed upstream's answer time, seconds
 MODEL = "gemini-3-pro-image"
@@ -132,7 +134,14 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "os": f"{platform.system()} {platform.release()}",
         "blackbox_exporter": blackbox.group(1) if blackbox else "not found",
+        "load": load_average(),
+        "event_loop": aio.loop_factory()[0],
     }
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: a run on a loaded machine shows itself."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,7 +457,8 @@ def report(info: dict, timing: dict, scale: list[dict], memory: dict, mode_name:
     lines = [
         f"Machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}, {info['os']}, "
         f"blackbox_exporter {info['blackbox_exporter']}.",
-        f"Mode `{mode_name}`: medians of {mode['runs']} runs; took {took:.0f} s.",
+        f"Mode `{mode_name}`: medians of {mode['runs']} runs; took {took:.0f} s. Event loop: {info['event_loop']}. "
+        f"Load average (1 / 5 / 15 min) at the start: {info['load']}; at the end: {load_average()}.",
         "",
         f"### 1. Timing truth (upstream answers after exactly {DELAY * 1000:.0f} ms; error = |measured - truth|, "
         f"{mode['probes']} probes per run)",

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 
-from exporter import __version__, logs
+from exporter import __version__, aio, logs
 from exporter.config import Config, ConfigError, load_file
 from exporter.redact import Redactor
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.config_check:
         return check(args.config_file, args.demo, args.web_config_file)
     try:
-        return asyncio.run(run_exporter(args, redactor))
+        return aio.run(run_exporter(args, redactor))
     except ConfigError as err:
         log.error("invalid config", extra={"error": str(err)})
         return 1
@@ -225,6 +225,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     canary.apply(config)
     status.apply(config.status_sources)
     log.info("listening", extra={"address": args.listen, "port": server.port, "scheme": web_config.scheme,
+                                 "event_loop": aio.loop_factory()[0],
                                  "series": len(config.series), "config": config.source, "version": __version__})
 
     await reloader.serve_until_stopped()

@@ -276,7 +276,7 @@ CANARY_SAMPLE = "nanobanana_canary_outcome{"
 def produced_by_exporter() -> set[str]:
     """Sample names a Prometheus scraping the demo exporter would store."""
     with running_exporter("--demo") as (base, _):
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # generous: a busy machine; the checks start within one interval
         while True:
             text = httpx.get(f"{base}/metrics", timeout=10).text
             if all(s in text for s in (*STATUS_SAMPLES, LIVENESS_SAMPLE, CANARY_SAMPLE)):
