@@ -92,6 +92,7 @@ class Checker:
 
     kind: ClassVar[str]  # the metric family prefix, the logs' and jobs' name
     outcomes: ClassVar[tuple[str, ...]]
+    spread: ClassVar[bool] = True  # first checks spread over the interval; False: all at once at start-up
 
     def __init__(self, redact: Callable[[str], str] = str, transport: httpx.AsyncBaseTransport | None = None,
                  on_failure: Callable[[Target, Check], None] | None = None, credentials: Credentials | None = None):
@@ -162,7 +163,9 @@ class Checker:
 
     def first_offset(self, key: tuple[str, ...], interval: float) -> float:
         """Where in its interval a target's check (re)starts, the same for every run of the exporter:
-        targets spread evenly over the interval, no burst at start-up or after a reload."""
+        targets spread evenly over the interval, no burst of paid calls at start-up or after a reload."""
+        if not self.spread:
+            return 0.0
         return zlib.crc32("\0".join((self.kind, *key)).encode()) / 2**32 * interval
 
     async def _run_current(self, key: tuple[str, str, str]) -> None:

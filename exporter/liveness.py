@@ -27,6 +27,7 @@ __all__ = ["Check", "CheckState", "LivenessChecker", "has_check"]
 class LivenessChecker(Checker):
     kind = "liveness"
     outcomes = LIVENESS_OUTCOMES
+    spread = False  # free: every target is checked at once at start-up, so a bad key shows in seconds
 
     @classmethod
     def settings(cls, target: Target):

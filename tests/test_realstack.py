@@ -47,7 +47,8 @@ def test_outage_to_slack_and_signed_feishu_then_resolved(tmp_path):
         (tmp_path / "nanobanana.yml").write_text(f"""
 defaults: {{interval: 1s, timeout: 3s}}
 targets:
-  - {{name: google, api: gemini, base_url: "{sim.url}", model: gemini-3-pro-image, resolutions: [1K, 2K, 4K]}}
+  - {{name: google, api: gemini, base_url: "{sim.url}", model: gemini-3-pro-image, resolutions: [1K, 2K, 4K],
+     canary: {{enabled: true, interval: 1s}}}}
 budget: {{daily_limit_usd: 100000, state_file: null}}   # a limit, for the budget panels; never reached here
 status_sources:
   google_cloud: {{url: "{sim.url}/incidents.json", interval: 2s}}
