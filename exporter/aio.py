@@ -1,26 +1,31 @@
-"""The event loop the exporter's processes run on: uvloop where it is installed (`pip install
-'nanobanana-exporter[uvloop]'`: a libuv loop with less overhead per callback and per socket
-read), asyncio's own otherwise, or when NANOBANANA_EVENT_LOOP=asyncio asks for it. BENCHMARKS.md
-compares the two."""
+"""The event loop the exporter's processes run on: asyncio's own, or uvloop (a libuv loop with less
+overhead per callback and socket read) when NANOBANANA_EVENT_LOOP=uvloop asks and it is installed
+(`pip install 'nanobanana-exporter[uvloop]'`). Opt-in, because the measurements in BENCHMARKS.md
+("Event loop") do not show it better everywhere: it halved the timing error, but not the lateness
+or the scrape time at 1,000 series."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
-ENV = "NANOBANANA_EVENT_LOOP"  # "asyncio" or "uvloop"; unset: uvloop when installed
+ENV = "NANOBANANA_EVENT_LOOP"  # "asyncio" (the default) or "uvloop"
 
 
 def loop_factory() -> tuple[str, Callable[[], asyncio.AbstractEventLoop] | None]:
     """(name, factory) of the event loop to run: ("uvloop", uvloop.new_event_loop) or ("asyncio", None)."""
-    if os.environ.get(ENV, "uvloop") == "asyncio":
+    if os.environ.get(ENV, "asyncio") != "uvloop":
         return "asyncio", None
     try:
         import uvloop
     except ImportError:
+        log.warning("uvloop is not installed: running on asyncio's event loop", extra={"env": ENV})
         return "asyncio", None
     return "uvloop", uvloop.new_event_loop
 

@@ -1,10 +1,12 @@
-"""The event loop the exporter runs on (exporter/aio.py): uvloop when installed, asyncio's when it is
-not or when NANOBANANA_EVENT_LOOP=asyncio asks; either way aio.run runs the coroutine to its value."""
+"""The event loop the exporter runs on (exporter/aio.py): asyncio's by default; uvloop when
+NANOBANANA_EVENT_LOOP=uvloop asks and it is installed, asyncio's (with a warning) when it is not.
+Either way aio.run runs the coroutine to its value."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 
 from exporter import aio
 
@@ -14,17 +16,19 @@ async def _answer():
     return type(asyncio.get_running_loop()).__module__, 42
 
 
-def test_asyncio_when_asked(monkeypatch):
-    monkeypatch.setenv(aio.ENV, "asyncio")
+def test_asyncio_by_default(monkeypatch):
+    monkeypatch.delenv(aio.ENV, raising=False)
     assert aio.loop_factory() == ("asyncio", None)
     module, value = aio.run(_answer())
     assert value == 42 and module.startswith("asyncio")
 
 
-def test_uvloop_when_installed_else_asyncio(monkeypatch):
-    monkeypatch.delenv(aio.ENV, raising=False)
-    name, factory = aio.loop_factory()
+def test_uvloop_when_asked_and_installed_else_asyncio_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setenv(aio.ENV, "uvloop")
     installed = importlib.util.find_spec("uvloop") is not None
+    with caplog.at_level(logging.WARNING, logger="exporter.aio"):
+        name, _ = aio.loop_factory()
     assert name == ("uvloop" if installed else "asyncio")
+    assert installed or "uvloop is not installed" in caplog.text
     module, value = aio.run(_answer())
     assert value == 42 and module.startswith("uvloop" if installed else "asyncio")
