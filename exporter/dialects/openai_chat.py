@@ -49,7 +49,25 @@ def images_field(message: dict) -> object | None:
     return image_from_url(str(url), "choices[0].message.images[0].image_url.url")
 
 
-class OpenAIChat(ModelList, Dialect):
+class ChatCompletions:
+    """What both chat dialects share: usage in the chat shape, and the canary, a chat completion with
+    text output only and no image_config. `modalities` is OpenAI's own chat parameter
+    (https://platform.openai.com/docs/api-reference/chat/create, default ["text"]); OpenRouter makes
+    images only when it holds "image" (https://openrouter.ai/docs/guides/overview/multimodal/image-generation)."""
+
+    def usage(self, payload):
+        return openai_chat_usage(payload.get("usage") if isinstance(payload, dict) else None)
+
+    def canary_request(self, target, api_key, prompt):
+        body = {"model": target.model, "messages": [{"role": "user", "content": prompt}], "modalities": ["text"],
+                "stream": False}
+        return Request(f"{target.base_url}/chat/completions", bearer(api_key), body)
+
+    def canary_text(self, payload):
+        return chat_text(payload)
+
+
+class OpenAIChat(ChatCompletions, ModelList, Dialect):
     name = "openai_chat"
 
     def build(self, series, api_key, prompt):
@@ -65,18 +83,6 @@ class OpenAIChat(ModelList, Dialect):
             body["thinking_level"] = series.thinking_level
         return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
 
-    def canary_request(self, target, api_key, prompt):
-        # no image_config, and text output only: `modalities` is OpenAI's own chat parameter
-        # (https://platform.openai.com/docs/api-reference/chat/create, default ["text"])
-        body = {"model": target.model, "messages": [{"role": "user", "content": prompt}], "modalities": ["text"],
-                "stream": False}
-        return Request(f"{target.base_url}/chat/completions", bearer(api_key), body)
-
-    def canary_text(self, payload):
-        return chat_text(payload)
-
-    def usage(self, payload):
-        return openai_chat_usage(payload.get("usage") if isinstance(payload, dict) else None)
 
     def parse(self, payload):
         choice = dig(payload, "choices", 0)

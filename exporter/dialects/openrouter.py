@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from exporter.dialects.base import Dialect, ProbeFailure, Request, chat_image_config, dig, merge_body, openai_chat_usage
-from exporter.dialects.openai_chat import chat_text, finish_check, images_field
+from exporter.dialects.base import Dialect, ProbeFailure, Request, chat_image_config, dig, merge_body
+from exporter.dialects.openai_chat import ChatCompletions, finish_check, images_field
 from exporter.dialects.openai_images import bearer
 from exporter.outcomes import Outcome
 
 
-class OpenRouter(Dialect):
+class OpenRouter(ChatCompletions, Dialect):
     name = "openrouter"
     default_base_url = "https://openrouter.ai/api/v1"
 
@@ -24,19 +24,6 @@ class OpenRouter(Dialect):
         if series.thinking_level != "default":
             body["reasoning"] = {"effort": series.thinking_level}
         return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
-
-    def canary_request(self, target, api_key, prompt):
-        # text output only (https://openrouter.ai/docs/guides/overview/multimodal/image-generation:
-        # image output needs "image" in modalities)
-        body = {"model": target.model, "messages": [{"role": "user", "content": prompt}], "modalities": ["text"],
-                "stream": False}
-        return Request(f"{target.base_url}/chat/completions", bearer(api_key), body)
-
-    def canary_text(self, payload):
-        return chat_text(payload)
-
-    def usage(self, payload):
-        return openai_chat_usage(payload.get("usage") if isinstance(payload, dict) else None)
 
     liveness_names_model = True
 
