@@ -175,7 +175,8 @@ class ProbeCollector:
             hit = self._texts.get(state.series.key)
             if hit is None or hit[0] != state.version or hit[1] is not state.series:
                 version = state.version  # read first: a probe recorded meanwhile makes the next scrape redo it
-                f = {name: _Lines(name, kind, extra) for name, (kind, _, extra) in FAMILIES.items()}
+                labels = _SeriesLabels(state.series.key)
+                f = {name: _Lines(name, kind, extra, labels) for name, (kind, _, extra) in FAMILIES.items()}
                 self.fill(f, [state])
                 hit = (version, state.series, {name: "".join(lines.lines) for name, lines in f.items()})
             texts[state.series.key] = hit
@@ -302,27 +303,45 @@ class TasksCollector:
         yield tasks
 
 
+class _SeriesLabels:
+    """One series' label pairs as exposition text, escaped and sorted by name as prometheus_client
+    writes them, computed once per series and render: every family and sample of the series reuses
+    them, and only the one extra label of a sample (outcome, phase, le, ...) is written per sample."""
+
+    def __init__(self, values: tuple[str, ...]):
+        self.pairs = sorted((name, f'{name}="{_escape(value)}"') for name, value in zip(SERIES_LABELS, values))
+        self.text = ",".join(p for _, p in self.pairs)
+        self._around: dict[str, tuple[str, str]] = {}
+
+    def around(self, label: str) -> tuple[str, str]:
+        """The pairs before `label` (each followed by a comma) and after it (each preceded by one)."""
+        hit = self._around.get(label)
+        if hit is None:
+            hit = ("".join(p + "," for n, p in self.pairs if n < label), "".join("," + p for n, p in self.pairs if n > label))
+            self._around[label] = hit
+        return hit
+
+
 class _Lines:
     """One series' samples of one family written straight as text lines, labels sorted by name as
-    prometheus_client writes them; takes add_metric() calls like the family it stands in for."""
+    prometheus_client writes them; takes add_metric() calls like the family it stands in for (every
+    family has at most one label beyond the series labels)."""
 
-    def __init__(self, name: str, kind: str, extra: tuple[str, ...]):
-        self.name, self.kind = name, kind
-        names = SERIES_LABELS + extra
-        self.order = sorted(range(len(names)), key=names.__getitem__)
-        self.le_at = sum(n < "le" for n in names)  # where a histogram's `le` goes among them
-        self.keys = [f'{names[i]}="' for i in self.order]
+    def __init__(self, name: str, kind: str, extra: tuple[str, ...], labels: _SeriesLabels):
+        self.name, self.kind, self.labels = name, kind, labels
+        self.extra = extra[0] if extra else None
         self.lines: list[str] = []
 
-    def _pairs(self, values: list[str]) -> list[str]:
-        return [f'{k}{_escape(values[i])}"' for k, i in zip(self.keys, self.order)]
-
     def add_metric(self, values: list[str], value, sum_value: float | None = None) -> None:
-        pairs = self._pairs(values)
-        labels = ",".join(pairs)
+        series = self.labels
+        if self.extra is None:
+            labels = series.text
+        else:
+            head, tail = series.around(self.extra)
+            labels = f'{head}{self.extra}="{_escape(values[-1])}"{tail}'
         if self.kind == "histogram":  # value: [(le, cumulative count), ...], as HistogramMetricFamily takes
             name = self.name
-            head, tail = "".join(p + "," for p in pairs[: self.le_at]), "".join("," + p for p in pairs[self.le_at :])
+            head, tail = series.around("le")
             self.lines.extend(f'{name}_bucket{{{head}le="{le}"{tail}}} {_number(count)}\n' for le, count in value)
             self.lines.append(f"{name}_count{{{labels}}} {_number(value[-1][1])}\n")
             self.lines.append(f"{name}_sum{{{labels}}} {_number(sum_value)}\n")

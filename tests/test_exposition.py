@@ -83,3 +83,10 @@ def test_fast_text_follows_changes():
     body, _ = exposition.render("")
     assert _ours(text_string_to_metric_families(body.decode())) == _ours(
         text_string_to_metric_families(generate_latest(make_registry(store)).decode()))
+
+
+def test_every_series_family_has_at_most_one_label_beyond_the_series_labels():
+    """The fast path writes a series' labels once and one extra label per sample (exporter.metrics._Lines)."""
+    from exporter.metrics import FAMILIES
+
+    assert all(len(extra) <= 1 for _, _, extra in FAMILIES.values())
