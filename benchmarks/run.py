@@ -528,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--quick", action="store_true", help="fewer, shorter runs (under two minutes)")
     group.add_argument("--smoke", action="store_true", help="seconds: checks the machinery, writes nothing")
     parser.add_argument("--no-write", action="store_true", help="print only, leave BENCHMARKS.md as it is")
+    parser.add_argument("--only", choices=("timing", "scale", "memory"),
+                        help="one part, its figures printed as JSON (BENCHMARKS.md is left as it is)")
     parser.add_argument("--serve-fixed", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--memory-worker", nargs=2, metavar=("BASE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -542,6 +544,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     info = machine()
     print(f"machine: {info}", flush=True)
+    if args.only:
+        part = {"timing": bench_timing, "scale": bench_scale, "memory": bench_memory}[args.only](mode)
+        print(json.dumps({"load_average": load_average(), args.only: part}, indent=1, default=str))
+        return 0
     print("1/3 timing truth ...", flush=True)
     timing = bench_timing(mode)
     print("2/3 scale ...", flush=True)

@@ -27,13 +27,19 @@ async def capped(chunks: AsyncIterable[bytes], cap: int) -> AsyncIterator[bytes]
         yield chunk
 
 
-async def read_capped(response: httpx.Response, cap: int) -> bytearray:
-    """The decoded body of a streamed response in one buffer. A declared Content-Length above the
+async def body_chunks(response: httpx.Response, cap: int) -> AsyncIterator[bytes]:
+    """The decoded body of a streamed response, chunk by chunk. A declared Content-Length above the
     cap is refused before anything is read."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap and "content-encoding" not in response.headers:
         raise TooLarge(cap)
-    body = bytearray()
     async for chunk in capped(response.aiter_bytes(), cap):
+        yield chunk
+
+
+async def read_capped(response: httpx.Response, cap: int) -> bytearray:
+    """The decoded body of a streamed response in one buffer (see body_chunks)."""
+    body = bytearray()
+    async for chunk in body_chunks(response, cap):
         body += chunk
     return body

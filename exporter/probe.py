@@ -8,7 +8,6 @@ import asyncio
 import contextvars
 import ctypes
 import io
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,9 @@ from typing import Any, Callable
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from exporter.bodies import TooLarge, capped, read_capped
+from exporter import aio
+from exporter.blobs import StreamedJSON
+from exporter.bodies import TooLarge, body_chunks, capped
 from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import Answer, Dialect, ProbeFailure, classify_error, error_in_body
@@ -69,8 +70,8 @@ class PhaseTimer:
     """Collects phase durations from httpx's `trace` extension, summed over every request of a probe.
 
     connect = connect_tcp (DNS included), tls = start_tls, processing = request headers sent ->
-    response headers received, transfer = response body read. A reused connection has no connect
-    or tls phase.
+    response headers received, transfer = response body read, less the decode work done between its
+    chunks (decoded_in_transfer). A reused connection has no connect or tls phase.
     """
 
     _PHASE_OF = {
@@ -83,9 +84,15 @@ class PhaseTimer:
     def __init__(self) -> None:
         self.phases = dict.fromkeys(PHASES, 0.0)
         self._started: dict[str, float] = {}
+        self._decoding = 0.0  # decode seconds inside the current transfer phase
 
     def add(self, phase: str, seconds: float) -> None:
         self.phases[phase] += seconds
+
+    def decoded_in_transfer(self, seconds: float) -> None:
+        """Decode work done between body chunks: decode's time, taken out of the transfer it spans."""
+        self.phases["decode"] += seconds
+        self._decoding += seconds
 
     async def trace(self, event: str, info: dict[str, Any]) -> None:
         now = time.perf_counter()
@@ -104,7 +111,8 @@ class PhaseTimer:
     def _finish(self, phase: str, now: float) -> None:
         started = self._started.pop(phase, None)
         if started is not None:
-            self.phases[phase] += now - started
+            spent, self._decoding = (self._decoding, 0.0) if phase == "transfer" else (0.0, self._decoding)
+            self.phases[phase] += max(0.0, now - started - spent)
 
 
 def inspect_image(data: bytes) -> tuple[str, int, int]:
@@ -254,14 +262,15 @@ class Prober:
             status, payload, content_type, result["response_bytes"] = await self.sdk.call(
                 dialect.name, series.target.base_url, secret, request, series.timeout)
             decode_started = time.perf_counter()  # the SDK parsed while reading: its time is transfer's
-        else:
-            status, body, content_type = await self._fetch(
-                "POST", request.url, timer, cap, headers=request.headers, json=request.body
+        else:  # the answer is parsed as it streams in (exporter/blobs.py): a 4K image never stalls the loop
+            streamed = StreamedJSON()
+            status, content_type = await self._fetch(
+                "POST", request.url, timer, cap, streamed.feed, headers=request.headers, json=request.body
             )
-            result["response_bytes"] = len(body)
+            result["response_bytes"] = streamed.size
             decode_started = time.perf_counter()
-            payload = _json_or_none(body)
-            del body  # hold at most the parsed payload and the image from here on
+            payload = await streamed.payload()
+            del streamed
         try:
             answer = read_answer(dialect, status, payload, content_type, result)
         finally:
@@ -269,12 +278,14 @@ class Prober:
         timer.add("decode", time.perf_counter() - decode_started)
         image = answer.image
         if image is None and answer.image_url:
-            status, image, _ = await self._fetch("GET", answer.image_url, timer, cap, follow_redirects=True)
+            download = bytearray()
+            status, _ = await self._fetch("GET", answer.image_url, timer, cap, download.extend, follow_redirects=True)
+            image = download
             if not 200 <= status < 300:
                 raise classify_error(status, None)
         decode_started = time.perf_counter()
         result["image_bytes"] = len(image or b"")
-        fmt, width, height = inspect_image(image or b"")
+        fmt, width, height = await aio.off_loop(len(image or b""), inspect_image, image or b"")
         result["image_size"] = f"{width}x{height} {fmt.lower()}"
         result["image"] = image  # decodable: the landing page shows it, wrong size or not
         problem = size_problem(width, height, series.resolution, series.target.aspect_ratio, series.target.family)
@@ -282,14 +293,20 @@ class Prober:
         if problem:
             raise ProbeFailure(Outcome.BAD_IMAGE, problem)
 
-    async def _fetch(self, method: str, url: str, timer: PhaseTimer, cap: int, **kwargs: Any) -> tuple[int, bytearray, str]:
+    async def _fetch(self, method: str, url: str, timer: PhaseTimer, cap: int, into: Callable[[bytes], None],
+                     **kwargs: Any) -> tuple[int, str]:
+        """(status, content type); the body goes to `into` chunk by chunk. Time spent in `into` is
+        decode time, not transfer time (httpcore's body phase spans the whole iteration)."""
         extensions = {"trace": timer.trace}
         async with self.client.stream(method, url, extensions=extensions, **kwargs) as response:
             try:
-                body = await read_capped(response, cap)
+                async for chunk in body_chunks(response, cap):
+                    fed = time.perf_counter()
+                    into(chunk)
+                    timer.decoded_in_transfer(time.perf_counter() - fed)
             except TooLarge as err:
                 raise ProbeFailure(Outcome.BAD_RESPONSE, str(err)) from None
-            return response.status_code, body, response.headers.get("content-type", "")
+            return response.status_code, response.headers.get("content-type", "")
 
 
 def read_answer(dialect: Dialect, status: int, payload: Any, content_type: str, result: dict[str, Any]) -> Answer:
@@ -307,18 +324,3 @@ def read_answer(dialect: Dialect, status: int, payload: Any, content_type: str, 
     if failure is not None:
         raise failure
     return dialect.parse(payload)
-
-
-def _json_or_none(body: bytearray) -> Any:
-    """Parse the body and empty it: a 4K answer is tens of MB, and the raw bytes, their text and the
-    parsed payload would otherwise be three copies at once (json.loads decodes bytes to text first)."""
-    try:
-        text = body.decode(json.detect_encoding(body), "surrogatepass")
-    except (UnicodeDecodeError, LookupError):
-        return None
-    finally:
-        body.clear()
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None

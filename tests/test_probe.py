@@ -141,3 +141,42 @@ async def test_the_landing_page_shows_a_thumbnail_of_the_last_image(simulator, p
     [data] = re.findall(r'<img class="thumb"[^>]* src="data:image/jpeg;base64,([^"]+)"', page)
     with Image.open(io.BytesIO(base64.b64decode(data))) as image:
         assert image.format == "JPEG" and max(image.size) == 96 and image.size[0] == image.size[1]
+
+
+@pytest.mark.parametrize("api", ["gemini", "vertex", "openrouter"])  # the dialects the probe reads itself
+async def test_a_large_image_is_decoded_as_it_streams(simulator, prober, api, monkeypatch):
+    # a noise PNG at 2K is ~4 MB: its base64 streams through exporter/blobs.py, not json.loads
+    import exporter.blobs as blobs
+
+    decoded = []
+    finish = blobs._Decoding.finish
+    monkeypatch.setattr(blobs._Decoding, "finish", lambda self: decoded.append(self.head) or finish(self))
+    sim, base = simulator
+    sim.configure({"payload": "noise"})
+    attempt = await prober.probe(config_for(base, api, resolutions=["2K"]).series[0])
+    assert attempt.outcome is Outcome.SUCCESS, attempt.message
+    assert attempt.image_size == "2048x2048 png" and attempt.image_bytes > 2_000_000
+    assert decoded == [b"data:image/png;base64," if api == "openrouter" else b""]
+    phases = attempt.phases
+    assert phases["decode"] > 0 and phases["transfer"] >= 0  # the decode between chunks is decode's time
+    assert sum(phases.values()) <= attempt.duration
+
+
+async def test_an_image_that_is_not_base64_after_a_megabyte_is_bad_response(prober):
+    import base64
+
+    import httpx
+
+    from exporter.simulator.images import png
+
+    data = base64.b64encode(png(2048, 2048, "noise")).decode()
+    broken = data[:1_000_000] + "*" + data[1_000_000:]
+    body = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": "image/png", "data": broken}}]}}]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    p = Prober(transport=transport)
+    try:
+        attempt = await p.probe(config_for("http://upstream.test", "gemini").series[0])
+    finally:
+        await p.aclose()
+    assert attempt.outcome is Outcome.BAD_RESPONSE
+    assert attempt.message == "candidates[0].content.parts[0].inlineData.data is not valid base64"

@@ -4,12 +4,14 @@ outcome in every dialect that can receive it, through the code a probe runs (pro
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
 
 import pytest
 
+from exporter.blobs import StreamedJSON
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import ProbeFailure
 from exporter.outcomes import Outcome
@@ -77,13 +79,17 @@ def load(name: str) -> dict:
 
 
 def outcome_of(api: str, status: int, payload: dict) -> tuple[Outcome, str, dict]:
+    return answer_of(api, status, payload)[:3]
+
+
+def answer_of(api: str, status: int, payload: dict) -> tuple[Outcome, str, dict, bytes | str | None]:
     result: dict = {}
     try:
         answer = read_answer(DIALECTS[api], status, payload, "application/json", result)
     except ProbeFailure as failure:
-        return failure.outcome, failure.message, result.get("usage", {})
+        return failure.outcome, failure.message, result.get("usage", {}), None
     assert answer.image or answer.image_url, "a success carries an image or its URL"
-    return Outcome.SUCCESS, "", result.get("usage", {})
+    return Outcome.SUCCESS, "", result.get("usage", {}), answer.image or answer.image_url
 
 
 def test_every_recorded_answer_has_an_outcome_and_a_source():
@@ -103,6 +109,22 @@ def test_recorded_answer_is_classified(name, api):
     assert got is want, message
     if want is not Outcome.SUCCESS:
         assert message  # a person sees why
+
+
+@pytest.mark.parametrize("name,api", CASES, ids=[f"{n.removesuffix('.json')}-{a}" for n, a in CASES])
+def test_recorded_answer_streamed_in_chunks_reads_the_same(name, api):
+    # as a probe reads it (exporter/blobs.py), with the image's base64 long enough to be decoded as
+    # it streams: the same outcome, message, usage and image as the whole body parsed at once
+    recorded = (UPSTREAM / name).read_text()
+    body = recorded.replace("<BASE64>", PNG).encode()
+    reader = StreamedJSON(blob_min=64)
+    for i in range(0, len(body), 97):
+        reader.feed(body[i:i + 97])
+    streamed = asyncio.run(reader.payload())
+    status = ANSWERS[name][0]
+    assert answer_of(api, status, streamed) == answer_of(api, status, load(name))
+    if '"<BASE64>"' in recorded or ';base64,<BASE64>"' in recorded:  # a string of base64 (markdown stays text)
+        assert "<base64 string" in repr(streamed)  # it was decoded as it came
 
 
 def test_a_rate_limit_inside_a_200_names_it():

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from exporter.blobs import Base64Blob
 from exporter.outcomes import Outcome
 from exporter.targets import Series, Target
 
@@ -150,6 +151,10 @@ _HTTP_URL = re.compile(r"https?://[^\s)\"'>]+")
 
 
 def decode_base64(data: Any, where: str) -> bytes:
+    if isinstance(data, Base64Blob):  # decoded as it streamed in (exporter/blobs.py)
+        if data.head:  # what a2b_base64 says of a data URL where bare base64 belongs
+            raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is not valid base64")
+        return data.data
     if not isinstance(data, str) or not data:
         raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is not a base64 string")
     try:  # a2b_base64 reads the str in place; b64decode would first copy it to bytes
@@ -158,8 +163,12 @@ def decode_base64(data: Any, where: str) -> bytes:
         raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is not valid base64") from None
 
 
-def image_from_url(url: str, where: str) -> Answer:
+def image_from_url(url: str | Base64Blob, where: str) -> Answer:
     """A data URL becomes image bytes; an http(s) URL is left for the probe to download."""
+    if isinstance(url, Base64Blob):  # a long one, decoded as it streamed in: its head is a data URL's
+        if url.head:
+            return Answer(image=url.data)
+        raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is neither a data URL nor an http(s) URL")
     if url.startswith("data:"):
         match = _DATA_URL.match(url)
         if not match:
@@ -170,8 +179,10 @@ def image_from_url(url: str, where: str) -> Answer:
     raise ProbeFailure(Outcome.BAD_RESPONSE, f"{where} is neither a data URL nor an http(s) URL")
 
 
-def image_in_text(text: str, where: str) -> Answer | None:
+def image_in_text(text: str | Base64Blob, where: str) -> Answer | None:
     """The first image in free text (markdown ![](...) or a bare URL), or None."""
+    if isinstance(text, Base64Blob):  # a text that is one long data URL, or bare base64 (no image)
+        return Answer(image=text.data) if text.head else None
     match = _DATA_URL.search(text)
     if match:
         return Answer(image=decode_base64(re.sub(r"\s", "", match.group(1)), where))

@@ -4,6 +4,7 @@ https://vercel.com/docs/ai-gateway/image-generation)."""
 
 from __future__ import annotations
 
+from exporter.blobs import Base64Blob
 from exporter.dialects.base import (
     Dialect, ProbeFailure, Request, chat_image_config, classify_error, dig, image_from_url, image_in_text, merge_body,
     openai_chat_usage,
@@ -46,7 +47,7 @@ def images_field(message: dict) -> object | None:
     if not isinstance(images, list) or not images:
         return None
     url = dig(images, 0, "image_url", "url")
-    return image_from_url(str(url), "choices[0].message.images[0].image_url.url")
+    return image_from_url(url if isinstance(url, Base64Blob) else str(url), "choices[0].message.images[0].image_url.url")
 
 
 class ChatCompletions:
