@@ -255,15 +255,36 @@ def errors(rows: list[tuple[float, float, float]]) -> dict[str, float]:
             "processing_p50": median(processing), "processing_p99": quantile(processing, 0.99)}
 
 
+@contextlib.contextmanager
+def pinned(upstream_pid: int):
+    """Both probers on the same CPU, the upstream on another, so a noisy neighbour or the scheduler
+    moving a prober between cores does not decide the comparison. Ours runs in this process and
+    blackbox_exporter is started from it (a child inherits the affinity; Go sizes GOMAXPROCS from it).
+    Yields what was pinned where, or None on a machine with one CPU."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        yield None
+        return
+    before = set(cpus)
+    os.sched_setaffinity(upstream_pid, {cpus[0]})
+    os.sched_setaffinity(0, {cpus[1]})
+    try:
+        yield f"upstream on CPU {cpus[0]}, both probers on CPU {cpus[1]}"
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def bench_timing(mode: dict) -> dict:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     runs: dict[str, list[dict]] = {"exporter": [], "blackbox": []}
-    with process([sys.executable, __file__, "--serve-fixed", str(port)], f"{base}/_truth"):
-        for _ in range(mode["runs"]):
-            runs["exporter"].append(errors(asyncio.run(exporter_timings(base, mode["probes"]))))
-            runs["blackbox"].append(errors(blackbox_timings(base, mode["probes"])))
-    return {who: {k: median([r[k] for r in rs]) for k in rs[0]} for who, rs in runs.items()}
+    with process([sys.executable, __file__, "--serve-fixed", str(port)], f"{base}/_truth") as upstream:
+        with pinned(upstream.pid) as where:
+            for _ in range(mode["runs"]):
+                runs["exporter"].append(errors(asyncio.run(exporter_timings(base, mode["probes"]))))
+                runs["blackbox"].append(errors(blackbox_timings(base, mode["probes"])))
+    timing = {who: {k: median([r[k] for r in rs]) for k in rs[0]} for who, rs in runs.items()}
+    return {**timing, "pinned": where or "not pinned (one CPU)"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,7 +463,13 @@ def bench_memory(mode: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 # report
 
-TARGETS = {"timing": 0.002, "lateness_p99": 0.1, "scrape": 0.05, "idle_rss": 80 * 2**20, "copies": 2.0}
+# issue 16's goals: timing against blackbox_exporter in the same run, the rest absolute
+TARGETS = {"duration_vs_blackbox": 2.0, "lateness_p99": 0.1, "scrape": 0.05, "stall": 0.02, "idle_rss": 60 * 2**20,
+           "copies": 2.0}
+
+
+def met(ok: bool) -> str:
+    return "**met**" if ok else "**NOT met**"
 
 
 def ms(seconds: float) -> str:
@@ -461,7 +488,7 @@ def report(info: dict, timing: dict, scale: list[dict], memory: dict, mode_name:
         f"Load average (1 / 5 / 15 min) at the start: {info['load']}; at the end: {load_average()}.",
         "",
         f"### 1. Timing truth (upstream answers after exactly {DELAY * 1000:.0f} ms; error = |measured - truth|, "
-        f"{mode['probes']} probes per run)",
+        f"{mode['probes']} probes per run; {timing['pinned']})",
         "",
         "| prober | duration error p50 | duration error p99 | processing error p50 | processing error p99 |",
         "|---|---|---|---|---|",
@@ -471,9 +498,10 @@ def report(info: dict, timing: dict, scale: list[dict], memory: dict, mode_name:
         lines.append(f"| {label} | {ms(t['duration_p50'])} | {ms(t['duration_p99'])} | "
                      f"{ms(t['processing_p50'])} | {ms(t['processing_p99'])} |")
     e, b = timing["exporter"], timing["blackbox"]
-    ok = e["processing_p99"] <= TARGETS["timing"] and e["processing_p99"] <= max(b["processing_p99"], TARGETS["timing"])
-    lines += ["", f"Target: processing within 2 ms of the truth at p99 and no worse than blackbox_exporter: "
-                  f"**{'met' if ok else 'NOT met'}**.", ""]
+    lines += ["", f"Targets: processing error p99 no worse than blackbox_exporter's "
+                  f"{met(e['processing_p99'] <= b['processing_p99'])}; duration error p50 and p99 within "
+                  f"{TARGETS['duration_vs_blackbox']:g}x blackbox_exporter's "
+                  f"{met(all(e[k] <= TARGETS['duration_vs_blackbox'] * b[k] for k in ('duration_p50', 'duration_p99')))}.", ""]
     lines += [
         f"### 2. Scale (simulator in its own process at speed 0.01: 1K images in ~175-375 ms; interval "
         f"{mode['interval']:g} s; {mode['scale_seconds']:g} s measured after one interval)",
@@ -488,14 +516,14 @@ def report(info: dict, timing: dict, scale: list[dict], memory: dict, mode_name:
             f"{ms(r['cpu_per_probe'])} | {r['cpu_share'] * 100:.0f} % of a core | {ms(r['scrape_p50'])} | "
             f"{ms(r['scrape_max'])} | {mb(r['scrape_bytes'])} ({r['scrape_gzip_bytes'] / 1024:.0f} KiB) | {mb(r['rss'])} |")
     top = scale[-1]
-    lines += ["", f"Target at {top['series']:.0f} series: lateness p99 under 100 ms "
-                  f"(**{'met' if top['late_p99'] < TARGETS['lateness_p99'] else 'NOT met'}**), scrape under 50 ms "
-                  f"(**{'met' if top['scrape_p50'] < TARGETS['scrape'] else 'NOT met'}** at the median).", ""]
+    lines += ["", f"Targets at {top['series']:.0f} series: lateness p99 under 100 ms "
+                  f"{met(top['late_p99'] < TARGETS['lateness_p99'])}; scrape median under 50 ms "
+                  f"{met(top['scrape_p50'] < TARGETS['scrape'])}.", ""]
     lines += [
         "### 3. Memory (simulator `payload: noise`: realistic 4K PNGs)",
         "",
         f"Idle RSS of the exporter process (4 series, after their first probes): **{mb(memory['idle_rss'])}** "
-        f"(target under 80 MiB: **{'met' if memory['idle_rss'] < TARGETS['idle_rss'] else 'NOT met'}**).",
+        f"(target under {TARGETS['idle_rss'] / 2**20:.0f} MiB: {met(memory['idle_rss'] < TARGETS['idle_rss'])}).",
         "",
         "| 4K answers in flight | answer body each | image each | payload in flight | peak RSS growth "
         "| growth / payload | worst event-loop stall | decode phase |",
@@ -505,8 +533,10 @@ def report(info: dict, timing: dict, scale: list[dict], memory: dict, mode_name:
         lines.append(f"| {r['inflight']} | {mb(r['body_bytes'])} | {mb(r['image_bytes'])} | {mb(r['payload_bytes'])} | "
                      f"{mb(r['peak_growth'])} | {r['copies']:.2f} | {ms(r['stall_max'])} | {ms(r['decode'])} |")
     worst = max(r["copies"] for r in memory["inflight"])
-    lines += ["", f"Target: no more than about two copies of a payload at once: "
-                  f"**{'met' if worst <= TARGETS['copies'] * 1.1 else 'NOT met'}** (worst {worst:.2f})."]
+    stall = max(r["stall_max"] for r in memory["inflight"])
+    lines += ["", f"Targets: no more than about two copies of a payload at once "
+                  f"{met(worst <= TARGETS['copies'] * 1.1)} (worst {worst:.2f}); worst event-loop stall under "
+                  f"{TARGETS['stall'] * 1000:.0f} ms {met(stall < TARGETS['stall'])} (worst {ms(stall)})."]
     return "\n".join(lines) + "\n"
 
 
