@@ -60,7 +60,6 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 # The background checks (exporter.checks): one series per target, each kind its own outcome list.
 CHECK_LABELS = ("target", "api", "model")
-LIVENESS_LABELS = CHECK_LABELS
 
 
 def check_families(kind: str, what: str) -> dict[str, tuple[str, str, tuple[str, ...]]]:
