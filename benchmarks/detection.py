@@ -236,7 +236,7 @@ async def run(scenarios: list[Scenario], plan_names: list[str], speedup: float, 
     for step in range(steps + 1):
         await asyncio.sleep(max(0.0, zero + step * SCRAPE / speedup - loop.time()))
         mirror.update(store)
-        text = mirror.collector.render()
+        text = mirror.collector.render().decode()
         recorder.scrape(step, text)
         for family in live.collect():
             for sample in family.samples:

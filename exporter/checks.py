@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from exporter import __version__
+from exporter import __version__, tls
 from exporter.bodies import TooLarge, read_capped
 from exporter.credentials import Credentials
 from exporter.dialects.base import ProbeFailure, Request
@@ -60,6 +60,7 @@ class CheckState:
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
     tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
     cost: float = 0.0
+    version: int = 0  # bumped after every change: the scrape reuses the target's text while it holds
 
     def __post_init__(self) -> None:
         self.checks = dict.fromkeys(self.outcomes, 0) | self.checks
@@ -80,9 +81,11 @@ class CheckState:
             self.consecutive_failures = 0
         elif check.outcome != Outcome.RATE_LIMITED:
             self.consecutive_failures += 1
+        self.version += 1
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] += 1
+        self.version += 1
 
 
 class Checker:
@@ -101,7 +104,7 @@ class Checker:
         self.on_failure = on_failure
         self._states: dict[tuple[str, str, str], CheckState] = {}
         self._jobs = Jobs(self.kind)
-        self._client = httpx.AsyncClient(timeout=None, follow_redirects=False, transport=transport,
+        self._client = httpx.AsyncClient(verify=tls.client_context(), timeout=None, follow_redirects=False, transport=transport,
                                          headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
 
     # what a kind says (classmethods: --config.check asks them without a checker)

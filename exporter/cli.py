@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 
-from exporter import __version__, aio, logs
+from exporter import __version__, aio, logs, malloc
 from exporter.config import Config, ConfigError, load_file
 from exporter.redact import Redactor
 
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup("warning" if args.log_level == "warn" else args.log_level, args.log_format, redactor)
     if args.config_check:
         return check(args.config_file, args.demo, args.web_config_file)
+    malloc.return_large_buffers()
     try:
         return aio.run(run_exporter(args, redactor))
     except ConfigError as err:
@@ -195,6 +196,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
         canary.apply(new)
         status.apply(new.status_sources)
         current["config"] = new
+        aio.freeze_heap()
         return f"{new.source}, {len(new.series)} series in {len(new.targets)} targets, {describe_web_config(new_web)}"
 
     reloader = Reloader("nanobanana_exporter", reload, redactor)
@@ -224,6 +226,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     liveness.apply(config)
     canary.apply(config)
     status.apply(config.status_sources)
+    aio.freeze_heap()
     log.info("listening", extra={"address": args.listen, "port": server.port, "scheme": web_config.scheme,
                                  "event_loop": aio.loop_factory()[0],
                                  "series": len(config.series), "config": config.source, "version": __version__})

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from exporter import tls
 from exporter.dialects.base import ProbeFailure
 from exporter.outcomes import Outcome
 from exporter.targets import GoogleAuth, Target
@@ -42,7 +43,7 @@ class HttpxRequest:
     """google-auth's transport interface (google.auth.transport.Request) over a sync httpx client."""
 
     def __init__(self, timeout: float = TOKEN_TIMEOUT):
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+        self._client = httpx.Client(verify=tls.client_context(), timeout=timeout, follow_redirects=False)
 
     def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
                  timeout: float | None = None, **kwargs: Any) -> Any:

@@ -116,12 +116,13 @@ _KINDS = {"histogram": HistogramMetricFamily, "counter": CounterMetricFamily, "g
 
 
 class ProbeCollector:
-    """`series_families=False` leaves FAMILIES out of collect(): a scrape renders them with render()."""
+    """`series_families=False` leaves FAMILIES out of collect(): a scrape renders them with render()
+    (make_registry then leaves the CheckCollectors out too)."""
 
     def __init__(self, store: Store, series_families: bool = True):
         self.store = store
         self.series_families = series_families
-        self._texts: dict[tuple[str, ...], tuple] = {}  # render(): series key -> (version, series, text by family)
+        self._text = _TextCache(FAMILIES, SERIES_LABELS)
 
     def describe(self):
         return []  # families are dynamic; registering must not call collect()
@@ -165,27 +166,14 @@ class ProbeCollector:
                 f["nanobanana_model_shutdown_timestamp_seconds"].add_metric([model_id], midnight.timestamp())
         yield from f.values()
 
-    def render(self, openmetrics: bool = False) -> str:
+    def render(self, openmetrics: bool = False) -> bytes:
         """FAMILIES as exposition text, the same samples as collect() without prometheus_client's
-        per-sample objects and formatting (1,000 series are ~50,000 samples, 8 MB). Each series' lines
-        are kept until its state changes (SeriesState.version) or a reload replaces its series."""
-        texts = {}
-        for state in self.store:
-            hit = self._texts.get(state.series.key)
-            if hit is None or hit[0] != state.version or hit[1] is not state.series:
-                version = state.version  # read first: a probe recorded meanwhile makes the next scrape redo it
-                labels = _SeriesLabels(state.series.key)
-                f = {name: _Lines(name, kind, extra, labels) for name, (kind, _, extra) in FAMILIES.items()}
-                self.fill(f, [state])
-                hit = (version, state.series, {name: "".join(lines.lines) for name, lines in f.items()})
-            texts[state.series.key] = hit
-        self._texts = texts
-        out = []
-        for name, (kind, help_text, _) in FAMILIES.items():
-            typed = name if openmetrics or kind != "counter" else name + "_total"
-            out.append(f"# HELP {typed} {help_text}\n# TYPE {typed} {kind}\n")
-            out.extend(hit[2][name] for hit in texts.values())
-        return "".join(out)
+        per-sample objects and formatting (1,000 series are ~70,000 samples, 10 MB)."""
+        return b"".join(self.chunks(openmetrics))
+
+    def chunks(self, openmetrics: bool = False) -> list[bytes]:
+        """render()'s text in pieces, for the scrape to join once with the rest."""
+        return self._text.chunks(((state, state.series.key, state.series) for state in self.store), self.fill, openmetrics)
 
     def fill(self, f, states=None) -> None:
         for state in self.store if states is None else states:
@@ -228,19 +216,32 @@ def _families(table: dict[str, tuple[str, str, tuple[str, ...]]], base: tuple[st
 
 
 class CheckCollector:
-    """The families of one kind of check (exporter.checks.Checker): CHECK_FAMILIES[checker.kind]."""
+    """The families of one kind of check (exporter.checks.Checker): CHECK_FAMILIES[checker.kind], one
+    series per target. Liveness checks run on every target, so at 1,000 series these are ~5,000 lines:
+    a scrape renders them with render(), cached per target like ProbeCollector's."""
 
     def __init__(self, checker: Checker):
         self.checker = checker
+        self.prefix = f"nanobanana_{checker.kind}_"
+        self._text = _TextCache(CHECK_FAMILIES[checker.kind], CHECK_LABELS)
 
     def describe(self):
         return []
 
     def collect(self):
-        kind = self.checker.kind
-        f = {name.removeprefix(f"nanobanana_{kind}_"): family
-             for name, family in _families(CHECK_FAMILIES[kind], CHECK_LABELS).items()}
-        for state in self.checker:  # a snapshot: scrapes run in a worker thread
+        f = _families(CHECK_FAMILIES[self.checker.kind], CHECK_LABELS)
+        self.fill(f)
+        yield from f.values()
+
+    def render(self, openmetrics: bool = False) -> bytes:
+        return b"".join(self.chunks(openmetrics))
+
+    def chunks(self, openmetrics: bool = False) -> list[bytes]:
+        return self._text.chunks(((state, state.key, state.target) for state in self.checker), self.fill, openmetrics)
+
+    def fill(self, families, states=None) -> None:
+        f = {name.removeprefix(self.prefix): family for name, family in families.items()}
+        for state in self.checker if states is None else states:  # a snapshot: scrapes run in a worker thread
             values = list(state.key)
             for outcome, count in state.checks.items():
                 f["checks"].add_metric(values + [outcome], count)
@@ -262,7 +263,6 @@ class CheckCollector:
             f["last_run_timestamp_seconds"].add_metric(values, last.started + last.duration)
             if state.last_success is not None:
                 f["last_success_timestamp_seconds"].add_metric(values, state.last_success)
-        yield from f.values()
 
 
 class BudgetCollector:
@@ -302,23 +302,53 @@ class TasksCollector:
         yield tasks
 
 
+class _TextCache:
+    """A table's per-series samples as exposition text. Each series' lines are kept until its state
+    changes (its `version`, bumped after every change) or a reload gives it a new owner (the Series or
+    Target object its fixed values come from); a scrape joins the kept lines under each family's header.
+    A series' label text and sample-name prefixes are kept while its owner is the same, so re-rendering
+    a changed series only formats its numbers."""
+
+    def __init__(self, table: dict[str, tuple[str, str, tuple[str, ...]]], label_names: tuple[str, ...]):
+        self.table, self.label_names = table, label_names
+        self._texts: dict[tuple[str, ...], tuple] = {}  # series key -> (version, owner, labels, text by family)
+
+    def chunks(self, states, fill, openmetrics: bool) -> list[bytes]:
+        """states: (state, series key, owner) of every series; fill(families, [state]) adds its samples.
+        Two scrapes may render at once (worker threads): each builds its own lines, and what they share
+        (the _SeriesLabels memos) only ever gains the same values."""
+        texts = {}
+        for state, key, owner in states:
+            hit = self._texts.get(key)
+            if hit is None or hit[0] != state.version or hit[1] is not owner:
+                version = state.version  # read first: a change meanwhile makes the next scrape redo it
+                labels = hit[2] if hit is not None and hit[1] is owner else _SeriesLabels(key, self.label_names)
+                f = {name: _Lines(name, kind, extra, labels) for name, (kind, _, extra) in self.table.items()}
+                fill(f, [state])
+                hit = (version, owner, labels, {name: "".join(lines.lines).encode() for name, lines in f.items()})
+            texts[key] = hit
+        self._texts = texts
+        out = []
+        for name, (kind, help_text, _) in self.table.items():
+            typed = name if openmetrics or kind != "counter" else name + "_total"
+            out.append(f"# HELP {typed} {help_text}\n# TYPE {typed} {kind}\n".encode())
+            out.extend(hit[3][name] for hit in texts.values())
+        return out  # bytes, joined once by the scrape: one copy of the 10 MB at 1,000 series
+
+
 class _SeriesLabels:
     """One series' label pairs as exposition text, escaped and sorted by name as prometheus_client
-    writes them, computed once per series and render: every family and sample of the series reuses
-    them, and only the one extra label of a sample (outcome, phase, le, ...) is written per sample."""
+    writes them, and each of its samples' text before the value (`name{labels} `), memoized per family
+    and extra label value: every render of the series reuses them."""
 
-    def __init__(self, values: tuple[str, ...]):
-        self.pairs = sorted((name, f'{name}="{_escape(value)}"') for name, value in zip(SERIES_LABELS, values))
+    def __init__(self, values: tuple[str, ...], names: tuple[str, ...]):
+        self.pairs = sorted((name, f'{name}="{_escape(value)}"') for name, value in zip(names, values))
         self.text = ",".join(p for _, p in self.pairs)
-        self._around: dict[str, tuple[str, str]] = {}
+        self.prefixes: dict[str, dict[str | None, str]] = {}  # family -> extra label value (or le) -> prefix
 
     def around(self, label: str) -> tuple[str, str]:
         """The pairs before `label` (each followed by a comma) and after it (each preceded by one)."""
-        hit = self._around.get(label)
-        if hit is None:
-            hit = ("".join(p + "," for n, p in self.pairs if n < label), "".join("," + p for n, p in self.pairs if n > label))
-            self._around[label] = hit
-        return hit
+        return ("".join(p + "," for n, p in self.pairs if n < label), "".join("," + p for n, p in self.pairs if n > label))
 
 
 class _Lines:
@@ -329,24 +359,38 @@ class _Lines:
     def __init__(self, name: str, kind: str, extra: tuple[str, ...], labels: _SeriesLabels):
         self.name, self.kind, self.labels = name, kind, labels
         self.extra = extra[0] if extra else None
+        self.prefixes = labels.prefixes.setdefault(name, {})
         self.lines: list[str] = []
 
-    def add_metric(self, values: list[str], value, sum_value: float | None = None) -> None:
-        series = self.labels
-        if self.extra is None:
-            labels = series.text
-        else:
-            head, tail = series.around(self.extra)
-            labels = f'{head}{self.extra}="{_escape(values[-1])}"{tail}'
-        if self.kind == "histogram":  # value: [(le, cumulative count), ...], as HistogramMetricFamily takes
-            name = self.name
+    def prefix(self, key: str | None) -> str:
+        """The text before the value of the sample with extra label value `key` (histograms: the bucket
+        with le=`key`, or the `_count` and `_sum` samples)."""
+        hit = self.prefixes.get(key)
+        if hit is None:
+            hit = self.prefixes[key] = self._prefix(key)
+        return hit
+
+    def _prefix(self, key: str | None) -> str:
+        series, name = self.labels, self.name
+        if self.kind == "histogram":
+            if key in ("_count", "_sum"):
+                return f"{name}{key}{{{series.text}}} "
             head, tail = series.around("le")
-            self.lines.extend(f'{name}_bucket{{{head}le="{le}"{tail}}} {_number(count)}\n' for le, count in value)
-            self.lines.append(f"{name}_count{{{labels}}} {_number(value[-1][1])}\n")
-            self.lines.append(f"{name}_sum{{{labels}}} {_number(sum_value)}\n")
+            return f'{name}_bucket{{{head}le="{key}"{tail}}} '
+        sample = name + "_total" if self.kind == "counter" else name
+        if self.extra is None:
+            return f"{sample}{{{series.text}}} "
+        head, tail = series.around(self.extra)
+        return f'{sample}{{{head}{self.extra}="{_escape(key)}"{tail}}} '
+
+    def add_metric(self, values: list[str], value, sum_value: float | None = None) -> None:
+        prefix = self.prefix
+        if self.kind == "histogram":  # value: [(le, cumulative count), ...], as HistogramMetricFamily takes
+            self.lines.extend(f"{prefix(le)}{_number(count)}\n" for le, count in value)
+            self.lines.append(f"{prefix('_count')}{_number(value[-1][1])}\n")
+            self.lines.append(f"{prefix('_sum')}{_number(sum_value)}\n")
         else:
-            sample = self.name + "_total" if self.kind == "counter" else self.name
-            self.lines.append(f"{sample}{{{labels}}} {_number(value)}\n")
+            self.lines.append(f"{prefix(values[-1] if self.extra else None)}{_number(value)}\n")
 
 
 def _number(value) -> str:
@@ -371,7 +415,7 @@ def make_registry(store: Store, status=None, liveness: Checker | None = None,
     if status is not None:  # the status poller (exporter.status.poller.StatusPoller)
         registry.register(StatusCollector(status))
     for checker in (liveness, canary):
-        if checker is not None:
+        if checker is not None and series_families:
             registry.register(CheckCollector(checker))
     if budget is not None:
         registry.register(BudgetCollector(budget))
@@ -379,20 +423,20 @@ def make_registry(store: Store, status=None, liveness: Checker | None = None,
 
 
 class Exposition:
-    """What /metrics serves: the per-series families rendered by ProbeCollector.render(), the rest
-    (process, build info, scheduler, status sources) by prometheus_client."""
+    """What /metrics serves: the per-series families rendered from cached text by ProbeCollector and
+    CheckCollector.render(), the rest (process, build info, scheduler, status sources, budgets) by
+    prometheus_client."""
 
     def __init__(self, store: Store, status=None, liveness: Checker | None = None, budget: Budget | None = None,
                  canary: Checker | None = None):
         self.registry = make_registry(store, status, liveness, budget, series_families=False, canary=canary)
-        self.probes = ProbeCollector(store)
+        self.series = [ProbeCollector(store)] + [CheckCollector(c) for c in (liveness, canary) if c is not None]
 
     def render(self, accept: str) -> tuple[bytes, str]:
         """The body and its content type for a scrape sending this Accept header."""
         encoder, content_type = choose_encoder(accept)
         openmetrics = content_type.startswith("application/openmetrics-text")
-        rest = encoder(self.registry).decode()
-        probes = self.probes.render(openmetrics)
-        if openmetrics and rest.endswith("# EOF\n"):
-            return (rest[: -len("# EOF\n")] + probes + "# EOF\n").encode(), content_type
-        return (rest + probes).encode(), content_type
+        rest = encoder(self.registry)
+        eof = b"# EOF\n" if openmetrics and rest.endswith(b"# EOF\n") else b""
+        series = [chunk for collector in self.series for chunk in collector.chunks(openmetrics)]
+        return b"".join([rest.removesuffix(eof), *series, eof]), content_type

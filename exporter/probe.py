@@ -16,7 +16,7 @@ from typing import Any, Callable
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from exporter import aio
+from exporter import aio, tls
 from exporter.blobs import StreamedJSON
 from exporter.bodies import TooLarge, body_chunks, capped
 from exporter.credentials import Credentials
@@ -187,10 +187,11 @@ class Prober:
         self.credentials = credentials or Credentials(getattr(redact, "learn", None))
         no_keepalive = httpx.Limits(max_keepalive_connections=0)
         self.client = httpx.AsyncClient(
+            verify=tls.client_context(),
             limits=no_keepalive,
             timeout=None,  # the probe's own deadline bounds everything
             follow_redirects=False,
-            transport=CappingTransport(transport or httpx.AsyncHTTPTransport(limits=no_keepalive)),
+            transport=CappingTransport(transport or httpx.AsyncHTTPTransport(verify=tls.client_context(), limits=no_keepalive)),
             event_hooks={"request": [_traced]},
         )
         self.sdk = SDK(self.client)

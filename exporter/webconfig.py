@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import bcrypt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from exporter.files import MAX_CERT_BYTES, read_bytes
@@ -241,6 +240,8 @@ class BasicAuth:
 
 def _checkpw(password: bytes, hashed: bytes) -> bool:
     """bcrypt's check; a password it refuses (over 72 bytes for bcrypt 5) is simply wrong, not a 500."""
+    import bcrypt  # here: a config without basic auth never loads it (0.4 MiB)
+
     try:
         return bcrypt.checkpw(password, hashed)
     except ValueError:

@@ -82,7 +82,7 @@ def write_openmetrics(directory, series: int = 3, scrape: int = 240) -> list[Pat
         if GAP[0] <= t < GAP[1]:
             continue
         if changed:
-            current = [(identity, value) for identity, (name, value) in _samples(collector.render(), SCRAPE_LABELS).items()
+            current = [(identity, value) for identity, (name, value) in _samples(collector.render().decode(), SCRAPE_LABELS).items()
                        if name in REPORTED]
         wide = {f'nanobanana_status_source_up{{source="google_cloud",{SCRAPE_LABELS}}}': 1.0}
         if INCIDENT[0] <= t < INCIDENT[1]:

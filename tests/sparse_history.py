@@ -184,7 +184,7 @@ def write_openmetrics(path) -> list[Probe]:
                     store.get(p.key).skip("overlap")
                 i, changed = i + 1, True
             if changed:
-                current = _samples(collector.render(), scrape)
+                current = _samples(collector.render().decode(), scrape)
             wide = {k.replace("}", f",{scrape}}}", 1) if "{" in k else k: v
                     for k, v in _exporter_wide(location, t).items()}
             for identity, (_, value) in current.items():

@@ -1,4 +1,4 @@
-"""The scrape's fast path (ProbeCollector.render) exports exactly what the collector does."""
+"""The scrape's fast path (ProbeCollector and CheckCollector.render) exports exactly what the collectors do."""
 
 
 import yaml
@@ -7,7 +7,10 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter.canary import CanaryChecker
+from exporter.checks import Check
 from exporter.config import load_text
+from exporter.liveness import LivenessChecker
 from exporter.metrics import Exposition, make_registry
 from exporter.outcomes import Outcome
 from exporter.state import Attempt, Store
@@ -15,14 +18,16 @@ from exporter.state import Attempt, Store
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 
+TARGETS = [
+    {"name": "a", "api": "gemini", "base_url": "http://127.0.0.1:1", "model": 'odd "model" \\ name',
+     "resolutions": ["1K", "4K"], "thinking_levels": ["default", "high"], "canary": {"enabled": True}},
+    {"name": "b", "api": "openai_images", "base_url": "http://127.0.0.1:1/v1", "model": "m"},
+]
+
+
 def _store() -> Store:
-    targets = [
-        {"name": "a", "api": "gemini", "base_url": "http://127.0.0.1:1", "model": 'odd "model" \\ name',
-         "resolutions": ["1K", "4K"], "thinking_levels": ["default", "high"]},
-        {"name": "b", "api": "openai_images", "base_url": "http://127.0.0.1:1/v1", "model": "m"},
-    ]
     store = Store()
-    store.apply(load_text(yaml.safe_dump({"targets": targets}), "<test>"))
+    store.apply(load_text(yaml.safe_dump({"targets": TARGETS}), "<test>"))
     for i, state in enumerate(store):
         outcome = [Outcome.SUCCESS, Outcome.TIMEOUT, Outcome.RATE_LIMITED, Outcome.SUCCESS, Outcome.BAD_IMAGE][i]
         state.record(Attempt(started=1.7e9 + i, outcome=outcome, duration=12.5 + i, response_bytes=12345678,
@@ -90,3 +95,37 @@ def test_every_series_family_has_at_most_one_label_beyond_the_series_labels():
     from exporter.metrics import FAMILIES
 
     assert all(len(extra) <= 1 for _, _, extra in FAMILIES.values())
+
+
+def _checkers() -> tuple[LivenessChecker, CanaryChecker]:
+    """Both kinds of check, applied without running, one recorded check per target."""
+    config = load_text(yaml.safe_dump({"targets": TARGETS}), "<test>")
+    liveness, canary = LivenessChecker(), CanaryChecker()
+    for checker in (liveness, canary):
+        checker.apply(config, run=False)
+        for i, state in enumerate(checker):
+            state.record(Check(started=1.7e9 + i, outcome=checker.outcomes[i], duration=0.25 + i,
+                               usage={"input": 7, "output": 3}, cost=0.002))
+    next(iter(canary)).skip("budget")
+    return liveness, canary
+
+
+def test_fast_check_text_equals_the_collector_and_follows_changes():
+    store, (liveness, canary) = _store(), _checkers()
+    assert len(liveness) == 2 and len(canary) == 1
+    exposition = Exposition(store, liveness=liveness, canary=canary)
+    registry = make_registry(store, liveness=liveness, canary=canary)
+    for change in (None, "record", "skip"):
+        state = next(iter(canary))
+        if change == "record":
+            state.record(Check(started=1.8e9, outcome=Outcome.SERVER_ERROR.value, duration=1.0))
+        elif change == "skip":
+            state.skip("maintenance")
+        body, _ = exposition.render("")
+        got = _ours(text_string_to_metric_families(body.decode()))
+        assert got == _ours(text_string_to_metric_families(generate_latest(registry).decode())), change
+        assert {s for s in got if s[0].startswith(("nanobanana_liveness", "nanobanana_canary"))}, change
+    assert ("nanobanana_canary_skipped_total", (("api", "gemini"), ("model", 'odd "model" \\ name'),
+                                                ("reason", "maintenance"), ("target", "a")), 1.0) in got
+    fast, _ = exposition.render(OPENMETRICS)
+    assert _ours(parse_openmetrics(fast.decode())) == _ours(parse_openmetrics(generate_openmetrics(registry).decode()))

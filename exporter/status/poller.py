@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from exporter import __version__
+from exporter import __version__, tls
 from exporter.status import SourceConfig
 from exporter.runner import Job, Jobs
 from exporter.status.base import Incident, Snapshot, Source
@@ -49,7 +49,7 @@ class StatusPoller:
         self._states: dict[str, SourceState] = {}
         self._jobs = Jobs("status source")
         self._client = client or httpx.AsyncClient(
-            follow_redirects=True, headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
+            verify=tls.client_context(), follow_redirects=True, headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
 
     def apply(self, sources: Iterable[SourceConfig], run: bool = True) -> None:
         """Run exactly these sources. Unchanged ones keep their state; changed ones start afresh.
