@@ -386,9 +386,11 @@ def reset_peak() -> None:
 async def memory_worker(base: str, inflight: int) -> dict:
     """In its own process (run.py --memory-worker): the exporter's Prober with `inflight` 4K probes
     started together, the event loop's worst stall measured meanwhile."""
+    from exporter import malloc
     from exporter.config import load_text
     from exporter.probe import Prober
 
+    malloc.return_large_buffers()  # as the exporter's main() does: without it the worst stall with 3 x 4K is ~34 ms
     levels = ["default", "minimal", "low", "medium", "high"][:inflight]
     config = load_text(yaml.safe_dump({"targets": [{"name": "big", "api": "gemini", "base_url": base, "model": ANY_LEVEL_MODEL,
                                                     "resolutions": ["4K"], "thinking_levels": levels,
