@@ -54,8 +54,9 @@ async def off_loop(size: int, work: Callable[..., T], *args: Any) -> T:
 def freeze_heap() -> None:
     """Take what lives as long as the config (series, states, targets, templates: ~hundreds of thousands
     of objects at 1,000 series) out of the cyclic garbage collector's full passes, which walk every
-    object and run on the event loop: those passes took 57-122 ms at 1,000 series, 16-41 ms after
-    this (BENCHMARKS.md, "Scale"). Called after start-up and after each reload; frozen objects are
+    object and run on the event loop (with the check-family cache, lateness p99 at 1,000 series went
+    from 865 ms to 39-84 ms: BENCHMARKS.md, "Changes these measurements led to"). Called after
+    start-up and after each reload; frozen objects are
     still freed as usual when their last reference goes, and a reload unfreezes first so the old
     config's cycles are collected."""
     gc.unfreeze()

@@ -3,7 +3,7 @@
 A probe's 4K answer passes through buffers of 10-30 MB (the body, the decoded image). glibc serves
 such a buffer from a fresh mapping at first, but each one freed raises its threshold for the next
 (up to 32 MiB), so after the first 4K answer they come from the heap and stay in the process when
-freed: ~33 MiB of an idle exporter's RSS was freed memory (BENCHMARKS.md, "Memory"). A fixed 1 MiB
+freed: idle RSS 88-91 MiB before this, 65-68 MiB after (BENCHMARKS.md). A fixed 1 MiB
 threshold keeps every buffer that large in its own mapping, unmapped when freed, at a few
 milliseconds of page faults per 4K probe. MALLOC_MMAP_THRESHOLD_ in the environment (glibc's own
 tunable) wins over this; on a C library without mallopt (musl) nothing changes.

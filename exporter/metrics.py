@@ -122,7 +122,7 @@ class ProbeCollector:
     def __init__(self, store: Store, series_families: bool = True):
         self.store = store
         self.series_families = series_families
-        self._text = _TextCache(FAMILIES, SERIES_LABELS)
+        self._text = _TextCache(FAMILIES, SERIES_LABELS, self.fill)
 
     def describe(self):
         return []  # families are dynamic; registering must not call collect()
@@ -173,7 +173,7 @@ class ProbeCollector:
 
     def chunks(self, openmetrics: bool = False) -> list[bytes]:
         """render()'s text in pieces, for the scrape to join once with the rest."""
-        return self._text.chunks(((state, state.series.key, state.series) for state in self.store), self.fill, openmetrics)
+        return self._text.chunks(((state, state.series.key, state.series) for state in self.store), openmetrics)
 
     def fill(self, f, states=None) -> None:
         for state in self.store if states is None else states:
@@ -223,7 +223,7 @@ class CheckCollector:
     def __init__(self, checker: Checker):
         self.checker = checker
         self.prefix = f"nanobanana_{checker.kind}_"
-        self._text = _TextCache(CHECK_FAMILIES[checker.kind], CHECK_LABELS)
+        self._text = _TextCache(CHECK_FAMILIES[checker.kind], CHECK_LABELS, self.fill)
 
     def describe(self):
         return []
@@ -237,7 +237,7 @@ class CheckCollector:
         return b"".join(self.chunks(openmetrics))
 
     def chunks(self, openmetrics: bool = False) -> list[bytes]:
-        return self._text.chunks(((state, state.key, state.target) for state in self.checker), self.fill, openmetrics)
+        return self._text.chunks(((state, state.key, state.target) for state in self.checker), openmetrics)
 
     def fill(self, families, states=None) -> None:
         f = {name.removeprefix(self.prefix): family for name, family in families.items()}
@@ -309,12 +309,12 @@ class _TextCache:
     A series' label text and sample-name prefixes are kept while its owner is the same, so re-rendering
     a changed series only formats its numbers."""
 
-    def __init__(self, table: dict[str, tuple[str, str, tuple[str, ...]]], label_names: tuple[str, ...]):
-        self.table, self.label_names = table, label_names
+    def __init__(self, table: dict[str, tuple[str, str, tuple[str, ...]]], label_names: tuple[str, ...], fill):
+        self.table, self.label_names, self.fill = table, label_names, fill  # fill(families, [state]) adds its samples
         self._texts: dict[tuple[str, ...], tuple] = {}  # series key -> (version, owner, labels, text by family)
 
-    def chunks(self, states, fill, openmetrics: bool) -> list[bytes]:
-        """states: (state, series key, owner) of every series; fill(families, [state]) adds its samples.
+    def chunks(self, states, openmetrics: bool) -> list[bytes]:
+        """states: (state, series key, owner) of every series.
         Two scrapes may render at once (worker threads): each builds its own lines, and what they share
         (the _SeriesLabels memos) only ever gains the same values."""
         texts = {}
@@ -324,7 +324,7 @@ class _TextCache:
                 version = state.version  # read first: a change meanwhile makes the next scrape redo it
                 labels = hit[2] if hit is not None and hit[1] is owner else _SeriesLabels(key, self.label_names)
                 f = {name: _Lines(name, kind, extra, labels) for name, (kind, _, extra) in self.table.items()}
-                fill(f, [state])
+                self.fill(f, [state])
                 hit = (version, owner, labels, {name: "".join(lines.lines).encode() for name, lines in f.items()})
             texts[key] = hit
         self._texts = texts
