@@ -110,7 +110,11 @@ def test_tls_and_auth_commands_work_as_written(shell):
 
 def test_reload_commands_work_as_written(shell, tmp_path):
     (block,) = blocks("Reload", "sh")
-    kill, curl_exporter, curl_relay = commands(block)
+    systemctl, curl_exporter, curl_relay = commands(block)
+    # systemctl runs the unit's ExecReload with $MAINPID, the service's one process: run that line here
+    unit = systemctl.split()[-1]
+    exec_reload = re.search(r"^ExecReload=(.+)$", (ROOT / f"deploy/systemd/{unit}.service").read_text(), re.M).group(1)
+    assert "$MAINPID" in exec_reload, "the reload signals the service's main process, not a pattern"
     config = tmp_path / "nanobanana.yml"
     config.write_text("defaults: {interval: 1h}\ntargets:\n  - {name: a, api: gemini, base_url: 'http://127.0.0.1:1', model: m}\n")
     port = free_port()
@@ -122,14 +126,8 @@ def test_reload_commands_work_as_written(shell, tmp_path):
 
     with background(shell, f"nanobanana-exporter --config.file {config} --web.listen-address 127.0.0.1:{port}",
                     f"http://127.0.0.1:{port}/-/ready") as proc:
-        # typed at a prompt: the command is bash's input, not its arguments (or pkill would match bash)
-        typed = lambda command: subprocess.run(["bash"], input=command, cwd=tmp_path, env=shell.env,  # noqa: E731
-                                               capture_output=True, text=True, timeout=30)
-        pattern = re.search(r"pkill -HUP -f '([^']+)'", kill).group(1)
-        found = typed(f"pgrep -f '{pattern}'").stdout.split()
-        assert found == [str(proc.pid)], f"pgrep finds {found}: would signal other processes"
         before = reload_time()
-        assert typed(kill).returncode == 0
+        assert shell(exec_reload, env={"MAINPID": str(proc.pid)}).returncode == 0
         deadline = time.monotonic() + 10
         while reload_time() == before:
             assert time.monotonic() < deadline, "SIGHUP did not reload"
@@ -153,3 +151,16 @@ def test_reload_commands_work_as_written(shell, tmp_path):
             result = shell(curl_relay.replace("localhost:9878", f"localhost:{relay_port}"))
     assert result.stdout.startswith("config reloaded: ") and "3 channels" in result.stdout, result.stdout
     assert BEARER not in result.stdout
+
+
+
+def test_no_documented_command_signals_by_pattern():
+    """pkill/killall/pgrep -f match every process with that name or command line (other exporters on the host,
+    the relay): documented commands signal one process, by its id, systemd's $MAINPID or POST /-/reload."""
+    def commands_in(path):  # Markdown: its fenced blocks; deploy files: all of them
+        text = path.read_text(errors="replace")
+        return "".join(re.findall(r"```\w*\n(.*?)```", text, re.S)) if path.suffix == ".md" else text
+    files = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(p for p in (ROOT / "deploy").rglob("*") if p.is_file())]
+    found = [f"{path.relative_to(ROOT)}: {line.strip()}" for path in files
+             for line in commands_in(path).splitlines() if re.search(r"\b(pkill|killall|pgrep)\b", line)]
+    assert not found, found
