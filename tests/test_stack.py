@@ -149,8 +149,9 @@ def test_one_failing_series_pages_once_per_channel(tmp_path):
                 assert len(bodies) == 1, (path, bodies)
             ended = "2020-01-01T00:00:00Z"
             post_alerts(am, [{**a, "endsAt": ended} for a in (streak, outage, burn, *siblings.values())])
-            done = chat.wait_for(lambda r: r.path == "/slack" and "Resolved: " in r.body.decode(), timeout=30)
-            text = done[0].json["attachments"][0]["text"]
+            [done] = chat.wait_for(lambda r: r.path == "/slack" and "] NanoBananaProbeFailing " in r.json["attachments"][0]["title"]
+                                   and r.json["attachments"][0]["color"] == "good", timeout=30)
+            text = done.json["attachments"][0]["text"]
             assert "Resolved: NanoBananaProbeFailing prod gemini-3-pro-image 2K" in text
             assert "while firing: NanoBananaProbeFailing summary for prod" in text
 
