@@ -148,6 +148,7 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
         thinking_levels = tuple(pick("thinking_levels", ["default"]))
         aspect_ratio = pick("aspect_ratio", "1:1")
         _check_family(t, family, resolutions, thinking_levels, aspect_ratio, index, where)
+        _check_thinking_field(t, thinking_levels, index, where)
         prompts = t.prompts or ([t.prompt] if t.prompt else None) or defaults.prompts or [defaults.prompt or DEFAULT_PROMPT]
         targets.append(
             Target(
@@ -206,6 +207,16 @@ def _check_family(t: TargetModel, family: Family, resolutions: tuple[str, ...], 
             path = where("targets", index, key) if own else where("defaults", key)
             raise ConfigError(f"{path}: {model} does not take {', '.join(refused)}; it takes {', '.join(takes)}"
                               .replace(", (", " ("))
+
+
+def _check_thinking_field(t: TargetModel, thinking_levels: tuple[str, ...], index: int, where: Where) -> None:
+    """A level other than `default` on a dialect whose API documents no thinking field would be a
+    series label that lies about what was measured."""
+    if DIALECTS[t.api].thinking_field is None and set(thinking_levels) - {"default"}:
+        own = t.thinking_levels is not None
+        path = where("targets", index, "thinking_levels") if own else where("defaults", "thinking_levels")
+        raise ConfigError(f"{path}: api {t.api} has no documented thinking field, so it sends no thinking "
+                          f"setting: only default is measured (a gateway's own field goes in extra_body)")
 
 
 def _merged(cls: type[Strict], own: Strict | None, inherited: Strict | None) -> Any:

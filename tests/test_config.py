@@ -36,6 +36,9 @@ INVALID = {
     "invalid-model-thinking.yml": "7: targets[0].thinking_levels: model nano-banana (Nano Banana) does not take high; it takes default (no thinking setting)",
     "invalid-family.yml": "6: targets[0].family: Input should be 'nano-banana-pro', 'nano-banana-2.1', 'nano-banana-2', 'nano-banana-2-lite' or 'nano-banana' (got 'nano-banana-3')",
     "invalid-prompts.yml": "2: targets[0]: set prompt or prompts, not both",
+    # a level the dialect cannot send would be a label that lies about what was measured
+    "invalid-images-thinking.yml": "6: targets[0].thinking_levels: api openai_images has no documented thinking field, so it "
+                                   "sends no thinking setting: only default is measured (a gateway's own field goes in extra_body)",
 }
 
 
@@ -57,8 +60,8 @@ def test_valid_config_expands_series():
     assert keys == [
         ("google", "gemini", "gemini-3-pro-image", "1K", "default"),
         ("google", "gemini", "gemini-3-pro-image", "2K", "default"),
-        ("gateway", "openai_images", "nano-banana-pro", "2K", "low"),
-        ("gateway", "openai_images", "nano-banana-pro", "2K", "high"),
+        ("gateway", "openai_chat", "nano-banana-pro", "2K", "low"),
+        ("gateway", "openai_chat", "nano-banana-pro", "2K", "high"),
     ]
     google, gateway = config.targets
     assert google.interval == 300 and gateway.interval == 600

@@ -4,6 +4,7 @@ import pytest
 
 from conftest import FAKE_BEARER, FAKE_KEY, config_for, free_port
 from exporter.config import load_text
+from exporter.yamlconfig import ConfigError
 from exporter.dialects import DIALECTS
 from exporter.outcomes import OUTCOMES, Outcome
 from exporter.probe import Prober
@@ -16,7 +17,7 @@ DIALECT_NAMES = sorted(DIALECTS)
 def test_fault_table_covers_every_fault_kind_and_outcome():
     assert {f["kind"] for f, _ in FAULTS} == set(KINDS)
     # every outcome but the two that come from outside the simulator's answers (checked below)
-    covered = {o for _, o in FAULTS}
+    covered = {o for _, by in FAULTS for o in (by.values() if isinstance(by, dict) else (by,))}
     assert covered | {Outcome.NETWORK_ERROR, Outcome.TIMEOUT} == set(OUTCOMES)
 
 
@@ -30,7 +31,8 @@ async def prober():
 @pytest.mark.parametrize("api", DIALECT_NAMES)
 async def test_success_with_phases_usage_and_image(simulator, prober, api):
     sim, base = simulator
-    config = config_for(base, api, resolutions=["2K"], thinking_levels=["high"])
+    level = "default" if DIALECTS[api].thinking_field is None else "high"  # openai_images has no thinking field
+    config = config_for(base, api, resolutions=["2K"], thinking_levels=[level])
     attempt = await prober.probe(config.series[0])
     assert attempt.outcome is Outcome.SUCCESS, attempt.message
     assert attempt.image_size == "2048x2048 png"
@@ -41,9 +43,9 @@ async def test_success_with_phases_usage_and_image(simulator, prober, api):
     assert phases["tls"] == 0  # plain http to the simulator
     assert sum(phases.values()) <= attempt.duration
     assert attempt.usage["output"] >= 1120 and attempt.usage["input"] > 0
-    assert attempt.usage["thinking"] > 0  # asked for high thinking
+    assert (attempt.usage["thinking"] > 0) == (level == "high")  # thinking asked for, as the API documents it
     seen = sim.requests[-1]
-    assert (seen["api"], seen["resolution"], seen["thinking_level"]) == (api, "2K", "high")
+    assert (seen["api"], seen["resolution"], seen["thinking_level"]) == (api, "2K", level)
 
 
 async def test_gemini_sends_thinking_config_only_when_asked(simulator, prober):
@@ -180,3 +182,42 @@ async def test_an_image_that_is_not_base64_after_a_megabyte_is_bad_response(prob
         await p.aclose()
     assert attempt.outcome is Outcome.BAD_RESPONSE
     assert attempt.message == "candidates[0].content.parts[0].inlineData.data is not valid base64"
+
+
+async def test_vercel_style_gateway_makes_images_at_every_thinking_level(simulator, prober):
+    """A gateway that makes images only when `modalities` holds image (Vercel's AI Gateway documents
+    it): openai_chat asks for them, and sends each level as OpenAI's `reasoning_effort`."""
+    sim, base = simulator
+    sim.configure({"faults": [{"kind": "vercel_gateway"}]})
+    config = config_for(base, "openai_chat", model="gemini-nano-banana-2.1",
+                        thinking_levels=["default", "minimal", "medium", "high"])
+    for series in config.series:
+        attempt = await prober.probe(series)
+        assert attempt.outcome is Outcome.SUCCESS, attempt.message
+        body = sim.requests[-1]["body"]
+        assert body["modalities"] == ["image", "text"] and "thinking_level" not in body
+        assert body.get("reasoning_effort", "default") == series.thinking_level
+        assert sim.requests[-1]["thinking_level"] == series.thinking_level
+    # the same gateway without `modalities` answers text: what every probe got before
+    text_only = config_for(base, "openai_chat", extra_body={"modalities": None})
+    assert (await prober.probe(text_only.series[0])).outcome is Outcome.NO_IMAGE
+
+
+async def test_strict_gateway_names_the_field_and_extra_body_drops_it(simulator, prober):
+    sim, base = simulator
+    sim.configure({"faults": [{"kind": "strict_gateway"}]})
+    refused = await prober.probe(config_for(base, "openai_chat").series[0])
+    assert refused.outcome is Outcome.CLIENT_ERROR
+    assert "image_config" in refused.message and "400" in refused.message
+    dropped = await prober.probe(config_for(base, "openai_chat", extra_body={"image_config": None}).series[0])
+    assert dropped.outcome is Outcome.SUCCESS, dropped.message
+    assert "image_config" not in sim.requests[-1]["body"]
+    # openai_images sends only OpenAI's own fields; a gateway field of the user's own is named too
+    assert (await prober.probe(config_for(base, "openai_images").series[0])).outcome is Outcome.SUCCESS
+    own = await prober.probe(config_for(base, "openai_images", extra_body={"thinking_level": "high"}).series[0])
+    assert own.outcome is Outcome.CLIENT_ERROR and "thinking_level" in own.message
+
+
+def test_a_dialect_without_a_thinking_field_refuses_levels():
+    with pytest.raises(ConfigError, match="api openai_images has no documented thinking field"):
+        config_for("http://127.0.0.1:1", "openai_images", thinking_levels=["high"])

@@ -47,6 +47,9 @@ class Answer:
 class Dialect:
     name: ClassVar[str]
     default_base_url: ClassVar[str | None] = None
+    # How a thinking level other than `default` is sent, as the API documents it (docs/configuration.md
+    # "How each dialect is called"); None: the API documents no thinking field, and config refuses levels.
+    thinking_field: ClassVar[str | None] = None
 
     def build(self, series: Series, api_key: str | None, prompt: str) -> Request:
         raise NotImplementedError

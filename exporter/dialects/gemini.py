@@ -20,6 +20,7 @@ NO_IMAGE_REASONS = {
 
 class Gemini(Dialect):
     name = "gemini"
+    thinking_field = "generationConfig.thinkingConfig.thinkingLevel"  # python-genai ThinkingConfig
     default_base_url = "https://generativelanguage.googleapis.com"
 
     def build(self, series, api_key, prompt):

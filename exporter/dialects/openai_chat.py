@@ -1,6 +1,18 @@
 """OpenAI-compatible chat completions: the image comes back inside the message content, or in
 `message.images[]` where a gateway copies OpenRouter's shape (Vercel's AI Gateway does:
-https://vercel.com/docs/ai-gateway/image-generation)."""
+https://vercel.com/docs/ai-gateway/modalities/image-generation/openai, seen 2026-12-06).
+
+What it sends, each field as an API documents it (checked 2026-12-06):
+- `modalities: ["image", "text"]`: OpenAI's own chat parameter (default ["text"]); Vercel's AI Gateway
+  makes images only with it ("To enable image generation, include the `modalities` parameter",
+  https://vercel.com/docs/ai-gateway/sdks-and-apis/openai-chat-completions/image-generation), and so
+  does OpenRouter.
+- `reasoning_effort` for a thinking level: OpenAI's chat parameter (openai-python
+  `types/chat/completion_create_params.py`: none, minimal, low, medium, high, xhigh), which Google's
+  OpenAI-compatible endpoint maps to thinking (https://ai.google.dev/gemini-api/docs/openai "Thinking").
+- `image_config: {aspect_ratio, image_size}`: OpenRouter's shape, which gateways copy; in no OpenAI
+  spec, so a strict gateway refuses it (400 naming the field): `extra_body: {image_config: null}` drops it.
+"""
 
 from __future__ import annotations
 
@@ -70,20 +82,21 @@ class ChatCompletions:
 
 class OpenAIChat(ChatCompletions, ModelList, Dialect):
     name = "openai_chat"
+    thinking_field = "reasoning_effort"
 
     def build(self, series, api_key, prompt):
         t = series.target
         body = {
             "model": t.model,
             "messages": [{"role": "user", "content": prompt}],
+            "modalities": ["image", "text"],
             # OpenRouter's shape, which gateways copy; `extra_body: {image_config: null}` drops it
             "image_config": chat_image_config(series),
             "stream": False,
         }
         if series.thinking_level != "default":
-            body["thinking_level"] = series.thinking_level
+            body["reasoning_effort"] = series.thinking_level
         return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
-
 
     def parse(self, payload):
         choice = dig(payload, "choices", 0)

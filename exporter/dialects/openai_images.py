@@ -1,4 +1,10 @@
-"""OpenAI Images API and compatible gateways: /images/generations."""
+"""OpenAI Images API and compatible gateways: /images/generations.
+
+What it sends: `model`, `prompt`, `n: 1`, `size` in pixels, `response_format: b64_json`, all fields of
+OpenAI's Images API (openai-python `types/image_generate_params.py`). No thinking field: neither
+OpenAI's Images API nor any gateway spec found has one (checked 2026-12-06; an earlier version sent a
+top-level `thinking_level`, in no spec), so a target of this dialect takes only the `default` level;
+a gateway's own field goes in `extra_body`."""
 
 from __future__ import annotations
 
@@ -37,8 +43,6 @@ class OpenAIImages(ModelList, Dialect):
             "size": f"{width}x{height}",
             "response_format": "b64_json",
         }
-        if series.thinking_level != "default":
-            body["thinking_level"] = series.thinking_level
         return Request(f"{t.base_url}/images/generations", bearer(api_key), merge_body(body, t.extra_body))
 
     def usage(self, payload):

@@ -10,6 +10,7 @@ from exporter.outcomes import Outcome
 
 class OpenRouter(ChatCompletions, Dialect):
     name = "openrouter"
+    thinking_field = "reasoning.effort"  # https://openrouter.ai/docs/api-reference/parameters (reasoning)
     default_base_url = "https://openrouter.ai/api/v1"
 
     def build(self, series, api_key, prompt):

@@ -31,6 +31,10 @@ KINDS: dict[str, str] = {
     "no_image_reason": "gemini: finishReason NO_IMAGE and no image part (others answer normally)",
     "images_field": "not a fault: openai_chat answers in message.images[] as OpenRouter-style gateways do "
                     "(others answer normally)",
+    "vercel_gateway": "openai_chat: a gateway that makes images only when `modalities` holds image, as Vercel's "
+                      "AI Gateway documents; without it, a text answer (others answer normally)",
+    "strict_gateway": "openai_chat, openai_images: a gateway that answers 400 naming a body field OpenAI's API "
+                      "does not define (the openai SDK's request types), as strict gateways do",
     # Vertex AI (exporter/simulator/google_auth.py: the token endpoint)
     "revoked_account": "vertex: the service account is disabled: the token endpoint refuses the grant "
                        "(invalid_grant) and Vertex refuses the tokens it issued (401)",
@@ -41,6 +45,8 @@ ONLY: dict[str, tuple[str, ...]] = {
     "finish_error": ("openai_chat", "openrouter"),
     "no_image_reason": ("gemini",),
     "images_field": ("openai_chat",),
+    "vercel_gateway": ("openai_chat",),
+    "strict_gateway": ("openai_chat", "openai_images"),
     "revoked_account": ("vertex",),
     "model_not_in_region": ("vertex",),
 }
@@ -49,7 +55,7 @@ ONLY: dict[str, tuple[str, ...]] = {
 # and a text request gets a normal answer. `image_only: true` keeps any fault off text requests.
 TEXT_KINDS: frozenset[str] = frozenset({
     "status", "html_error", "not_json", "hang", "slow_drip", "truncated_json", "safety_block", "reset",
-    "error_in_body", "moderation", "finish_error", "revoked_account", "model_not_in_region",
+    "error_in_body", "moderation", "finish_error", "revoked_account", "model_not_in_region", "strict_gateway",
 })
 
 

@@ -31,7 +31,9 @@ from exporter import catalog
 from exporter.simulator import google_auth, images, metadata, status_feed
 from exporter.simulator.faults import ONLY, Fault, parse_faults
 from exporter.simulator.latency import draw_seconds
-from exporter.simulator.wire import ALIASES, Ask, Gemini, OpenAIChat, OpenAIImages, Vertex, error_in_body, moderation
+from exporter.simulator.wire import (
+    ALIASES, Ask, Gemini, OpenAIChat, OpenAIImages, Vertex, error_in_body, moderation, unknown_field,
+)
 
 log = logging.getLogger(__name__)
 
@@ -164,13 +166,17 @@ class Simulator:
                 return web.Response(status=200, content_type="text/html", text="<html><body>Welcome</body></html>")
             request.transport.abort()  # reset: the connection goes away mid-request
             raise asyncio.CancelledError
+        if kind == "strict_gateway" and (field := unknown_field(ask)) is not None:
+            await asyncio.sleep(latency * ERROR_DELAY)
+            return web.json_response(wire.error(400, f"Unrecognized request argument supplied: {field}",
+                                                "invalid_request_error"), status=400)
         if kind == "hang":
             await asyncio.sleep(24 * 3600)
         await asyncio.sleep(latency)
         if kind == "safety_block":
             status, payload = wire.blocked(ask)
             return web.json_response(payload, status=status)
-        if kind == "text_only":
+        if kind == "text_only" or (kind == "vercel_gateway" and "image" not in ask.modalities):
             return web.json_response(wire.text_only(ask))
         if kind == "error_in_body":
             return web.json_response(error_in_body(fault.status))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
+import importlib
 import re
 import time
+import typing
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +44,8 @@ class Ask:
     location: str | None = None  # vertex: the location of the endpoint asked
     text: bool = False  # a text-only request (the canary's): answered with text, resolution TEXT
     quota_project: str | None = None  # vertex: x-goog-user-project
+    fields: tuple[str, ...] = ()  # openai dialects: the body's top-level fields (a strict gateway checks them)
+    modalities: tuple[str, ...] = ()  # chat: the output modalities asked for
 
 
 # Gateway aliases the simulator serves as the family of the same name (a gateway knows what its
@@ -81,6 +86,25 @@ def _model_takes(family: Family, model: str, image_size: object, level: str) -> 
         raise ValueError(f"image size is not supported by {model}")
     if not family.takes_thinking(level):
         raise ValueError(f"thinking level {level} is not supported by {model}")
+
+
+# The request fields OpenAI's own APIs define, read from the openai SDK's request types (a source the
+# exporter did not write): what a strict OpenAI-compatible gateway accepts.
+_OPENAI_PARAMS = {"openai_chat": "openai.types.chat.completion_create_params:CompletionCreateParamsNonStreaming",
+                  "openai_images": "openai.types.image_generate_params:ImageGenerateParamsNonStreaming"}
+
+
+@functools.cache
+def openai_fields(api: str) -> frozenset[str]:
+    module, _, name = _OPENAI_PARAMS[api].partition(":")
+    return frozenset(typing.get_type_hints(getattr(importlib.import_module(module), name)))
+
+
+def unknown_field(ask: "Ask") -> str | None:
+    """The first body field a strict gateway refuses: one OpenAI's API does not define."""
+    if ask.api not in _OPENAI_PARAMS:
+        return None
+    return next((f for f in ask.fields if f not in openai_fields(ask.api)), None)
 
 
 def image_tokens(ask: "Ask") -> int:
@@ -248,9 +272,9 @@ class OpenAIImages(_OpenAIStyle):
         match = re.fullmatch(r"(\d+)x(\d+)", str(body.get("size") or "1024x1024"))
         width, height = (int(match.group(1)), int(match.group(2))) if match else (1024, 1024)
         model = str(body.get("model"))
-        return Ask(self.api, model, _resolution_of(width, height, model_family(model)),
-                   str(body.get("thinking_level") or "default"), width, height,
-                   _bearer(request.headers), str(body.get("prompt") or ""))
+        # OpenAI's Images API has no thinking field: the exporter sends none (exporter/dialects/openai_images.py)
+        return Ask(self.api, model, _resolution_of(width, height, model_family(model)), "default", width, height,
+                   _bearer(request.headers), str(body.get("prompt") or ""), fields=tuple(body))
 
     def image(self, ask: Ask, image: bytes | None, url: str | None) -> dict:
         item = {"url": url} if url else {"b64_json": _b64(image) if image is not None else "!!not-base64!!"}
@@ -271,24 +295,25 @@ class OpenAIImages(_OpenAIStyle):
 
 
 class OpenAIChat(_OpenAIStyle):
-    """Chat completions, either dialect: OpenRouter's when the request asks for `modalities`."""
+    """Chat completions, either dialect: OpenRouter's under /api/v1, where OpenRouter lives."""
 
     def read(self, request: Any, body: dict) -> Ask:
         model = str(body.get("model"))
         family = model_family(model)
-        openrouter = "modalities" in body
+        openrouter = request.path.startswith("/api/")
+        api = "openrouter" if openrouter else "openai_chat"
         messages = body.get("messages") or [{}]
         prompt = str(messages[-1].get("content") or "")
-        if [str(m).lower() for m in body.get("modalities") or ()] == ["text"]:  # the canary's, either dialect
-            api = "openrouter" if request.path.startswith("/api/") else "openai_chat"  # OpenRouter lives under /api/v1
+        modalities = tuple(str(m).lower() for m in body.get("modalities") or ())
+        if modalities == ("text",):  # the canary's, either dialect
             return _text_ask(api, model, _bearer(request.headers), prompt)
         image_config = body.get("image_config") or {}
         resolution = _resolution_named(str(image_config.get("image_size") or "1K"))
         aspect = image_config.get("aspect_ratio") or "1:1"
         width, height = expected_size(resolution, aspect, family)
-        level = ((body.get("reasoning") or {}).get("effort") if openrouter else body.get("thinking_level")) or "default"
-        return Ask("openrouter" if openrouter else "openai_chat", model, resolution, str(level),
-                   width, height, _bearer(request.headers), prompt)
+        level = ((body.get("reasoning") or {}).get("effort") if openrouter else body.get("reasoning_effort")) or "default"
+        return Ask(api, model, resolution, str(level), width, height, _bearer(request.headers), prompt,
+                   fields=tuple(body), modalities=modalities)
 
     def image(self, ask: Ask, image: bytes | None, url: str | None, images_field: bool = False) -> dict:
         data = "data:image/png;base64," + (_b64(image) if image is not None else "!!not-base64!!")
