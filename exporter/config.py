@@ -197,7 +197,8 @@ def _check_family(t: TargetModel, family: Family, resolutions: tuple[str, ...], 
     no_thinking = () if family.thinking_levels else ("(no thinking setting)",)
     checks = (
         ("resolutions", [r for r in resolutions if r not in family.resolutions], family.resolutions),
-        ("aspect_ratio", [aspect_ratio] if aspect_ratio not in family.aspect_ratios else [], family.aspect_ratios),
+        ("aspect_ratio", [aspect_ratio] if aspect_ratio not in family.aspect_ratios_on(t.api) else [],
+         family.aspect_ratios_on(t.api)),
         ("thinking_levels", [lv for lv in thinking_levels if not family.takes_thinking(lv)],
          ("default", *family.thinking_levels, *no_thinking)),
     )

@@ -144,7 +144,7 @@ def model_warnings(config: Config) -> list[str]:
         if t.model in seen:
             continue
         seen.add(t.model)
-        lifecycle = catalog.lifecycle_warning(t.model, catalog.today())
+        lifecycle = catalog.lifecycle_warning(t.model, catalog.today(), t.api)
         if lifecycle:
             warnings.append(lifecycle)
         if t.family is catalog.UNKNOWN:

@@ -11,7 +11,7 @@ from exporter.catalog import FAMILIES, PRO, RESOLUTIONS, THINKING_LEVELS, UNKNOW
 __all__ = ["ASPECT_RATIOS", "RESOLUTIONS", "THINKING_LEVELS", "expected_size", "size_problem"]
 
 # every aspect ratio some family takes, in table order
-ASPECT_RATIOS: tuple[str, ...] = tuple(dict.fromkeys(r for f in (*FAMILIES.values(), UNKNOWN) for r in f.aspect_ratios))
+ASPECT_RATIOS: tuple[str, ...] = tuple(dict.fromkeys(r for f in (*FAMILIES.values(), UNKNOWN) for r in f.pixels_1k))
 
 # Providers round sizes to their own grid: accept a pixel count within this fraction of the
 # documented one, and a width/height ratio within RATIO_TOLERANCE of the requested ratio.
@@ -20,7 +20,7 @@ RATIO_TOLERANCE = 0.05
 
 
 def expected_size(resolution: str, aspect_ratio: str, family: Family = PRO) -> tuple[int, int]:
-    if aspect_ratio not in family.aspect_ratios_1k:
+    if aspect_ratio not in family.pixels_1k:
         family = UNKNOWN
     return family.size(resolution, aspect_ratio)
 

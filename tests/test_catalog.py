@@ -58,6 +58,50 @@ def test_retiring_ids_are_warned_about_thirty_days_ahead():
     assert catalog.lifecycle_warning("gemini-3-pro-image", catalog.today()) is None
 
 
+def test_openrouter_targets_for_2_1_and_lite_are_priced_as_themselves_and_2_1_refuses_512(tmp_path):
+    path = tmp_path / "or.yml"
+    path.write_text("targets:\n"
+                    "  - {name: nb21, api: openrouter, model: google/gemini-nano-banana-2.1, resolutions: [1K, 2K]}\n"
+                    "  - {name: lite, api: openrouter, model: google/gemini-3.1-flash-lite-image}\n")
+    result = run_check("--config.file", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "not in the model catalog" not in result.stdout  # no longer priced as Nano Banana Pro
+    prices = {(r[0], r[3]): r[8] for r in (line.split() for line in result.stdout.splitlines()) if r[0] in ("nb21", "lite")}
+    # 96 a day at $0.034 (1120 tokens at $30 / 1M, third-party figures) and $0.05 (2K, 1680 tokens)
+    assert prices == {("nb21", "1K"): "$3.26", ("nb21", "2K"): "$4.80", ("lite", "1K"): "$3.26"}
+    path.write_text('targets: [{name: nb21, api: openrouter, model: google/gemini-nano-banana-2.1, resolutions: ["512"]}]\n')
+    refused = run_check("--config.file", str(path))
+    assert refused.returncode == 1
+    assert "does not take 512; it takes 1K, 2K, 4K" in refused.stderr
+
+
+def test_text_rates_of_lite_and_2_1_are_their_own():
+    lite, nb21 = catalog.FAMILIES["nano-banana-2-lite"], catalog.FAMILIES["nano-banana-2.1"]
+    assert (lite.usd_per_million_image_tokens, lite.usd_per_million_input_tokens, lite.usd_per_million_text_tokens) == (30, 0.25, 1.5)
+    assert lite.prices == {"1K": 0.034}  # not Nano Banana 2's $0.067: plans and budgets were 2x high
+    assert (nb21.usd_per_million_input_tokens, nb21.usd_per_million_text_tokens) == (1.5, 7.5)
+    assert catalog.MODELS["google/gemini-3.1-flash-image"].successor == "google/gemini-nano-banana-2.1"
+    assert "google/gemini-nano-banana-2.1" in DEFAULT_MODELS and "google/gemini-3.1-flash-image" not in DEFAULT_MODELS
+
+
+def test_9_21_passes_for_nano_banana_2_on_vertex_only():
+    vertex = "{name: v, api: vertex, project: my-project, location: global, model: gemini-3.1-flash-image, aspect_ratio: '9:21'}"
+    config = load_text(f"targets: [{vertex}]")
+    assert config.targets[0].aspect_ratio == "9:21"
+    with pytest.raises(Exception, match="does not take 9:21"):
+        load_text("targets: [{name: g, api: gemini, model: gemini-3.1-flash-image, aspect_ratio: '9:21'}]")
+
+
+def test_lifecycle_dates_are_per_platform():
+    preview = catalog.MODELS["gemini-3.1-flash-image-preview"]
+    assert preview.shutdown_on("gemini") == dt.date(2026, 6, 25) and preview.shutdown_on("vertex") == dt.date(2026, 7, 17)
+    between = dt.date(2026, 7, 1)
+    assert preview.stage_on(between, "gemini") == "shutdown" and preview.stage_on(between, "vertex") == "deprecated"
+    assert catalog.lifecycle_warning("gemini-3.1-flash-image-preview", between, "vertex") == (
+        "model gemini-3.1-flash-image-preview shuts down on vertex on 2026-07-17, in 16 days. "
+        "Use gemini-3.1-flash-image instead.")
+
+
 def test_the_alert_warns_as_many_days_ahead_as_the_check():
     rules = [r for g in yaml.safe_load((ROOT / "alertmanager/rules.yml").read_text())["groups"] for r in g["rules"]]
     [rule] = [r for r in rules if r.get("alert") == "NanoBananaModelRetiring"]

@@ -154,3 +154,24 @@ def test_usage_counts_every_token_once(name):
 def test_a_permission_403_without_moderation_metadata_stays_an_auth_error():
     payload = {"error": {"code": 403, "message": "Key is disabled"}}
     assert outcome_of("openrouter", 403, payload)[0] is Outcome.AUTH_ERROR
+
+
+def test_openai_chat_sends_every_field_vercel_documents_for_images():
+    """A recorded request shape: Vercel's AI Gateway makes images only with `modalities`."""
+    from exporter.config import load_text
+
+    documented = json.loads((UPSTREAM / "requests" / "vercel-chat-image-request.json").read_text())
+    config = load_text("targets:\n  - {name: t, api: openai_chat, base_url: 'https://gw/v1', model: m}\n")
+    body = DIALECTS["openai_chat"].build(config.series[0], None, "p").body
+    assert set(documented) <= set(body)
+    assert "image" in body["modalities"]
+
+
+def test_openrouter_endpoint_latency_is_milliseconds():
+    """A live endpoints answer (listings/openrouter-endpoints-live.json): p50 3446 is 3.4 s to the first
+    token, not an hour; the exported quantile is in seconds."""
+    from exporter.status.openrouter import parse_endpoints
+
+    payload = json.loads((UPSTREAM / "listings" / "openrouter-endpoints-live.json").read_text())
+    [endpoint] = parse_endpoints("z-ai/glm-5.3-flash", payload)
+    assert 1 < min(endpoint.latency.values()) and max(endpoint.latency.values()) < 60

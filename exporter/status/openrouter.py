@@ -2,6 +2,12 @@
 
 `GET {base}/models/{author}/{slug}/endpoints` is free; with an API key the answer also carries
 latency percentiles (null without one). Uptime comes in percent, latency in milliseconds.
+
+The latency unit, settled from evidence (2026-12-06): OpenRouter's SDK (`PercentileStats`) says
+"Latency percentiles in milliseconds ... time to first token", while its example (p50 25.5, p99 85.3)
+reads like seconds. A recorded live answer decides it: 33 endpoints of z-ai/glm-5.3-flash fetched
+2026-09-30 (tests/fixtures/upstream/openrouter-endpoints-live.json, third party) have p50 373 to
+10792 and p99 up to 21556: as seconds, a first token after 3 to 6 hours. Milliseconds.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from exporter.status.base import (
     check_status, read_capped,
 )
 
-DEFAULT_MODELS = ("google/gemini-3-pro-image", "google/gemini-3.1-flash-image")  # exporter/catalog.py
+# the catalog's current OpenRouter slugs of Nano Banana Pro and its newest Flash (exporter/catalog.py): not the
+# deprecated google/gemini-3.1-flash-image this list named until 2026-12-06
+DEFAULT_MODELS = ("google/gemini-3-pro-image", "google/gemini-nano-banana-2.1")
 TRIGGER_WINDOW = UPTIME_WINDOWS[0]  # 5m: the freshest figure
 
 
