@@ -237,14 +237,6 @@ class Checker:
         """One of the kind's outcomes: any other (a policy-worded 400 on a metadata call) is a client error."""
         return outcome if outcome in self.outcomes else Outcome.CLIENT_ERROR.value
 
-    def outcome_of(self, target: Target, status: int, payload: Any) -> tuple[str, str]:
-        """(outcome, message) of an answer, always one of the kind's outcomes (what check() concludes)."""
-        try:
-            outcome, message = self.verdict(target, status, payload)
-        except ProbeFailure as failure:
-            outcome, message = str(failure.outcome), failure.message
-        return self.known(outcome), message
-
     async def _fetch(self, method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
         async with self._client.stream(method, url, headers=headers, json=body) as response:
             try:

@@ -67,11 +67,6 @@ class _Control:
     last_trigger: float = float("-inf")  # loop time of the last probe a liveness check or incident triggered
     probes: int = 0  # probes started: picks the next of the target's prompts
 
-    @property
-    def confirm_at(self) -> float | None:
-        """Loop time of the next early probe, if one is planned."""
-        return self.schedule.early_at
-
     def plan(self, at: float, reason: str) -> None:
         self.schedule.plan(at, reason)
 

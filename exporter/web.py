@@ -142,16 +142,3 @@ async def read_body(request: web.Request) -> bytes:
     except TimeoutError:
         raise web.HTTPRequestTimeout(text=f"the request body did not arrive within {BODY_TIMEOUT:g}s\n",
                                      headers={"Connection": "close"}) from None
-
-
-async def serve(app: web.Application, address: str) -> web.AppRunner:
-    host, port = parse_listen_address(address)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5, **LIMITS)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    return runner
-
-
-def bound_port(runner: web.AppRunner) -> int:
-    return runner.addresses[0][1]

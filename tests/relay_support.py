@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, timedelta, timezone
 
-from exporter import web
 from exporter.redact import Redactor
 from exporter.relay.config import load_text
 from exporter.relay.delivery import Courier
 from exporter.relay.metrics import RelayMetrics
 from exporter.relay.server import make_app
+from exporter.web import Server
 from tests.captured import CAPTURED
 
 # Each is searched for in logs, metrics and responses by the tests that could leak it.
@@ -91,9 +91,10 @@ async def running_relay(fake_base_url: str, deadline: str = "5s", env: dict[str,
     redactor = Redactor(config.secrets)
     metrics = RelayMetrics(list(config.channels))
     courier = Courier(config.channels, metrics, redactor, config.deadline, config.request_timeout)
-    runner = await web.serve(make_app(config, courier, metrics, redactor), "127.0.0.1:0")
+    server = Server(make_app(config, courier, metrics, redactor), "127.0.0.1:0")  # the relay's own listener
+    await server.start()
     try:
-        yield f"http://127.0.0.1:{web.bound_port(runner)}", metrics, redactor
+        yield f"http://127.0.0.1:{server.port}", metrics, redactor
     finally:
-        await runner.cleanup()
+        await server.stop()
         await courier.aclose()

@@ -9,6 +9,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from prometheus_client import generate_latest
@@ -17,6 +18,7 @@ from conftest import FAKE_BEARER, FAKE_KEY, config_for
 from exporter.budget import GLOBAL, Budget, BudgetSettings
 from exporter.canary import ESTIMATED_USAGE, CanaryChecker, estimated_cost, has_canary
 from exporter.config import ConfigError, load_text
+from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.metrics import CANARY_FAMILIES, make_registry
 from exporter.outcomes import CANARY_OUTCOMES, NO_TEXT
@@ -133,15 +135,27 @@ def _answers():
             yield pytest.param(name, status, api, outcome, id=f"{name}-{api}")
 
 
+class StaticKey(Credentials):
+    """Every target's secret is one key: the recorded answers are under test here, not how a token is got."""
+
+    async def secret(self, target):
+        return "KEY"
+
+
 @pytest.mark.parametrize("name, status, api, outcome", list(_answers()))
-def test_recorded_answers_get_their_canary_outcome(name, status, api, outcome):
+async def test_recorded_answers_get_their_canary_outcome(name, status, api, outcome):
     payload = json.loads((UPSTREAM / name).read_text().replace("<BASE64>", "iVBORw0KGgo="))
     (target,) = load_text(yaml.safe_dump({"targets": [{"name": "t", "api": api, "model": "gemini-3-pro-image",
                                                        "base_url": "https://gateway.example/v1",
                                                        **({"project": "my-project"} if api == "vertex" else {})}]})).targets
-    got, message = CanaryChecker().outcome_of(target, status, payload)
-    assert got == outcome, message
-    assert got in CANARY_OUTCOMES
+    answer = httpx.MockTransport(lambda request: httpx.Response(status, json=payload))
+    checker = CanaryChecker(transport=answer, credentials=StaticKey())
+    try:
+        check = await checker.check(target)
+    finally:
+        await checker.stop()
+    assert check.outcome == outcome, check.message
+    assert check.outcome in CANARY_OUTCOMES
 
 
 def test_a_recorded_text_answer_is_priced_from_its_tokens_thinking_at_the_text_rate():

@@ -71,23 +71,23 @@ async def test_a_failure_is_confirmed_sooner_then_the_series_returns_to_its_inte
         starts = [a.started for a in history]
         assert all(b - a > 0.09 for a, b in zip(starts, starts[1:]))  # each one `after` past the previous
         # recorded and planned in one step: confirmed twice, no third confirmation is planned
-        assert control.confirm_at is None and control.confirmations == 2
+        assert control.schedule.early_at is None and control.confirmations == 2
         # the regular probe, one interval after the last confirmation: no new round
         await wait_for(lambda: failures() == 4, "the next regular probe")
         assert history[-1].confirmation == "" and history[-1].started - starts[-1] > 0.9
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "failure"}) == 2
-        assert control.confirm_at is None
+        assert control.schedule.early_at is None
         sim.configure({"faults": []})
         # recovered: one success, on the regular interval (no failure, no confirmation in between)
         await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1, "a success")
         assert failures() == 4 and history[-1].confirmation == ""
-        assert control.confirm_at is None and control.confirmations == 0
+        assert control.schedule.early_at is None and control.confirmations == 0
         sim.configure({"faults": [{"kind": "status", "status": 503}]})
         # a new failure streak is confirmed again: the next regular probe fails, two confirmations follow
         await wait_for(lambda: failures() == 7, "a new streak and its two confirmations")
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "failure"}) == 4
         assert [a.confirmation for a in history][-4:] == ["", "", "failure", "failure"]
-        assert control.confirm_at is None
+        assert control.schedule.early_at is None
     finally:
         await scheduler.stop()
         await prober.aclose()

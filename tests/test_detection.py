@@ -64,7 +64,7 @@ async def test_a_slow_series_is_confirmed_twice_then_returns_to_its_interval(sim
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "failure"}) == 0
         # confirmed twice: no third confirmation is planned, the next probe waits for the 30 s interval
         (_, _, control), = scheduler._loops.values()
-        assert control.confirm_at is None and control.slow_confirmations == 2
+        assert control.schedule.early_at is None and control.slow_confirmations == 2
 
 
 async def test_a_failure_resets_the_slow_streak(simulator, monkeypatch):
@@ -150,7 +150,7 @@ async def test_an_incident_probes_gemini_series_at_once_at_most_once_an_interval
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "status"}) == 1
         scheduler.incident_opened("google_cloud", object())  # within the interval: no second probe planned
         (_, _, control), = scheduler._loops.values()
-        assert control.confirm_at is None
+        assert control.schedule.early_at is None
         assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 2
 
 
@@ -212,12 +212,12 @@ async def test_a_degraded_model_probes_its_series_at_once_at_most_once_an_interv
         await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1)
         (_, _, control), = scheduler._loops.values()
         scheduler.model_degraded("openrouter", "google/gemini-3.1-flash-image")  # another model: nothing
-        assert control.confirm_at is None
+        assert control.schedule.early_at is None
         scheduler.model_degraded("openrouter", "google/gemini-3-pro-image")  # this gemini target's model
         await wait_for(lambda: value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 2)
         assert value("nanobanana_probe_confirmations_total", {**labels, "reason": "uptime"}) == 1
         scheduler.model_degraded("openrouter", "google/gemini-3-pro-image")  # within the interval
-        assert control.confirm_at is None
+        assert control.schedule.early_at is None
 
 
 async def test_status_page_lag_is_measured_from_our_first_failing_probe(simulator):

@@ -171,7 +171,7 @@ async def test_a_failed_check_confirms_at_once_with_one_paid_probe(simulator):
                        "the triggered probe and two confirmations")
         # recorded and planned in one step: confirmed twice, nothing more is planned; the checks that go on
         # failing trigger no more probes (the series is failing already: confirmations handle it)
-        assert control.confirm_at is None and control.confirmations == 2
+        assert control.schedule.early_at is None and control.confirmations == 2
         assert value("nanobanana_probes_total", {**labels, "outcome": "success"}) == 1
     finally:
         await scheduler.stop()

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.hostile import group, post_groups, relay
-from exporter import web
+from exporter.web import Server
 from exporter.redact import Redactor
 from exporter.relay import base, dingtalk, feishu, wecom
 from exporter.relay.alerts import MAX_ALERTS_READ, Notification, parse
@@ -143,8 +143,9 @@ async def test_a_caller_that_hangs_up_is_counted_and_its_retry_sends_nothing_twi
         config = load_text(CONFIG.replace("DEADLINE", "8s"), "<test>", environ=environ(bot.url()))
         metrics = RelayMetrics(list(config.channels))
         courier = Courier(config.channels, metrics, Redactor(config.secrets), config.deadline, config.request_timeout)
-        runner = await web.serve(make_app(config, courier, metrics, Redactor(config.secrets)), "127.0.0.1:0")
-        url = f"http://127.0.0.1:{web.bound_port(runner)}/alerts/wc"
+        server = Server(make_app(config, courier, metrics, Redactor(config.secrets)), "127.0.0.1:0")
+        await server.start()
+        url = f"http://127.0.0.1:{server.port}/alerts/wc"
         headers = {"Authorization": f"Bearer {BEARER}"}
         try:
             bot.fail(reply={"errcode": 0, "errmsg": "ok"}, times=1, slow=1.5)  # a slow bot: it does deliver
@@ -160,7 +161,7 @@ async def test_a_caller_that_hangs_up_is_counted_and_its_retry_sends_nothing_twi
             assert value("nanobanana_relay_requests_total", {"channel": "wc", "result": "cancelled"}) == 1
             assert value("nanobanana_relay_messages_deduplicated_total", {"channel": "wc"}) == 1
         finally:
-            await runner.cleanup()
+            await server.stop()
             await courier.aclose()
 
 
