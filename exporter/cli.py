@@ -2,6 +2,7 @@
 
   nanobanana-exporter [--config.file F] [--web.listen-address :9877] [--web.config.file W] [--demo] [--config.check] ...
   nanobanana-exporter simulator [--web.listen-address :9879] [--simulator.config F]
+  nanobanana-exporter relay [--config.file relay.yml] [--web.listen-address :9878]
   nanobanana-exporter report --prometheus.url URL [--range 30d | --month YYYY-MM] [--out PREFIX]
 """
 
@@ -17,32 +18,22 @@ import time
 from exporter import __version__, aio, logs, malloc
 from exporter.config import Config, ConfigError, load_file
 from exporter.redact import Redactor
+from exporter.service import counted, describe_web_config, load_web_config, service_flags
 
 log = logging.getLogger("exporter")
 
 STOP_GRACE = 4.0  # seconds in-flight probes get to stop after SIGTERM
 
 
-def common_flags(parser: argparse.ArgumentParser, listen: str) -> None:
-    parser.add_argument("--web.listen-address", dest="listen", default=listen, metavar="ADDR",
-                        help=f"address to listen on for HTTP (default {listen})")
-    parser.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"])
-    parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
-    parser.add_argument("--version", action="version", version=f"nanobanana-exporter {__version__}")
-
-
-def web_config_flag(parser: argparse.ArgumentParser) -> None:
-    """--web.config.file, for the exporter and the relay (see exporter/webconfig.py)."""
-    parser.add_argument("--web.config.file", dest="web_config_file", default=None, metavar="FILE",
-                        help="TLS and basic auth settings, in the Prometheus exporter-toolkit format "
-                        "(read at start and on every reload)")
-
-
 def exporter_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nanobanana-exporter",
-        description="Probe Nano Banana image models end to end and export the results to Prometheus. "
-        "Subcommands: 'simulator' runs the upstream simulator alone.",
+        description="Probe Nano Banana image models end to end and export the results to Prometheus.",
+        epilog="subcommands (each has its own --help):\n"
+        "  nanobanana-exporter relay      relay Alertmanager webhooks to Feishu, DingTalk and WeCom bots\n"
+        "  nanobanana-exporter report     a period report (availability, latency, cost) from Prometheus\n"
+        "  nanobanana-exporter simulator  the upstream simulator alone (docs/simulator.md)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config.file", dest="config_file", default="nanobanana.yml", metavar="FILE")
     parser.add_argument("--config.check", dest="config_check", action="store_true",
@@ -54,8 +45,10 @@ def exporter_parser() -> argparse.ArgumentParser:
                         "(e.g. http://collector:4318/v1/metrics); off by default")
     parser.add_argument("--otlp.interval", dest="otlp_interval", default="60s", metavar="DURATION",
                         help="how often to push OpenTelemetry metrics (default 60s)")
-    common_flags(parser, ":9877")
-    web_config_flag(parser)
+    parser.add_argument("--demo.simulator-address", dest="demo_simulator_address", default="127.0.0.1:0", metavar="ADDR",
+                        help="where --demo serves its simulator (default: a free port on 127.0.0.1), e.g. "
+                        "127.0.0.1:9879 to point an own config at it")
+    service_flags(parser, ":9877")
     return parser
 
 
@@ -108,21 +101,6 @@ def check(path: str, demo: bool, web_config_file: str | None = None) -> int:
     return 0
 
 
-def load_web_config(path: str | None):
-    from exporter import webconfig
-
-    return webconfig.load_file(path) if path else webconfig.WebConfig()
-
-
-def describe_web_config(web_config) -> str:
-    tls = web_config.tls
-    parts = [f"TLS {tls.min_version}+" + (", client certificates" if tls.client_ca_file else "") if tls else "no TLS",
-             f"{len(web_config.users)} basic auth users" if web_config.users else "no basic auth"]
-    if web_config.open_paths:
-        parts.append("open without auth: " + " ".join(sorted(web_config.open_paths)))
-    return ", ".join(parts)
-
-
 async def _demo_config_only() -> Config:
     from exporter.demo import start_demo
 
@@ -145,17 +123,19 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     from exporter.maintenance import MaintenanceCollector
     from exporter.metrics import Exposition, TasksCollector
     from exporter.probe import Prober
-    from exporter.reload import Reloader
     from exporter.scheduler import Scheduler
     from exporter.state import Store
     from exporter.status.poller import StatusPoller
+
+    from exporter.service import Service
 
     web_config = load_web_config(args.web_config_file)
     if args.demo:
         from exporter.demo import demo_config, start_demo_simulator
 
-        sim_runner, sim_url = await start_demo_simulator()
+        sim_runner, sim_url = await start_demo_simulator(args.demo_simulator_address)
         stack.push_async_callback(sim_runner.cleanup)
+        log.info("demo simulator listening", extra={"url": sim_url})
 
         def read_config() -> Config:
             return demo_config(sim_url)  # --demo has no file: a reload re-reads the built-in demo config
@@ -184,11 +164,10 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     stack.push_async_callback(prober.aclose)
     current = {"config": config}
 
-    async def reload() -> str:
-        # everything is read and checked before anything changes, off the event loop (scrapes go on)
-        new = await asyncio.to_thread(read_config)
-        new_web = await asyncio.to_thread(load_web_config, args.web_config_file)
-        await server.apply(new_web)
+    def read() -> tuple[Config, object]:
+        return read_config(), load_web_config(args.web_config_file)
+
+    async def apply(new: Config) -> str:
         secrets.update(new.secrets)
         redactor.update(secrets)
         scheduler.apply(new)
@@ -197,23 +176,19 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
         status.apply(new.status_sources)
         current["config"] = new
         aio.freeze_heap()
-        return f"{new.source}, {len(new.series)} series in {len(new.targets)} targets, {describe_web_config(new_web)}"
+        return f"{new.source}, {counted(len(new.series), 'series', 'series')} in {counted(len(new.targets), 'target')}"
 
-    reloader = Reloader("nanobanana_exporter", reload, redactor)
+    service = Service("nanobanana_exporter", args, web_config, read, apply, redactor,
+                      files=[] if args.demo else [args.config_file, args.web_config_file])
     exposition = Exposition(store, status, liveness, budget, canary)
-    exposition.registry.register(reloader)
+    exposition.registry.register(service.reloader)
     exposition.registry.register(TasksCollector(asyncio.get_running_loop()))
     exposition.registry.register(MaintenanceCollector(lambda: current["config"], time.time))
     app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source,
                        liveness, budget, lambda: current["config"], canary)
-    reloader.add_route(app)
-    server = web.Server(app, args.listen, web_config)
-    try:
-        await server.start()
-    except (OSError, ValueError) as err:
-        log.error("cannot listen", extra={"address": args.listen, "error": str(err)})
+    if not await service.start(app):
         return 1
-    stack.push_async_callback(server.stop)
+    stack.push_async_callback(service.stop)
 
     async def stop_probes() -> None:
         try:
@@ -227,11 +202,10 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     canary.apply(config)
     status.apply(config.status_sources)
     aio.freeze_heap()
-    log.info("listening", extra={"address": args.listen, "port": server.port, "scheme": web_config.scheme,
-                                 "event_loop": aio.loop_factory()[0],
+    log.info("listening", extra={**service.listening, "event_loop": aio.loop_factory()[0],
                                  "series": len(config.series), "config": config.source, "version": __version__})
 
-    await reloader.serve_until_stopped()
+    await service.run()
     return 0
 
 

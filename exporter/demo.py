@@ -14,6 +14,7 @@ import yaml
 
 from exporter.config import Config, load_text
 from exporter.simulator import Simulator, start
+from exporter.web import parse_listen_address
 
 
 def demo_text() -> str:
@@ -26,12 +27,14 @@ async def start_demo() -> tuple[object, Config]:
     return runner, demo_config(base_url)
 
 
-async def start_demo_simulator() -> tuple[object, str]:
-    """Start the simulator with the demo's faults; returns its runner and base URL."""
+async def start_demo_simulator(address: str = "127.0.0.1:0") -> tuple[object, str]:
+    """Start the simulator with the demo's faults at address (--demo.simulator-address; port 0: a free
+    one); returns its runner and base URL."""
     simulator = Simulator()
     simulator.configure(yaml.safe_load(demo_text())["simulator"])
     simulator.configure({"service_accounts": {DEMO_ACCOUNT: _public_pem()}})  # the vertex targets sign in
-    return await start(simulator)
+    host, port = parse_listen_address(address)
+    return await start(simulator, host or "127.0.0.1", port)
 
 
 def demo_config(base_url: str) -> Config:

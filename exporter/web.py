@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from typing import Callable
+import socket
+from typing import Callable, Sequence
 
 from aiohttp import web
 from exporter import landing
@@ -74,48 +75,75 @@ def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], co
 
 
 class Server:
-    """One process's listener. Every request passes the basic-auth check of the current web config;
-    a new web config (reload) applies to the next request, and a TLS change re-opens the listener on
-    the same port (connections already open finish on the old settings)."""
+    """One process's listeners: one per --web.listen-address, or the sockets systemd passed. Every
+    request passes the basic-auth check of the current web config; a new web config (reload) applies
+    to the next request, and a TLS change re-opens the listeners on the same ports (connections
+    already open finish on the old settings)."""
 
-    def __init__(self, app: web.Application, address: str, web_config: WebConfig | None = None):
-        self.host, self.requested_port = parse_listen_address(address)
+    def __init__(self, app: web.Application, addresses: str | Sequence[str], web_config: WebConfig | None = None,
+                 sockets: Sequence[socket.socket] = ()):
+        addresses = [addresses] if isinstance(addresses, str) else list(addresses)
+        self.endpoints = [parse_listen_address(address) for address in addresses]
+        self.sockets = list(sockets)  # kept open: each listener gets a duplicate, closed when it stops
         self.web_config = web_config or WebConfig()
         self.auth = BasicAuth()
         app.middlewares.append(self._guard)
         self.runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5, **LIMITS)
-        self.site: web.TCPSite | None = None
-        self.port = self.requested_port
+        self.sites: list[web.BaseSite] = []
+        self.ports: list[int] = [port for _, port in self.endpoints]
+
+    @property
+    def port(self) -> int:
+        """The first listener's port (the one bound, when 0 was asked for)."""
+        return self.ports[0] if self.ports else 0
 
     async def start(self) -> None:
         await self.runner.setup()
         try:
-            self.site = await self._open(self.requested_port)
+            self.ports = await self._open(self.ports)
         except BaseException:
             await self.runner.cleanup()
             raise
-        self.port = self.runner.addresses[0][1]
 
-    async def _open(self, port: int) -> web.TCPSite:
-        site = web.TCPSite(self.runner, self.host, port, ssl_context=self.web_config.ssl_context())
-        await site.start()
-        return site
+    async def _open(self, ports: list[int]) -> list[int]:
+        """Open every listener; the ports they are bound to."""
+        ssl_context = self.web_config.ssl_context()
+        bound = []
+        for (host, _), port in zip(self.endpoints, ports):
+            known = len(self.runner.addresses)
+            site = web.TCPSite(self.runner, host, port, ssl_context=ssl_context)
+            await site.start()
+            self.sites.append(site)
+            bound.append(self.runner.addresses[known][1])
+        for sock in self.sockets:
+            site = web.SockSite(self.runner, sock.dup(), ssl_context=ssl_context)
+            await site.start()
+            self.sites.append(site)
+            bound.append(sock.getsockname()[1] if sock.family in (socket.AF_INET, socket.AF_INET6) else 0)
+        return bound
+
+    async def _close(self) -> None:
+        while self.sites:
+            await self.sites.pop().stop()
 
     async def apply(self, new: WebConfig) -> None:
         """Switch to a new, already validated web config."""
         old, self.web_config = self.web_config, new
-        if new.tls_fingerprint == old.tls_fingerprint or self.site is None:
+        if new.tls_fingerprint == old.tls_fingerprint or not self.sites:
             return
-        await self.site.stop()
+        await self._close()
         try:
-            self.site = await self._open(self.port)
+            await self._open(self.ports)
         except OSError:
-            self.web_config = old  # the port was taken in between: keep serving the old settings
-            self.site = await self._open(self.port)
+            await self._close()
+            self.web_config = old  # a port was taken in between: keep serving the old settings
+            await self._open(self.ports)
             raise
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+        for sock in self.sockets:
+            sock.close()
         self.auth.close()
 
     @web.middleware

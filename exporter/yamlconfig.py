@@ -9,8 +9,12 @@ PyYAML has it (about five times faster than the pure-Python parser: 1.7 s instea
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -125,7 +129,7 @@ def validate(text: str, source: str, model: type[M], shape: str, *, empty_ok: bo
     try:
         validated = model.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_describe(err, root, source, raw)) from None
+        raise ConfigError(_describe(err, root, source, raw, model)) from None
 
     def where(*loc: Any) -> str:
         line = _line_of(root, list(loc))
@@ -140,7 +144,7 @@ _MESSAGES = {
 }
 
 
-def _describe(err: ValidationError, root: Any, source: str, raw: Any) -> str:
+def _describe(err: ValidationError, root: Any, source: str, raw: Any, model: type[BaseModel]) -> str:
     lines = []
     for problem in err.errors():
         loc = _key_path(problem["loc"], raw)
@@ -149,9 +153,84 @@ def _describe(err: ValidationError, root: Any, source: str, raw: Any) -> str:
         message = _MESSAGES.get(problem["type"]) or problem["msg"].removeprefix("Value error, ")
         if problem["type"] in ("literal_error", "enum", "string_pattern_mismatch", "string_type", "int_parsing"):
             message += f" (got {_shorten(repr(problem['input']))})"
+        if problem["type"] == "extra_forbidden" and loc and (near := _near_key(model, loc)):
+            message += f" (did you mean `{near}`?)"
         where = f"{source}:{line}" if line else source
-        lines.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
-    return "\n".join(dict.fromkeys(lines))
+        lines.append((line or 0, f"{where}: {path}: {message}" if path else f"{where}: {message}"))
+    lines.sort(key=lambda pair: pair[0])  # in the order a person reads the file
+    return "\n".join(dict.fromkeys(text for _, text in lines))
+
+
+def _near_key(model: type[BaseModel], loc: list[Any]) -> str | None:
+    """The key that an unknown key is a near miss of, at the same place in the model
+    (`resolution` for `resolutions`), or None."""
+    keys = _keys_at(model, loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _keys_at(annotation: Any, loc: list[Any]) -> list[str]:
+    """The keys the model takes at a key path (list indexes and dict keys walk into the items)."""
+    model = _model_in(annotation)
+    if model is None:
+        return []
+    if not loc:
+        return list(model.model_fields)
+    field = model.model_fields.get(str(loc[0]))
+    if field is None:
+        return []
+    inner = field.annotation
+    rest = loc[1:]
+    while rest and _model_in(inner) is None:  # list[X] / dict[str, X]: the index or key names an item
+        args = [a for a in typing.get_args(_unoptional(inner)) if a is not type(None)]
+        if not args:
+            return []
+        inner, rest = args[-1], rest[1:]
+    return _keys_at(inner, rest)
+
+
+def _unoptional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _unoptional(typing.get_args(annotation)[0])
+    return annotation
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    annotation = _unoptional(annotation)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+class Problems:
+    """Every problem a config has, reported at once and in line order, not only the first.
+
+        problems = Problems()
+        with problems.check():
+            ...raise ConfigError(...)   # noted, and the next check goes on
+        problems.raise_any()
+    """
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except ConfigError as err:
+            self.found.extend(str(err).splitlines())
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise ConfigError("\n".join(sorted(dict.fromkeys(self.found), key=_line_number)))
+
+
+def _line_number(message: str) -> int:
+    """3 for "relay.yml:3: channels...", 0 for a message without a line (they come first)."""
+    found = re.match(r"[^\n]*?:(\d+): ", message)
+    return int(found[1]) if found else 0
 
 
 def _shorten(text: str, limit: int = 80) -> str:

@@ -17,6 +17,7 @@ import yaml
 
 from exporter.config import load_text
 from exporter.simulator import Simulator, start
+from exporter.simulator.server import BASE_PATHS
 from tests import google_sa
 from tests.captured import CAPTURED, install_httpx_hook
 
@@ -59,7 +60,7 @@ async def prober():
 
 def config_for(base_url: str, api: str = "gemini", **target) -> object:
     """A one-target config against the simulator, as a loaded Config."""
-    base = {"gemini": base_url, "openrouter": f"{base_url}/api/v1", "vertex": base_url}.get(api, f"{base_url}/v1")
+    base = base_url + BASE_PATHS[api]
     fields = {"name": "t", "api": api, "base_url": base, "model": "gemini-3-pro-image", **target}
     if api == "vertex":  # a regional endpoint, signed in with the test service account
         fields = {"project": google_sa.PROJECT, "location": "us-central1",

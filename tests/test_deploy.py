@@ -28,8 +28,8 @@ from exporter.relay.config import load_text as load_relay_text
 from exporter.webconfig import load_text as load_web_text
 
 PROMTOOL = shutil.which("promtool")
-EXPORTER_PORT = int(exporter_parser().parse_args([]).listen.rsplit(":", 1)[1])
-RELAY_PORT = int(relay_parser().parse_args([]).listen.rsplit(":", 1)[1])
+EXPORTER_PORT = int(exporter_parser().parse_args([]).listen[0].rsplit(":", 1)[1])
+RELAY_PORT = int(relay_parser().parse_args([]).listen[0].rsplit(":", 1)[1])
 
 
 # --- Dockerfile ----------------------------------------------------------------------------------
@@ -343,10 +343,10 @@ def test_systemd_units_flags_parse(unit):
     assert Path(binary).name == "nanobanana-exporter"
     if args[0] == "relay":
         parsed = relay_parser().parse_args(args[1:])
-        assert parsed.listen == f":{RELAY_PORT}"
+        assert parsed.listen == [f":{RELAY_PORT}"]
     else:
         parsed = exporter_parser().parse_args(args)
-        assert parsed.listen == f":{EXPORTER_PORT}"
+        assert parsed.listen == [f":{EXPORTER_PORT}"]
     assert parsed.web_config_file and parsed.config_file
     assert re.search(r"^ExecReload=/bin/kill -HUP \$MAINPID$", unit.read_text(), re.M)
     if shutil.which("systemd-analyze"):

@@ -183,7 +183,7 @@ def test_bad_web_config_stops_the_start_with_exit_1(pki, tmp_path):
     web.write_text(web_yml(pki, mtls=True, open_health=True))
     check = run("--demo", "--config.check", "--web.config.file", str(web))
     assert check.returncode == 0, check.stderr
-    assert f"{web}: web config is valid (TLS TLS12+, client certificates, 1 basic auth users, open without auth: /-/healthy)" in check.stdout
+    assert f"{web}: web config is valid (TLS TLS12+, client certificates, 1 basic auth user, open without auth: /-/healthy)" in check.stdout
 
 
 @pytest.mark.parametrize("text, error", [

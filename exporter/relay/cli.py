@@ -8,9 +8,9 @@ import logging
 import sys
 
 from exporter import __version__, logs
-from exporter.cli import common_flags, describe_web_config, load_web_config, web_config_flag
-from exporter.config import ConfigError
 from exporter.redact import Redactor
+from exporter.service import counted, describe_web_config, load_web_config, service_flags
+from exporter.yamlconfig import ConfigError
 from exporter.relay.config import RelayConfig, deadline_warning, load_file
 from exporter.webconfig import WebConfig
 
@@ -23,8 +23,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config.file", dest="config_file", default="relay.yml", metavar="FILE")
     p.add_argument("--config.check", dest="config_check", action="store_true",
                    help="validate the config (credentials included), list the channels, exit 0 (valid) or 1")
-    common_flags(p, ":9878")
-    web_config_flag(p)
+    service_flags(p, ":9878")
     return p
 
 
@@ -64,54 +63,46 @@ def main(argv: list[str]) -> int:
             print(f"{web_config.source}: web config is valid ({describe_web_config(web_config)})")
         for name, channel in sorted(config.channels.items()):
             count = len(channel.mentions)
-            rules = f"  {count} mention rule{'s' if count > 1 else ''}" if count else ""  # counted, never listed
+            rules = f"  {counted(count, 'mention rule')}" if count else ""  # counted, never listed
             print(f"  /alerts/{name}  {channel.platform.name}{'  signed' if channel.secret else ''}{rules}")
         return 0
-    return asyncio.run(serve(config, args.listen, redactor, web_config=web_config, config_file=args.config_file,
-                             web_config_file=args.web_config_file))
+    try:
+        return asyncio.run(serve(config, args, redactor, web_config))
+    except ConfigError as err:  # a flag the service host refuses
+        log.error("invalid flags", extra={"error": str(err)})
+        return 1
 
 
-async def serve(config: RelayConfig, listen: str, redactor: Redactor, web_config: WebConfig | None = None,
-                config_file: str | None = None, web_config_file: str | None = None) -> int:
-    from exporter import web
+async def serve(config: RelayConfig, args: argparse.Namespace, redactor: Redactor, web_config: WebConfig) -> int:
     from exporter.relay.delivery import Courier
     from exporter.relay.metrics import RelayMetrics
     from exporter.relay.server import make_app
-    from exporter.reload import Reloader
+    from exporter.service import Service
 
-    web_config = web_config or WebConfig()
     secrets = set(config.secrets)  # old credentials stay masked after a reload
     metrics = RelayMetrics(list(config.channels))
     courier = Courier(config.channels, metrics, redactor, config.deadline, config.request_timeout)
     current = {"config": config}
 
-    async def reload() -> str:
-        if config_file is None:
-            raise ConfigError("this relay was started without a config file: nothing to reload")
-        # both checked before anything changes; parsed off the event loop, which goes on serving
-        new, new_web = await asyncio.to_thread(load, config_file, web_config_file)
-        await server.apply(new_web)
+    async def apply(new: RelayConfig) -> str:
         secrets.update(new.secrets)
         redactor.update(secrets)
         courier.apply(new.channels, new.deadline, new.request_timeout)
         metrics.apply(list(new.channels))
         current["config"] = new
-        return f"{new.source}, {len(new.channels)} channels, {describe_web_config(new_web)}"
+        return f"{new.source}, {counted(len(new.channels), 'channel')}"
 
-    reloader = Reloader("nanobanana_relay", reload, redactor)
-    metrics.registry.register(reloader)
+    # an error may quote the config (a token pasted into token_env): POST /-/reload does not echo it
+    service = Service("nanobanana_relay", args, web_config, lambda: load(args.config_file, args.web_config_file),
+                      apply, redactor, files=[args.config_file, args.web_config_file], echo_errors=False)
+    metrics.registry.register(service.reloader)
     app = make_app(lambda: current["config"], courier, metrics, redactor)
-    reloader.add_route(app, echo_errors=False)  # an error may quote the config (a token pasted into token_env)
-    server = web.Server(app, listen, web_config)
-    try:
-        await server.start()
-    except (OSError, ValueError) as err:
-        log.error("cannot listen", extra={"address": listen, "error": str(err)})
+    if not await service.start(app):
         await courier.aclose()
         return 1
-    log.info("relay listening", extra={"address": listen, "port": server.port, "scheme": web_config.scheme,
-                                       "channels": len(config.channels), "config": config.source, "version": __version__})
-    await reloader.serve_until_stopped()
-    await server.stop()
+    log.info("relay listening", extra={**service.listening, "channels": len(config.channels), "config": config.source,
+                                       "version": __version__})
+    await service.run()
+    await service.stop()
     await courier.aclose()
     return 0

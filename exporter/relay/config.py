@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from exporter.targets import Duration
 from exporter.files import MAX_CONFIG_BYTES, read_bytes
 from exporter.secrets import read_secret
-from exporter.yamlconfig import ConfigError, read_text, validate
+from exporter.yamlconfig import ConfigError, Problems, read_text, validate
 from exporter.relay.alerts import SEVERITY_ORDER
 from exporter.relay.base import Platform
 from exporter.relay.mentions import MentionRule, Mentions, id_problem, parse_id_file
@@ -145,24 +145,43 @@ def load_text(text: str, source: str = "<config>", environ: dict[str, str] | Non
             return read_secret(env, file, loc[-1], environ)
         except ValueError as err:
             key, _, problem = str(err).partition(": ")
+            if loc[-1] == "secret" and key == "secret_env" and problem.endswith("is not set"):
+                problem += ("; the signing secret is optional: set it if the bot verifies signatures, "
+                            "or delete the secret_env line if it does not")
             raise ConfigError(f"{where(*loc[:-1], key)}: {problem}") from None
 
+    problems = Problems()  # every channel is checked, so one run names every problem
     channels = {}
     for name, c in model.channels.items():
+        with problems.check():
+            channels[name] = _channel(name, c, where, secret)
+    token = None
+    with problems.check():
+        token = secret(model.token_env, model.token_file, "token")
+    problems.raise_any()
+    return RelayConfig(channels=channels, token=token, deadline=model.deadline,
+                       request_timeout=model.request_timeout, source=source)
+
+
+def _channel(name: str, c: ChannelModel, where, secret) -> Channel:
+    problems = Problems()
+    url = signing = None
+    mentions: list[MentionRule] = []
+    with problems.check():
         url = secret(c.url_env, c.url_file, "channels", name, "url")
         key = "url_env" if c.url_env else "url_file"
         if not url or not url.startswith(("http://", "https://")):
             raise ConfigError(f"{where('channels', name, key)}: the bot URL must start with http:// or https://")
         if problem := _url_problem(url):  # the URL itself is a secret: only the problem is named
             raise ConfigError(f"{where('channels', name, key)}: the bot URL is not usable: {problem}")
-        channels[name] = Channel(name=name, platform=PLATFORMS[c.type], url=url,
-                                 secret=secret(c.secret_env, c.secret_file, "channels", name, "secret"),
-                                 severities=frozenset(c.severities),
-                                 mentions=tuple(_mention_rule(m, c.type, where, "channels", name, "mentions", i)
-                                                for i, m in enumerate(c.mentions)))
-    token = secret(model.token_env, model.token_file, "token")
-    return RelayConfig(channels=channels, token=token, deadline=model.deadline,
-                       request_timeout=model.request_timeout, source=source)
+    with problems.check():
+        signing = secret(c.secret_env, c.secret_file, "channels", name, "secret")
+    for i, m in enumerate(c.mentions):
+        with problems.check():
+            mentions.append(_mention_rule(m, c.type, where, "channels", name, "mentions", i))
+    problems.raise_any()
+    return Channel(name=name, platform=PLATFORMS[c.type], url=url, secret=signing,
+                   severities=frozenset(c.severities), mentions=tuple(mentions))
 
 
 def _mention_rule(m: MentionModel, platform: str, where, *loc: Any) -> MentionRule:

@@ -10,8 +10,8 @@ import signal
 import yaml
 
 from exporter import logs
-from exporter.cli import common_flags
 from exporter.redact import Redactor
+from exporter.service import listen_flag, log_flags
 from exporter.simulator.server import Simulator, start
 from exporter.web import parse_listen_address
 
@@ -24,7 +24,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--simulator.config", dest="config", metavar="FILE",
                         help="YAML with speed, payload, faults and keys (see docs/simulator.md); changeable at run time via PUT /_sim/config")
     parser.add_argument("--speed", type=float, default=None, help="latency scale, 1.0 = real-world latency")
-    common_flags(parser, "127.0.0.1:9879")
+    listen_flag(parser, "127.0.0.1:9879", repeatable=False)
+    log_flags(parser)
     args = parser.parse_args(argv)
     logs.setup("warning" if args.log_level == "warn" else args.log_level, args.log_format, Redactor())
     simulator = Simulator()

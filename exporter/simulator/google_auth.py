@@ -134,7 +134,8 @@ def _parse_jwt(assertion: str) -> tuple[dict, dict, bytes, bytes]:
     return header, claims, f"{parts[0]}.{parts[1]}".encode(), signature
 
 
-def add_routes(app: web.Application, simulator: Any) -> None:
+def add_routes(app: web.Application, simulator: Any, index: Any = None) -> None:
+    """index: what `GET /` answers a person (no Metadata-Flavor header): google-auth's ping sends it."""
     issuer: TokenIssuer = simulator.tokens
 
     async def token(request: web.Request) -> web.Response:
@@ -146,8 +147,10 @@ def add_routes(app: web.Application, simulator: Any) -> None:
         status, payload = issuer.grant(form, f"{request.scheme}://{request.host}{TOKEN_PATH}")
         return web.json_response(payload, status=status)
 
-    def flavored(handler):
+    def flavored(handler, plain=None):
         async def handle(request: web.Request) -> web.StreamResponse:
+            if plain is not None and "Metadata-Flavor" not in request.headers:
+                return await plain(request)
             simulator.requests.append({"path": request.path, "api": "metadata"})
             if request.headers.get("Metadata-Flavor") != "Google":
                 return web.Response(status=403, text="Missing required header: Metadata-Flavor")
@@ -179,7 +182,7 @@ def add_routes(app: web.Application, simulator: Any) -> None:
         return web.Response(text="googleapis.com")
 
     root = "/computeMetadata/v1/"
-    app.router.add_get("/", flavored(ping))
+    app.router.add_get("/", flavored(ping, index))
     app.router.add_get(root + "project/project-id", flavored(project_id))
     app.router.add_get(root + "instance/service-accounts/{account}/", flavored(account_info))
     app.router.add_get(root + "instance/service-accounts/{account}/token", flavored(account_token))

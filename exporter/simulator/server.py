@@ -37,6 +37,9 @@ from exporter.simulator.wire import (
 
 log = logging.getLogger(__name__)
 
+# Where each dialect lives on the simulator: a target's base_url is the simulator's address and this
+# path (docs/simulator.md shows them; GET / lists them with the address).
+BASE_PATHS = {"gemini": "", "openai_images": "/v1", "openai_chat": "/v1", "openrouter": "/api/v1", "vertex": ""}
 ERROR_DELAY = 0.1  # errors come back after this fraction of the generation time
 # What GET /v1/models lists when `models` is not configured.
 CATALOGUE: tuple[str, ...] = tuple(catalog.MODELS) + ALIASES
@@ -113,7 +116,7 @@ class Simulator:
             app.router.add_post(prefix + "/v1/chat/completions", self._handler(OpenAIChat()))
         app.router.add_post("/v1beta/models/{model_action}", self._handler(Gemini()))
         app.router.add_post(metadata.VERTEX_MODEL + ":generateContent", self._handler(Vertex()))
-        google_auth.add_routes(app, self)  # POST /token
+        google_auth.add_routes(app, self, index=self._index)  # POST /token; GET / pings the metadata server
         app.router.add_get("/_sim/images/{name}", self._image)
         app.router.add_get("/_sim/config", self._get_config)
         app.router.add_put("/_sim/config", self._put_config)
@@ -121,6 +124,18 @@ class Simulator:
         status_feed.add_routes(app, self)  # /incidents.json, /api/v1/models/{author}/{slug}/endpoints
         metadata.add_routes(app, self)  # GET /v1beta/models/{model}, GET /v1/models
         return app
+
+    async def _index(self, request: web.Request) -> web.Response:
+        """What a person sees at the simulator's address: what it is and each dialect's base_url."""
+        address = f"{request.scheme}://{request.host}"
+        lines = ["nanobanana-exporter simulator: a stand-in for the Gemini API, Vertex AI, OpenAI-style gateways",
+                 "and OpenRouter, for the exporter's demo and tests (docs/simulator.md). No key is needed",
+                 "unless `keys` is set; vertex targets sign in with a service-account key whose token_uri",
+                 f"is {address}/token.", "", "base_url of a target, by api:"]
+        lines += [f"  {api:<14} {address}{path}" for api, path in BASE_PATHS.items()]
+        lines += ["", f"GET {address}/_sim/config    speed, payload and faults (PUT to change them)",
+                  f"GET {address}/_sim/requests  the recent requests"]
+        return web.Response(text="\n".join(lines) + "\n")
 
     def _handler(self, wire: Any):
         async def handle(request: web.Request) -> web.StreamResponse:
