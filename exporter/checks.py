@@ -29,12 +29,12 @@ from exporter.dialects.base import ProbeFailure, Request
 from exporter.outcomes import Outcome
 from exporter.pricing import TOKEN_KINDS
 from exporter.runner import Job, Jobs
+from exporter.state import REFUSAL_REASONS
 from exporter.targets import Config, Target
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 8 * 1024 * 1024  # a gateway's full model list fits well within this
-SKIP_REASONS = ("budget", "maintenance")  # why a paid check did not run (Scheduler.refusal)
 
 
 @dataclass
@@ -57,7 +57,7 @@ class CheckState:
     consecutive_failures: int = 0  # rate-limited checks neither reset nor extend it
     # paid checks not run when due, by reason; tokens reported: pre-created, so a scrape in a worker
     # thread never walks a dict that grows
-    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REFUSAL_REASONS, 0))
     tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
     cost: float = 0.0
     version: int = 0  # bumped after every change: the scrape reuses the target's text while it holds

@@ -1,6 +1,7 @@
 """Command line, in the Prometheus exporters' style.
 
   nanobanana-exporter [--config.file F] [--web.listen-address :9877] [--web.config.file W] [--demo] [--config.check] ...
+  nanobanana-exporter relay [--config.file relay.yml] [--web.listen-address :9878] [--web.config.file W] [--config.check]
   nanobanana-exporter simulator [--web.listen-address :9879] [--simulator.config F]
   nanobanana-exporter relay [--config.file relay.yml] [--web.listen-address :9878]
   nanobanana-exporter report --prometheus.url URL [--range 30d | --month YYYY-MM] [--out PREFIX]

@@ -1,6 +1,9 @@
 """Prometheus-style durations: 500ms, 30s, 5m, 1h30m, 1d."""
 
 import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -19,6 +22,10 @@ def parse_duration(text: str) -> float:
     if pos != len(text) or total <= 0:
         raise ValueError(f"expected a positive duration such as 30s, 5m or 1h, got {text!r}")
     return total
+
+
+# A config field written as a duration ("30s", "5m"), validated into seconds: every config's one type for it
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 def format_duration(seconds: float) -> str:

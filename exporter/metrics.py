@@ -168,7 +168,7 @@ class ProbeCollector:
 
     def render(self, openmetrics: bool = False) -> bytes:
         """FAMILIES as exposition text, the same samples as collect() without prometheus_client's
-        per-sample objects and formatting (1,000 series are ~70,000 samples, 10 MB)."""
+        per-sample objects and formatting (the sizes at 1,000 series: BENCHMARKS.md, Scale)."""
         return b"".join(self.chunks(openmetrics))
 
     def chunks(self, openmetrics: bool = False) -> list[bytes]:
@@ -333,7 +333,7 @@ class _TextCache:
             typed = name if openmetrics or kind != "counter" else name + "_total"
             out.append(f"# HELP {typed} {help_text}\n# TYPE {typed} {kind}\n".encode())
             out.extend(hit[3][name] for hit in texts.values())
-        return out  # bytes, joined once by the scrape: one copy of the 10 MB at 1,000 series
+        return out  # bytes, joined once by the scrape: one copy of megabytes of text at 1,000 series
 
 
 class _SeriesLabels:

@@ -16,12 +16,15 @@ from exporter.outcomes import Outcome
 from exporter.pricing import TOKEN_KINDS
 
 PHASES: tuple[str, ...] = ("connect", "tls", "processing", "transfer", "decode")
-# overlap: the previous probe still runs; budget: the day's spend limit of a scope is reached;
-# maintenance: a maintenance window of the target is open (exporter/maintenance.py)
-SKIP_REASONS: tuple[str, ...] = ("overlap", "budget", "maintenance")
-# why a probe ran early, off its regular schedule: a paid probe failed, a free liveness check did, a
-# successful probe was slower than its latency threshold (exporter.detection), or an official incident
-# appeared in the status feed
+# why a paid call (a probe, a canary check) may not run now (Scheduler.refusal): budget: the day's spend
+# limit of a scope is reached; maintenance: a maintenance window of the target is open (exporter/maintenance.py)
+REFUSAL_REASONS: tuple[str, ...] = ("budget", "maintenance")
+# why a probe was not run when due: overlap: the previous probe still runs; or a refusal
+SKIP_REASONS: tuple[str, ...] = ("overlap", *REFUSAL_REASONS)
+# why a probe ran early, off its regular schedule: failure: a paid probe failed; liveness: a free liveness
+# check did; slow: a successful probe was slower than its latency threshold (exporter.detection); status:
+# an official incident appeared in the status feed; uptime: OpenRouter reports the model's endpoints degraded;
+# canary: a canary check failed
 CONFIRM_REASONS: tuple[str, ...] = ("failure", "liveness", "slow", "status", "uptime", "canary")
 DURATION_BUCKETS: tuple[float, ...] = (
     0.5, 1, 2.5, 5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300,

@@ -11,19 +11,18 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeFloat
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
 from exporter.budget import BudgetSettings
 from exporter.catalog import Family, family_of
 from exporter.detection import latency_threshold
-from exporter.durations import parse_duration
+from exporter.durations import Duration
 from exporter.maintenance import Maintenance
 from exporter.pricing import Price, TokenKind
 from exporter.status import SourceConfig
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
 # The labels of a probe series and where each value comes from: the one list of them. Metrics,
 # rules, dashboards, the relay and alertmanager.yml's inhibitions derive theirs from it
 # (python alertmanager/generate.py rewrites the generated files).

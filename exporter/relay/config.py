@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from exporter.targets import Duration
+from exporter.durations import Duration
 from exporter.files import MAX_CONFIG_BYTES, read_bytes
 from exporter.secrets import read_secret
 from exporter.yamlconfig import ConfigError, Problems, read_text, validate

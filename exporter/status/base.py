@@ -8,15 +8,13 @@ only what the metrics need; the poller and the collector never know which source
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exporter import bodies
-from exporter.durations import parse_duration
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]  # as in exporter.config: "30s", "5m"
+from exporter.durations import Duration
 
 # status_impact values of the Google Cloud feed and the label values they become
 IMPACTS: dict[str, str] = {

@@ -16,8 +16,9 @@ from urllib.parse import urljoin
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from exporter.durations import Duration
 from exporter.status.base import (
-    IMPACTS, UNKNOWN_IMPACT, Duration, Incident, Snapshot, Source, SourceError, SourceSettings, check_status,
+    IMPACTS, UNKNOWN_IMPACT, Incident, Snapshot, Source, SourceError, SourceSettings, check_status,
     read_capped, short_title,
 )
 

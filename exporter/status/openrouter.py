@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 
+from exporter.durations import Duration
 from exporter.status.base import (
-    LATENCY_QUANTILES, UPTIME_WINDOWS, Duration, Endpoint, Snapshot, Source, SourceError, SourceSettings,
+    LATENCY_QUANTILES, UPTIME_WINDOWS, Endpoint, Snapshot, Source, SourceError, SourceSettings,
     check_status, read_capped,
 )
 
