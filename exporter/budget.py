@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -122,8 +123,11 @@ class Budget:
         return None
 
     def record(self, target: str, usd: float) -> None:
-        """Charge a finished probe to the global and the target's scope."""
-        if usd <= 0:
+        """Charge a finished probe to the global and the target's scope. A cost that is not a finite
+        amount (a price times a hostile token count) is refused: one answer must not pause every target."""
+        if not 0 < usd < math.inf:
+            if usd != 0:
+                log.warning("probe cost refused: not a finite amount", extra={"target": target, "usd": repr(usd)})
             return
         self._roll()
         for scope in (GLOBAL, target_scope(target)):
@@ -158,7 +162,7 @@ class Budget:
             return
         try:
             day = date.fromisoformat(raw["day"])
-            spent = {str(k): float(v) for k, v in raw["spent"].items() if float(v) >= 0}
+            spent = {str(k): float(v) for k, v in raw["spent"].items() if 0 <= float(v) < math.inf}
         except (TypeError, KeyError, ValueError, AttributeError) as err:
             log.warning("budget state file is corrupt: today's spend starts at zero",
                         extra={"path": path, "error": f"{type(err).__name__}: {err}"})

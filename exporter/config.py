@@ -61,6 +61,7 @@ class Settings(Strict):
     thinking_levels: list[ThinkingLevel] | None = Field(default=None, min_length=1)
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
     max_response_bytes: int | None = Field(default=None, ge=1024)
+    image_urls: Literal["same_host", "https", "any"] | None = None  # which image URLs an answer may name
     price: PriceSettings | None = None
     confirm: ConfirmSettings | None = None
     liveness: LivenessSettings | None = None
@@ -165,6 +166,7 @@ def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Conf
                 thinking_levels=thinking_levels,
                 max_concurrency=pick("max_concurrency", 2),
                 max_response_bytes=pick("max_response_bytes", 64 * 1024 * 1024),
+                image_urls=pick("image_urls", "https"),
                 extra_body=dict(t.extra_body),
                 family=family,
                 price=Price.resolve(t.price, defaults.price, family),

@@ -21,7 +21,9 @@ import datetime as dt
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,12 @@ from exporter.targets import GoogleAuth, Target
 # https://cloud.google.com/vertex-ai/docs/authentication: Vertex takes the cloud-platform scope
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 REFRESH_MARGIN = 300.0  # seconds before expiry, for a token of an hour (google-auth's own is 225 s)
-TOKEN_TIMEOUT = 10.0  # one token request (or metadata server call)
+TOKEN_TIMEOUT = 10.0  # one token request (or metadata server call), from sending it to its last byte
+# A token answer is a few hundred bytes; a 500 MB one took the process to 4 GB (issue 32).
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024
+# Refreshes block in google-auth's synchronous transport: they run here, never in the default
+# executor the scrapes and the loop's own work use, and at most one per credentials at a time.
+REFRESHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="credentials")
 
 
 class HttpxRequest:
@@ -49,16 +56,28 @@ class HttpxRequest:
                  timeout: float | None = None, **kwargs: Any) -> Any:
         from google.auth import exceptions, transport
 
+        # httpx's timeout bounds each read: a whole-request deadline stops an answer that trickles
+        limit = min(timeout, TOKEN_TIMEOUT) if timeout is not None else TOKEN_TIMEOUT
+        deadline = time.monotonic() + limit
         try:
-            response = self._client.request(method, url, content=body, headers=headers,
-                                            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+            with self._client.stream(method, url, content=body, headers=headers, timeout=limit) as response:
+                received = bytearray()
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > MAX_TOKEN_ANSWER_BYTES:
+                    raise exceptions.TransportError(f"the answer is larger than {MAX_TOKEN_ANSWER_BYTES} bytes")
+                for chunk in response.iter_bytes():
+                    received += chunk
+                    if len(received) > MAX_TOKEN_ANSWER_BYTES:
+                        raise exceptions.TransportError(f"the answer is larger than {MAX_TOKEN_ANSWER_BYTES} bytes")
+                    if time.monotonic() > deadline:
+                        raise exceptions.TransportError(f"no complete answer within {limit:g}s")
         except httpx.HTTPError as err:
             raise exceptions.TransportError(f"{type(err).__name__}: {err}") from None
 
         class Response(transport.Response):
             status = response.status_code
             headers = dict(response.headers)
-            data = response.content
+            data = bytes(received)
 
         return Response()
 
@@ -76,13 +95,18 @@ class GoogleToken:
         self._credentials: Any = None
         self._lifetime = 3600.0
         self._lock = asyncio.Lock()  # one refresh at a time per event loop ...
-        self._thread_lock = threading.Lock()  # ... and per credentials, across abandoned refreshes
+        self._thread_lock = threading.Lock()  # ... and per credentials, across event loops
+        self._refreshing: Future | None = None  # a refresh still running after its caller gave up is awaited again
 
     async def token(self) -> str:
         async with self._lock:
             if not self._fresh():
-                try:
-                    await asyncio.to_thread(self._refresh)
+                if self._refreshing is None or self._refreshing.done():
+                    self._refreshing = REFRESHES.submit(self._refresh)
+                waiting = asyncio.wrap_future(self._refreshing)
+                waiting.add_done_callback(_seen)  # its error is the caller's, or nobody's once it gave up
+                try:  # shielded: a probe's deadline abandons the wait, not the refresh
+                    await asyncio.shield(waiting)
                 except Exception as err:  # google.auth.exceptions.* and anything its transport raised
                     raise ProbeFailure(
                         Outcome.AUTH_ERROR,
@@ -122,6 +146,11 @@ class GoogleToken:
             self.refreshes += 1
             if self._credentials.expiry is not None:
                 self._lifetime = max(1.0, (self._credentials.expiry - issued).total_seconds())
+
+
+def _seen(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _from_file(path: str) -> Any:

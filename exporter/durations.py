@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BeforeValidator
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+MAX_SECONDS = 366 * 86400.0  # no interval, timeout or window of this project is longer than a year
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
@@ -21,6 +22,8 @@ def parse_duration(text: str) -> float:
         pos = match.end()
     if pos != len(text) or total <= 0:
         raise ValueError(f"expected a positive duration such as 30s, 5m or 1h, got {text!r}")
+    if total > MAX_SECONDS:  # 310 nines read as +Inf and were taken (issue 32)
+        raise ValueError(f"expected a duration of at most {format_duration(MAX_SECONDS)}, got {text[:40]!r}")
     return total
 
 

@@ -8,6 +8,8 @@ import sys
 from datetime import datetime, timezone
 from typing import Callable
 
+from exporter.text import encodable
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -43,7 +45,7 @@ class Formatter(logging.Formatter):
             line = json.dumps(fields, default=str, ensure_ascii=False)
         else:
             line = " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
-        return self.redact(line)
+        return encodable(self.redact(line))
 
 
 def setup(level: str, fmt: str, redact: Callable[[str], str]) -> None:

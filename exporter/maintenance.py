@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from exporter.durations import parse_duration
 
+MIN_YEAR, MAX_YEAR = 1970, 9000  # one-off windows' dates: every zone can place and show them
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 # name -> (type, help, labels): the maintenance metric families
@@ -67,6 +68,9 @@ class WindowModel(BaseModel):
     def _local(cls, value: dt.datetime | None) -> dt.datetime | None:
         if value is not None and value.tzinfo is not None:
             raise ValueError("give a local date-time without an offset; the window's time_zone places it")
+        if value is not None and not MIN_YEAR <= value.year < MAX_YEAR:
+            # 9999-12-31 passed the check, then the landing page could not show it in a zone (issue 32)
+            raise ValueError(f"give a date-time from the year {MIN_YEAR} to {MAX_YEAR - 1}")
         return value
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ from exporter.checks import Checker
 from exporter.outcomes import Outcome
 from exporter.state import DURATION_BUCKETS, LATENESS_BUCKETS, STATUS_LAG_BUCKETS, Store
 from exporter.status.collector import StatusCollector
+from exporter.text import encodable, utf8
 
 _BG = "Values come from the background prober"
 
@@ -325,7 +326,7 @@ class _TextCache:
                 labels = hit[2] if hit is not None and hit[1] is owner else _SeriesLabels(key, self.label_names)
                 f = {name: _Lines(name, kind, extra, labels) for name, (kind, _, extra) in self.table.items()}
                 self.fill(f, [state])
-                hit = (version, owner, labels, {name: "".join(lines.lines).encode() for name, lines in f.items()})
+                hit = (version, owner, labels, {name: utf8("".join(lines.lines)) for name, lines in f.items()})
             texts[key] = hit
         self._texts = texts
         out = []
@@ -422,6 +423,21 @@ def make_registry(store: Store, status=None, liveness: Checker | None = None,
     return registry
 
 
+class _Encodable:
+    """A registry as the text writer reads it, every label value encodable (exporter/text.py): the
+    status sources' and the budget's label values come from outside."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.registry = registry
+
+    def collect(self):
+        for family in self.registry.collect():
+            for i, sample in enumerate(family.samples):
+                if not all(v.isascii() for v in sample.labels.values()):
+                    family.samples[i] = sample._replace(labels={k: encodable(v) for k, v in sample.labels.items()})
+            yield family
+
+
 class Exposition:
     """What /metrics serves: the per-series families rendered from cached text by ProbeCollector and
     CheckCollector.render(), the rest (process, build info, scheduler, status sources, budgets) by
@@ -436,7 +452,7 @@ class Exposition:
         """The body and its content type for a scrape sending this Accept header."""
         encoder, content_type = choose_encoder(accept)
         openmetrics = content_type.startswith("application/openmetrics-text")
-        rest = encoder(self.registry)
+        rest = encoder(_Encodable(self.registry))
         eof = b"# EOF\n" if openmetrics and rest.endswith(b"# EOF\n") else b""
         series = [chunk for collector in self.series for chunk in collector.chunks(openmetrics)]
         return b"".join([rest.removesuffix(eof), *series, eof]), content_type

@@ -35,6 +35,9 @@ THUMBNAIL_PIXELS = 96  # the landing page's picture of what the probe saw: a few
 # A PNG decodes in full before it shrinks (a 4K image is ~50 MB of pixels): one thumbnail at a
 # time, on its own thread, and at most one per series in this many seconds.
 THUMBNAIL_EVERY = 60.0
+# The largest image a thumbnail decodes: twice 4K's 4096x4096. The header says the size before any
+# pixel is decoded; a 13000x13000 PNG of 657 KB (under Pillow's bomb threshold) took 1,350 MB (issue 32).
+THUMBNAIL_MAX_PIXELS = 2 * 4096 * 4096
 
 
 def _trim() -> None:
@@ -47,9 +50,13 @@ def _trim() -> None:
 
 
 def thumbnail(data: bytes) -> bytes:
-    """A small JPEG of an image that decodes, b"" when it does not (the outcome already says why)."""
+    """A small JPEG of an image that decodes, b"" when it does not or is too large to decode (the
+    outcome already says why); never raises, not even MemoryError, so the attempt is always kept."""
     try:
         return _thumbnail(data)
+    except MemoryError:
+        log.warning("no thumbnail: out of memory decoding the image", extra={"image_bytes": len(data)})
+        return b""
     finally:
         _trim()
 
@@ -57,6 +64,9 @@ def thumbnail(data: bytes) -> bytes:
 def _thumbnail(data: bytes) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size  # read from the header: nothing decoded yet
+            if width * height > THUMBNAIL_MAX_PIXELS:
+                return b""
             image.draft("RGB", (THUMBNAIL_PIXELS * 2, THUMBNAIL_PIXELS * 2))  # JPEG: decode at a fraction
             image.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
             out = io.BytesIO()
@@ -170,6 +180,31 @@ class CappingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+# While a probe downloads an image URL its answer gave: why a URL (the first, or one a redirect leads
+# to) must not be fetched, or None. Set by the probe, read by the client's request hook.
+_IMAGE_URL_CHECK: contextvars.ContextVar[Callable[[httpx.URL], str | None] | None] = contextvars.ContextVar(
+    "image_url_check", default=None)
+
+
+def image_url_problem(policy: str, base_url: str, url: httpx.URL) -> str | None:
+    """Why `url` must not be downloaded under a target's `image_urls` policy, else None: `same_host`
+    takes only the base_url's host, `https` (the default) that host or any https URL, `any` every
+    http(s) URL. An answer could name any address the exporter can reach (issue 32)."""
+    if url.scheme not in ("http", "https"):
+        return f"image URL scheme {url.scheme!r} is not http(s)"
+    if policy == "any" or url.host == httpx.URL(base_url).host or (policy == "https" and url.scheme == "https"):
+        return None
+    wanted = "the base_url's host" if policy == "same_host" else "the base_url's host or https"
+    return f"image URL {url.scheme}://{url.host} refused: image_urls: {policy} takes {wanted}"
+
+
+async def _image_url_allowed(request: httpx.Request) -> None:
+    check = _IMAGE_URL_CHECK.get()
+    problem = check(request.url) if check is not None else None
+    if problem:
+        raise ProbeFailure(Outcome.BAD_RESPONSE, problem)
+
+
 async def _traced(request: httpx.Request) -> None:
     current = _CURRENT.get()
     if current is not None and "trace" not in request.extensions:
@@ -192,7 +227,7 @@ class Prober:
             timeout=None,  # the probe's own deadline bounds everything
             follow_redirects=False,
             transport=CappingTransport(transport or httpx.AsyncHTTPTransport(verify=tls.client_context(), limits=no_keepalive)),
-            event_hooks={"request": [_traced]},
+            event_hooks={"request": [_traced, _image_url_allowed]},
         )
         self.sdk = SDK(self.client)
         self._thumbnails = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnail")
@@ -207,7 +242,10 @@ class Prober:
         if not image or now - self._thumbnailed.get(series.key, float("-inf")) < THUMBNAIL_EVERY:
             return b""
         self._thumbnailed[series.key] = now
-        return await asyncio.get_running_loop().run_in_executor(self._thumbnails, thumbnail, image)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thumbnails, thumbnail, image)
+        except RuntimeError:  # the executor shut down (the prober closed): the attempt is kept without one
+            return b""
 
     async def probe(self, series: Series, prompt: str | None = None) -> Attempt:
         """One attempt with `prompt` (the target's first prompt when None)."""
@@ -280,10 +318,15 @@ class Prober:
         image = answer.image
         if image is None and answer.image_url:
             download = bytearray()
-            status, _ = await self._fetch("GET", answer.image_url, timer, cap, download.extend, follow_redirects=True)
+            t = series.target
+            allowed = _IMAGE_URL_CHECK.set(lambda url: image_url_problem(t.image_urls, t.base_url, url))
+            try:
+                status, _ = await self._fetch("GET", answer.image_url, timer, cap, download.extend, follow_redirects=True)
+            finally:
+                _IMAGE_URL_CHECK.reset(allowed)
             image = download
             if not 200 <= status < 300:
-                raise classify_error(status, None)
+                raise download_error(status)
         decode_started = time.perf_counter()
         result["image_bytes"] = len(image or b"")
         fmt, width, height = await aio.off_loop(len(image or b""), inspect_image, image or b"")
@@ -308,6 +351,16 @@ class Prober:
             except TooLarge as err:
                 raise ProbeFailure(Outcome.BAD_RESPONSE, str(err)) from None
             return response.status_code, response.headers.get("content-type", "")
+
+
+def download_error(status: int) -> ProbeFailure:
+    """A failed download of the image URL an answer gave. No key is sent there, so its 401 or 403 is
+    no verdict on the target's key (it was classed auth_error and fired the key alert, issue 32)."""
+    if status == 429:
+        return ProbeFailure(Outcome.RATE_LIMITED, f"image download answered HTTP {status}")
+    if status >= 500:
+        return ProbeFailure(Outcome.SERVER_ERROR, f"image download answered HTTP {status}")
+    return ProbeFailure(Outcome.BAD_RESPONSE, f"image download answered HTTP {status}: the answer's image URL is unusable")
 
 
 def read_answer(dialect: Dialect, status: int, payload: Any, content_type: str, result: dict[str, Any]) -> Answer:

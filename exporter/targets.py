@@ -130,6 +130,7 @@ class Target:
     max_concurrency: int
     max_response_bytes: int
     extra_body: dict[str, Any]
+    image_urls: str = "https"  # which image URLs of an answer a probe downloads (exporter.probe.image_url_problem)
     family: Family = field(default_factory=lambda: family_of(""))
     price: Price = field(default_factory=lambda: Price.resolve(None, None))
     confirm: ConfirmSettings = field(default_factory=ConfirmSettings)

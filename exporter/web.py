@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from aiohttp import web
 from exporter import landing
 from exporter.metrics import Exposition
 from exporter.state import Store
+from exporter.text import utf8
 from exporter.webconfig import REALM, AuthBusy, BasicAuth, WebConfig
 
 # Limits of every listener (the exporter's and the relay's), against slow and abusive clients.
@@ -26,6 +28,12 @@ LIMITS = {
     "max_field_size": 8190,
     "max_headers": 100,
 }
+
+
+# Scrapes render in threads of their own: nothing else that blocks (a credential refresh, a reload's
+# file reads) can queue in front of them, and /-/healthy asks these threads whether they answer.
+SCRAPES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scrape")
+SCRAPE_STALL = 5.0  # seconds: a scrape thread that cannot start a no-op this fast cannot serve scrapes
 
 
 def parse_listen_address(address: str) -> tuple[str | None, int]:
@@ -50,15 +58,20 @@ def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], co
     async def metrics(request: web.Request) -> web.Response:
         gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
         body, headers = await asyncio.get_running_loop().run_in_executor(
-            None, scrape, request.headers.get("Accept", ""), gzipped)
+            SCRAPES, scrape, request.headers.get("Accept", ""), gzipped)
         return web.Response(body=body, headers=headers)
 
     async def index(request: web.Request) -> web.Response:
         html = landing.render(store, ready(), config_source(), liveness, budget,
                               maintenance() if maintenance else None, canary)
-        return web.Response(text=html, content_type="text/html")
+        return web.Response(body=utf8(html), content_type="text/html", charset="utf-8")
 
     async def healthy(request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(SCRAPE_STALL):
+                await asyncio.get_running_loop().run_in_executor(SCRAPES, int)
+        except TimeoutError:
+            return web.Response(status=503, text=f"Unhealthy: scrapes cannot start within {SCRAPE_STALL:g}s.\n")
         return web.Response(text="Healthy.\n")
 
     async def is_ready(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ nothing and proves reachability, key validity and that the model id still exists
 from __future__ import annotations
 
 import binascii
-import math
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 from exporter.blobs import Base64Blob
 from exporter.outcomes import Outcome
 from exporter.targets import Series, Target
+
+log = logging.getLogger(__name__)
 
 
 class ProbeFailure(Exception):
@@ -226,12 +228,25 @@ def chat_image_config(series: Series) -> dict[str, str]:
     return config
 
 
+# The most tokens one answer to a probe's short prompt may report, per kind. A larger count comes
+# from a broken or hostile upstream (1.7e308 made every later scrape fail and set the budget's spend
+# to +Inf, issue 32): it is dropped, so the attempt is priced at its estimate, and logged.
+MAX_ANSWER_TOKENS = 2_000_000
+
+
 def _ints(**values: Any) -> dict[str, int]:
-    """Token counts that can only add to counters: finite, not negative, not booleans."""
-    return {
-        k: int(v) for k, v in values.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-    }
+    """Token counts that can only add to counters: finite, not negative, not booleans, at most
+    MAX_ANSWER_TOKENS."""
+    counts = {}
+    for kind, value in values.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+            continue  # absent, not a number, negative or NaN: no count
+        if value <= MAX_ANSWER_TOKENS:
+            counts[kind] = int(value)
+        else:
+            log.warning("token count rejected: more than %d", MAX_ANSWER_TOKENS,
+                        extra={"kind": kind, "value": repr(value)[:40]})
+    return counts
 
 
 def _list(value: Any) -> list:

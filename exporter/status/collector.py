@@ -69,6 +69,8 @@ class StatusCollector:
                 continue  # never fetched: no data, which is not the same as no incidents
             ongoing = [i for i in snapshot.incidents if i.ongoing(now)]
             counts = Counter((i.product, i.impact) for i in ongoing)
+            for product, impact, count in snapshot.uncounted:  # ongoing beyond the incidents kept
+                counts[(product, impact)] += count
             for product in snapshot.products:
                 for impact in IMPACTS.values():
                     counts.setdefault((product, impact), 0)

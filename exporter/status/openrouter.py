@@ -20,8 +20,8 @@ from pydantic import Field, field_validator
 
 from exporter.durations import Duration
 from exporter.status.base import (
-    LATENCY_QUANTILES, UPTIME_WINDOWS, Endpoint, Snapshot, Source, SourceError, SourceSettings,
-    check_status, read_capped,
+    LATENCY_QUANTILES, MAX_ENDPOINTS, UPTIME_WINDOWS, Endpoint, Snapshot, Source, SourceError, SourceSettings,
+    check_status, get, read_capped,
 )
 
 # the catalog's current OpenRouter slugs of Nano Banana Pro and its newest Flash (exporter/catalog.py): not the
@@ -81,7 +81,7 @@ class OpenRouterEndpoints(Source):
         headers = {"Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        async with client.stream("GET", url, headers=headers, timeout=self.settings.timeout) as response:
+        async with get(client, url, headers, self.settings) as response:
             check_status(response)
             body = await read_capped(response, self.settings.max_bytes)
         try:
@@ -98,6 +98,8 @@ def parse_endpoints(model: str, payload: Any) -> list[Endpoint]:
     endpoints: list[Endpoint] = []
     seen: set[str] = set()
     for raw in raw_endpoints:
+        if len(endpoints) == MAX_ENDPOINTS:
+            break
         if not isinstance(raw, dict) or not isinstance(raw.get("provider_name"), str) or not raw["provider_name"]:
             continue
         provider = raw["provider_name"]

@@ -1,0 +1,511 @@
+"""One hostile answer must never take down /metrics, the page, the budget or other targets (issue 32).
+
+Each case of the red-team run, reproduced on loopback with the hostile answer served by a small
+aiohttp app (or given as a fixture): the shared endpoints keep answering, the numbers stay bounded
+and the attempt is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import struct
+import threading
+import time
+import zlib
+
+import pytest
+import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from PIL import Image
+
+from exporter import web as exporter_web
+from exporter.budget import GLOBAL, Budget, BudgetSettings
+from exporter.config import load_text
+from exporter.credentials import MAX_TOKEN_ANSWER_BYTES, Credentials, HttpxRequest
+from exporter.dialects import DIALECTS
+from exporter.dialects.base import MAX_ANSWER_TOKENS, ProbeFailure
+from exporter.logs import Formatter
+from exporter.metrics import Exposition
+from exporter.outcomes import Outcome
+from exporter.probe import THUMBNAIL_MAX_PIXELS, Prober, thumbnail
+from exporter.state import Attempt, Store
+from google_sa import key_file
+from status_server import Harness, StatusServer, status_config
+
+ENV = {"KEY": "FAKE-hostile-key-0123"}
+LONE = "\ud800"  # what JSON's "\ud800" escape decodes to: no UTF-8 writer takes it
+
+
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 180, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+def one_target(base_url: str, **extra) -> tuple[Store, object]:
+    target = {"name": "hostile", "api": "gemini", "base_url": base_url, "model": "m", "api_key_env": "KEY",
+              "resolutions": ["1K"], **extra}
+    config = load_text(yaml.safe_dump({"targets": [target]}), "<test>", environ=ENV)
+    store = Store()
+    store.apply(config)
+    return store, config
+
+
+def gemini_answer(image: bytes, usage: dict) -> dict:
+    import base64
+
+    return {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": "image/png",
+                                                                  "data": base64.b64encode(image).decode()}}]},
+                            "finishReason": "STOP"}],
+            "usageMetadata": usage}
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. huge token counts
+
+
+def test_token_counts_beyond_any_real_answer_are_dropped(caplog):
+    usage = DIALECTS["gemini"].usage({"usageMetadata": {
+        "promptTokenCount": 1.7e308, "candidatesTokenCount": 1290, "thoughtsTokenCount": float("inf")}})
+    assert usage == {"output": 1290}
+    assert "token count rejected" in caplog.text
+    chat = DIALECTS["openai_chat"].usage({"usage": {"prompt_tokens": 10 ** 400, "completion_tokens": MAX_ANSWER_TOKENS}})
+    assert chat == {"output": MAX_ANSWER_TOKENS}
+
+
+async def test_a_huge_usage_answer_leaves_metrics_and_the_budget_working(tmp_path):
+    image = png(1024, 1024)
+
+    async def generate(request):
+        return web.json_response(gemini_answer(image, {"promptTokenCount": 1.7e308, "candidatesTokenCount": 1.7e308}))
+
+    app = web.Application()
+    app.router.add_post("/v1beta/models/{model}", generate)
+    runner, base = await serve(app)
+    store, config = one_target(base)
+    [state] = list(store)
+    budget = Budget(BudgetSettings(daily_limit_usd=5.0, state_file=str(tmp_path / "budget.json")), ["hostile"])
+    prober = Prober()
+    try:
+        for _ in range(2):  # twice: the second sum overflowed before
+            attempt = await prober.probe(state.series)
+            attempt.cost = state.series.target.price.cost("1K", attempt.outcome, attempt.usage, attempt.image_bytes)
+            state.record(attempt)
+            budget.record("hostile", attempt.cost)
+    finally:
+        await prober.aclose()
+        await runner.cleanup()
+    assert attempt.outcome == Outcome.SUCCESS and attempt.usage == {}
+    assert 0 < attempt.cost < 1  # priced at the estimate
+    body, _ = Exposition(store, budget=budget).render("")
+    assert b'nanobanana_probes_total{' in body
+    assert budget.refusal("other") is None  # other targets still probe
+    budget.record("hostile", float("inf"))
+    budget.record("hostile", float("nan"))
+    assert budget.refusal("other") is None
+    saved = json.loads((tmp_path / "budget.json").read_text())
+    assert all(0 <= v < 1 for v in saved["spent"].values())
+
+
+def test_an_infinite_spend_in_the_state_file_is_not_restored(tmp_path):
+    path = tmp_path / "budget.json"
+    budget = Budget(BudgetSettings(daily_limit_usd=5.0, state_file=str(path)), ["t"])
+    day = budget.today().isoformat()
+    path.write_text(f'{{"version": 1, "day": "{day}", "spent": {{"global": Infinity, "target:t": 0.5}}}}')
+    restored = Budget(BudgetSettings(daily_limit_usd=5.0, state_file=str(path)), ["t"])
+    assert GLOBAL not in restored.spent and restored.refusal("t") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. lone surrogates
+
+
+async def test_lone_surrogates_in_a_feed_and_an_error_keep_metrics_and_the_page_answering():
+    server = StatusServer()
+    from status_server import start_server
+
+    status_runner = await start_server(server)
+    title = f"Gemini {LONE} degraded"
+    server.set_feed(json.dumps([{
+        "id": "x1", "external_desc": title, "status_impact": "SERVICE_OUTAGE", "uri": "incidents/x1",
+        "affected_products": [{"id": "Z0FZJAMvEB4j3NbCJs6B", "title": "Gemini"}]}]))
+    h = Harness(status_config(f"google_cloud:\n  url: {server.base_url}/incidents.json\nopenrouter: {{enabled: false}}\n"))
+    store, config = one_target("http://127.0.0.1:9")
+    [state] = list(store)
+    state.record(Attempt(started=time.time(), outcome=Outcome.SERVER_ERROR, duration=1.0, phases={},
+                         message=f"HTTP 500: broken {LONE} text"))
+    app = exporter_web.make_app(Exposition(store, status=h.poller), store, lambda: True, lambda: "<test>")
+    try:
+        await h.poll("google_cloud")
+        assert h.poller.get("google_cloud").up
+        async with TestClient(TestServer(app)) as client:
+            metrics = await client.get("/metrics")
+            assert metrics.status == 200
+            text = await metrics.text()
+            assert 'title="Gemini \ufffd degraded"' in text
+            page = await client.get("/")
+            assert page.status == 200 and "broken \ufffd text" in await page.text()
+    finally:
+        await h.close()
+        await status_runner.cleanup()
+
+
+def test_a_lone_surrogate_in_a_log_line_is_written():
+    record = logging.makeLogRecord({"msg": "status source failed", "levelname": "WARNING", "error": f"bad {LONE}"})
+    for fmt in ("logfmt", "json"):
+        line = Formatter(fmt, str).format(record)
+        assert line.encode("utf-8") and "\ufffd" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# 3, 4. a token endpoint that trickles or answers 500 MB
+
+
+def trickling_app(seconds: float) -> web.Application:
+    async def trickle(request):
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for _ in range(int(seconds * 5)):
+            await response.write(b" ")
+            await asyncio.sleep(0.2)
+        return response
+
+    app = web.Application()
+    app.router.add_post("/token", trickle)
+    return app
+
+
+def flooding_app() -> web.Application:
+    async def flood(request):
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        chunk = b" " * 65536
+        for _ in range(8000):  # 500 MB, unless the client stops reading
+            await response.write(chunk)
+        return response
+
+    app = web.Application()
+    app.router.add_post("/token", flood)
+    return app
+
+
+@pytest.mark.parametrize("app, expected", [(trickling_app(60), "no complete answer within 1s"),
+                                           (flooding_app(), f"larger than {MAX_TOKEN_ANSWER_BYTES} bytes")])
+async def test_a_token_request_has_a_whole_deadline_and_a_size_cap(app, expected):
+    from google.auth import exceptions
+
+    runner, base = await serve(app)
+    request = HttpxRequest()
+    try:
+        started = time.monotonic()
+        with pytest.raises(exceptions.TransportError, match=expected):
+            await asyncio.to_thread(request, base + "/token", "POST", b"grant", None, 1.0)
+        assert time.monotonic() - started < 5
+    finally:
+        request.close()
+        await runner.cleanup()
+
+
+async def test_scrapes_and_health_go_on_while_token_refreshes_trickle(tmp_path, monkeypatch):
+    import exporter.credentials as credentials_module
+
+    monkeypatch.setattr(credentials_module, "TOKEN_TIMEOUT", 2.0)
+    runner, base = await serve(trickling_app(60))
+    store, config = one_target("http://127.0.0.1:9")
+    app = exporter_web.make_app(Exposition(store), store, lambda: True, lambda: "<test>")
+    credentials = Credentials()
+    vertex = load_text(yaml.safe_dump({"targets": [{
+        "name": "v", "api": "vertex", "model": "m", "project": "nb-probe-test", "location": "global",
+        "credentials_file": key_file(base, tmp_path)}]}), "<test>").targets[0]
+    try:
+        for _ in range(8):  # more than the default executor's threads, each abandoned at a probe's deadline
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(credentials.secret(vertex), 0.1)
+        async with TestClient(TestServer(app)) as client:
+            for _ in range(3):
+                started = time.monotonic()
+                assert (await client.get("/metrics")).status == 200
+                assert (await client.get("/-/healthy")).status == 200
+                assert time.monotonic() - started < 3
+        started = time.monotonic()
+        with pytest.raises(ProbeFailure) as failed:  # the one refresh still running, awaited again
+            await credentials.secret(vertex)
+        assert failed.value.outcome == Outcome.AUTH_ERROR and "no complete answer within 2s" in failed.value.message
+        assert time.monotonic() - started < 10
+    finally:
+        await runner.cleanup()
+
+
+async def test_health_says_so_when_scrapes_cannot_start(monkeypatch):
+    monkeypatch.setattr(exporter_web, "SCRAPE_STALL", 0.5)
+    store, config = one_target("http://127.0.0.1:9")
+    app = exporter_web.make_app(Exposition(store), store, lambda: True, lambda: "<test>")
+    loop = asyncio.get_running_loop()
+    gate = threading.Event()
+    stuck = [loop.run_in_executor(exporter_web.SCRAPES, gate.wait, 30) for _ in range(exporter_web.SCRAPES._max_workers)]
+    try:
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get("/-/healthy")
+            assert response.status == 503 and "scrapes cannot start" in await response.text()
+            gate.set()
+            await asyncio.gather(*stuck)
+            assert (await client.get("/-/healthy")).status == 200
+    finally:
+        gate.set()
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. the thumbnail of a huge image
+
+
+def huge_png(width: int, height: int) -> bytes:
+    """A valid black RGB PNG, its rows compressed as they are made: the test never holds the pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row, idat = zlib.compressobj(1), bytes(1 + 3 * width), []
+    for _ in range(height):
+        idat.append(packer.compress(row))
+    idat.append(packer.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(idat)) + chunk(b"IEND", b"")
+
+
+def test_the_thumbnail_refuses_an_image_far_beyond_4k_before_decoding_it(monkeypatch):
+    # the red team's was 13000x13000 (657 KB, 1,350 MB decoded); this one is over the limit too, and quick to make
+    huge = huge_png(6000, 6000)
+    assert 6000 * 6000 > THUMBNAIL_MAX_PIXELS and len(huge) < 4 * 1024 * 1024
+    real = thumbnail(png(2048, 2048))
+    assert real[:2] == b"\xff\xd8"  # a real size still gets one
+
+    from PIL import ImageFile
+
+    def decoded(self):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decoded)
+    assert thumbnail(huge) == b""
+
+
+def test_the_thumbnail_survives_memory_error(monkeypatch):
+    import exporter.probe as probe
+
+    def out_of_memory(data):
+        raise MemoryError
+
+    monkeypatch.setattr(probe, "_thumbnail", out_of_memory)
+    assert thumbnail(png(64, 64)) == b""
+
+
+async def test_a_probe_whose_thumbnail_runs_out_of_memory_is_still_counted(monkeypatch):
+    import exporter.probe as probe
+
+    image = png(1024, 1024)
+
+    async def generate(request):
+        return web.json_response(gemini_answer(image, {"promptTokenCount": 10, "candidatesTokenCount": 1290}))
+
+    def out_of_memory(data):
+        raise MemoryError
+
+    monkeypatch.setattr(probe, "_thumbnail", out_of_memory)
+    app = web.Application()
+    app.router.add_post("/v1beta/models/{model}", generate)
+    runner, base = await serve(app)
+    store, config = one_target(base)
+    [state] = list(store)
+    prober = Prober()
+    try:
+        attempt = await prober.probe(state.series)
+    finally:
+        await prober.aclose()
+        await runner.cleanup()
+    state.record(attempt)
+    assert attempt.outcome == Outcome.SUCCESS and attempt.thumbnail == b""
+    assert state.probes[Outcome.SUCCESS] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 6, 7. a status feed of many incidents, or one that trickles
+
+
+def incidents(count: int) -> list[dict]:
+    return [{"id": f"i{n}", "external_desc": f"incident {n}", "status_impact": "SERVICE_DISRUPTION",
+             "uri": f"incidents/i{n}", "affected_products": [{"id": "Z0FZJAMvEB4j3NbCJs6B", "title": "Gemini"}]}
+            for n in range(count)]
+
+
+async def test_a_feed_of_many_incidents_keeps_the_newest_and_counts_the_rest():
+    from exporter.status.base import MAX_INCIDENTS
+    from status_server import start_server
+
+    server = StatusServer()
+    runner = await start_server(server)
+    server.set_feed(incidents(2000))
+    h = Harness(status_config(f"google_cloud:\n  url: {server.base_url}/incidents.json\nopenrouter: {{enabled: false}}\n"))
+    try:
+        await h.poll("google_cloud")
+        info = h.samples("nanobanana_upstream_incident_info")
+        assert len(info) == MAX_INCIDENTS
+        assert {s["id"] for s in info} == {f"i{n}" for n in range(MAX_INCIDENTS)}  # the feed lists the newest first
+        assert h.value("nanobanana_upstream_incidents_active", source="google_cloud", product="Gemini",
+                       impact="disruption") == 2000
+    finally:
+        await h.close()
+        await runner.cleanup()
+
+
+async def test_a_big_feed_does_not_hold_the_event_loop():
+    from status_server import start_server
+
+    server = StatusServer()
+    runner = await start_server(server)
+    server.set_feed(incidents(60000))  # ~ 10 MB
+    h = Harness(status_config(f"google_cloud:\n  url: {server.base_url}/incidents.json\n  timeout: 60s\n"
+                              "openrouter: {enabled: false}\n"))
+    gaps = []
+
+    async def tick():
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    try:
+        started = time.perf_counter()
+        await h.poll("google_cloud")
+        assert h.poller.get("google_cloud").up
+        parse_seconds = time.perf_counter() - started
+    finally:
+        ticker.cancel()
+        await h.close()
+        await runner.cleanup()
+    # the parse runs in a thread, an entry at a time: the loop keeps turning meanwhile
+    assert len(gaps) > 3 and max(gaps) < max(0.5, parse_seconds / 2)
+
+
+async def test_a_trickling_feed_ends_at_the_sources_timeout():
+    app = web.Application()
+
+    async def trickle(request):
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b"[")
+        for _ in range(300):
+            await response.write(b" ")
+            await asyncio.sleep(0.2)
+        return response
+
+    app.router.add_get("/incidents.json", trickle)
+    runner, base = await serve(app)
+    h = Harness(status_config(f"google_cloud:\n  url: {base}/incidents.json\n  timeout: 1s\nopenrouter: {{enabled: false}}\n"))
+    try:
+        started = time.monotonic()
+        await h.poll("google_cloud")
+        assert time.monotonic() - started < 5
+        state = h.poller.get("google_cloud")
+        assert state.up is False and "no complete answer within 1s" in state.error
+    finally:
+        await h.close()
+        await runner.cleanup()
+
+
+# ---------------------------------------------------------------------------------------------
+# 8, 11. dates and durations from the config
+
+
+def test_a_maintenance_window_ending_in_year_9999_is_refused():
+    from exporter.yamlconfig import ConfigError
+
+    text = yaml.safe_dump({"targets": [{"name": "t", "api": "gemini", "model": "m", "api_key_env": "KEY"}],
+                           "maintenance": [{"name": "forever", "start": "2026-01-01T00:00:00",
+                                            "end": "9999-12-31T23:59:00", "time_zone": "America/Los_Angeles"}]})
+    with pytest.raises(ConfigError, match="from the year 1970 to 8999"):
+        load_text(text, "<t>", environ=ENV)
+
+
+def test_a_duration_of_310_nines_is_refused():
+    from exporter.yamlconfig import ConfigError
+
+    text = yaml.safe_dump({"targets": [{"name": "t", "api": "gemini", "model": "m", "api_key_env": "KEY",
+                                        "interval": "9" * 310 + "s"}]})
+    with pytest.raises(ConfigError, match="a duration of at most 366d"):
+        load_text(text, "<t>", environ=ENV)
+
+
+# ---------------------------------------------------------------------------------------------
+# 14. image URLs an answer names
+
+
+def url_answering_app(image_url: str, image_status: int = 200) -> tuple[web.Application, list[str]]:
+    fetched: list[str] = []
+
+    async def generate(request):
+        return web.json_response({"created": 1, "data": [{"url": image_url.replace("BASE", f"http://{request.host}")}]})
+
+    async def image(request):
+        fetched.append(str(request.url))
+        if image_status != 200:
+            return web.json_response({"error": {"message": "Forbidden", "code": image_status}}, status=image_status)
+        return web.Response(body=png(1024, 1024), content_type="image/png")
+
+    app = web.Application()
+    app.router.add_post("/v1/images/generations", generate)
+    app.router.add_get("/img.png", image)
+    return app, fetched
+
+
+async def probe_once(base: str, **extra) -> Attempt:
+    store, config = one_target(base + "/v1", api="openai_images", **extra)
+    [state] = list(store)
+    prober = Prober()
+    try:
+        return await prober.probe(state.series)
+    finally:
+        await prober.aclose()
+
+
+async def test_an_image_url_elsewhere_over_http_is_not_fetched():
+    app, fetched = url_answering_app("unused")
+    runner, base = await serve(app)
+    app_url = f"http://localhost:{base.rsplit(':', 1)[1]}/img.png"  # another host: the answer's base_url is 127.0.0.1
+    try:
+        url_app, url_fetched = url_answering_app(app_url)
+        url_runner, url_base = await serve(url_app)
+        try:
+            refused = await probe_once(url_base)
+            allowed = await probe_once(url_base, image_urls="any")
+        finally:
+            await url_runner.cleanup()
+    finally:
+        await runner.cleanup()
+    assert refused.outcome == Outcome.BAD_RESPONSE and "image_urls: https" in refused.message
+    assert allowed.outcome == Outcome.SUCCESS
+    assert fetched == [app_url]  # only the allowed probe fetched it
+
+
+async def test_a_403_from_the_image_url_is_no_auth_error():
+    app, fetched = url_answering_app("BASE/img.png", image_status=403)
+    runner, base = await serve(app)
+    try:
+        attempt = await probe_once(base, image_urls="same_host")
+    finally:
+        await runner.cleanup()
+    assert len(fetched) == 1
+    assert attempt.outcome == Outcome.BAD_RESPONSE and "image download answered HTTP 403" in attempt.message
