@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 from exporter import __version__
 from exporter.outcomes import Outcome
@@ -40,6 +41,7 @@ OPERATIONS = {"gemini": "generate_content", "vertex": "generate_content", "opena
 # the exporter's token kinds -> gen_ai.token.type (thinking tokens are billed as output)
 TOKEN_TYPES = {"input": "input", "output": "output", "thinking": "output"}
 POLL = 0.25  # seconds between looks at the store
+SHUTDOWN_TIMEOUT = 3.0  # seconds the last export may take when the exporter stops
 
 
 class OtelExport:
@@ -105,5 +107,12 @@ class OtelExport:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
         self.collect()
-        # flushes what is left; blocking HTTP, so off the event loop
-        await asyncio.get_running_loop().run_in_executor(None, self.provider.shutdown)
+        # flushes what is left; blocking HTTP, so off the event loop, on a daemon thread: a collector
+        # that never answers made shutdown take 17.8 s (issue 32); past the deadline the rest is dropped
+        flush = threading.Thread(target=self.provider.shutdown, kwargs={"timeout_millis": SHUTDOWN_TIMEOUT * 1000},
+                                 name="opentelemetry shutdown", daemon=True)
+        flush.start()
+        await asyncio.to_thread(flush.join, SHUTDOWN_TIMEOUT)
+        if flush.is_alive():
+            log.warning("OTLP: the last export did not finish in time; its measurements are dropped",
+                        extra={"timeout_seconds": SHUTDOWN_TIMEOUT})

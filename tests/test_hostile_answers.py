@@ -509,3 +509,60 @@ async def test_a_403_from_the_image_url_is_no_auth_error():
         await runner.cleanup()
     assert len(fetched) == 1
     assert attempt.outcome == Outcome.BAD_RESPONSE and "image download answered HTTP 403" in attempt.message
+
+
+# ---------------------------------------------------------------------------------------------
+# 13. an OTLP collector that never answers
+
+
+async def test_shutdown_is_bounded_when_the_otlp_collector_never_answers():
+    from exporter.otel import SHUTDOWN_TIMEOUT, OtelExport
+
+    accepted = []
+
+    async def silent(reader, writer):  # takes the connection and the request, never answers
+        accepted.append(writer)
+        await reader.read()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store, config = one_target("http://127.0.0.1:9")
+    [state] = list(store)
+    state.record(Attempt(started=time.time(), outcome=Outcome.SUCCESS, duration=20.0, phases={}, usage={"output": 1290}))
+    otel = OtelExport(store, f"http://127.0.0.1:{port}/v1/metrics", interval=3600, timeout=30)
+    otel.start()
+    try:
+        started = time.monotonic()
+        await otel.stop()
+        assert time.monotonic() - started < SHUTDOWN_TIMEOUT + 2
+        assert accepted  # the export was tried
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# 12. mentions by the thousand
+
+
+@pytest.mark.parametrize("platform, url, key, make", [
+    ("feishu", "FS_URL", "users_file", lambda n: f"ou_{n:032x}"),
+    ("dingtalk", "DT_URL", "mobiles_file", lambda n: f"+86-138{n:08d}"),
+])
+def test_a_channel_mentioning_more_people_than_a_message_holds_is_refused(tmp_path, platform, url, key, make):
+    from exporter.relay.config import load_text as load_relay
+    from exporter.relay.mentions import MAX_MENTIONS
+    from exporter.yamlconfig import ConfigError
+    from tests.relay_support import environ
+
+    people = tmp_path / "people"
+    people.write_text("".join(make(n) + "\n" for n in range(1500)))
+    text = (f"channels:\n  c:\n    type: {platform}\n    url_env: {url}\n    mentions:\n"
+            f"      - {{match: {{severity: critical}}, {key}: {people}}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_relay(text, "relay.yml", environ=environ("http://127.0.0.1:1"))
+    assert f"the rules mention 1500 people together; a message mentions at most {MAX_MENTIONS}" in str(err.value)
+    assert make(7) not in str(err.value)  # personal data: never quoted
+    people.write_text("".join(make(n) + "\n" for n in range(MAX_MENTIONS)))
+    load_relay(text, "relay.yml", environ=environ("http://127.0.0.1:1"))

@@ -34,7 +34,7 @@ from exporter.secrets import read_secret
 from exporter.yamlconfig import ConfigError, Problems, read_text, validate
 from exporter.relay.alerts import SEVERITY_ORDER
 from exporter.relay.base import Platform
-from exporter.relay.mentions import MentionRule, Mentions, id_problem, parse_id_file
+from exporter.relay.mentions import MAX_MENTIONS, MentionRule, Mentions, id_problem, parse_id_file
 from exporter.relay.platforms import PLATFORMS
 
 # Alertmanager gives one notification (its retries included) max(group_interval, 10s), then cancels
@@ -179,6 +179,11 @@ def _channel(name: str, c: ChannelModel, where, secret) -> Channel:
     for i, m in enumerate(c.mentions):
         with problems.check():
             mentions.append(_mention_rule(m, c.type, where, "channels", name, "mentions", i))
+    people = {who for rule in mentions for who in rule.mentions.ids}
+    if len(people) > MAX_MENTIONS:
+        # 1,500 Feishu IDs cut a tag in half, 1,500 DingTalk mobiles sent no `at` at all (issue 32)
+        problems.found.append(f"{where('channels', name, 'mentions')}: the rules mention {len(people)} people "
+                              f"together; a message mentions at most {MAX_MENTIONS} (`all: true` mentions everyone)")
     problems.raise_any()
     return Channel(name=name, platform=PLATFORMS[c.type], url=url, secret=signing,
                    severities=frozenset(c.severities), mentions=tuple(mentions))

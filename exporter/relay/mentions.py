@@ -24,6 +24,9 @@ from exporter.relay.alerts import Notification
 # WeCom userids: letters, digits and _-@. (its contacts API); Feishu open_ids and DingTalk userIds fit.
 USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 MOBILE = re.compile(r"\+?[0-9][0-9-]{4,19}")
+# People one channel's rules may mention together: the mention line stays whole within every
+# platform's message size (no platform documents a count limit we could find; 1,500 did not fit)
+MAX_MENTIONS = 50
 EVERYONE = {"all", "@all"}  # spelled as an ID it would mention everyone on some platforms: use `all: true`
 
 
