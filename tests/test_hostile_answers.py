@@ -566,3 +566,24 @@ def test_a_channel_mentioning_more_people_than_a_message_holds_is_refused(tmp_pa
     assert make(7) not in str(err.value)  # personal data: never quoted
     people.write_text("".join(make(n) + "\n" for n in range(MAX_MENTIONS)))
     load_relay(text, "relay.yml", environ=environ("http://127.0.0.1:1"))
+
+
+# ---------------------------------------------------------------------------------------------
+# 10. room for idle connections
+
+
+def test_the_service_raises_its_open_files_limit_to_the_hard_one():
+    import resource
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import resource; from exporter.service import raise_open_files_limit; "
+            "limit = raise_open_files_limit(); print(limit, resource.getrlimit(resource.RLIMIT_NOFILE)[0])")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = min(256, hard)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard)))
+    limit, in_force = map(int, done.stdout.split())
+    assert limit == in_force == min(hard, 1 << 20) > low or hard == low
