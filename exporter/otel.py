@@ -34,10 +34,10 @@ DURATION_BOUNDARIES: tuple[float, ...] = (0.01, 0.05, 0.1, 0.25, *DURATION_BUCKE
 TOKEN_BOUNDARIES: tuple[float, ...] = tuple(4.0 ** n for n in range(14))
 # gen_ai.provider.name per dialect: the conventions' values where one fits
 PROVIDERS = {"gemini": "gcp.gemini", "vertex": "gcp.vertex_ai", "openai_images": "openai", "openai_chat": "openai",
-             "openrouter": "openrouter"}
+             "openrouter": "openrouter", "openrouter_images": "openrouter"}
 # gen_ai.operation.name per dialect: generateContent, chat completions, the images endpoint
 OPERATIONS = {"gemini": "generate_content", "vertex": "generate_content", "openai_chat": "chat",
-              "openrouter": "chat", "openai_images": "generate_image"}
+              "openrouter": "chat", "openai_images": "generate_image", "openrouter_images": "generate_image"}
 # the exporter's token kinds -> gen_ai.token.type (thinking tokens are billed as output)
 TOKEN_TYPES = {"input": "input", "output": "output", "thinking": "output"}
 POLL = 0.25  # seconds between looks at the store

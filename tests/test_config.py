@@ -15,7 +15,7 @@ TESTDATA = Path(__file__).parent / "testdata"
 # file -> the message after "<file>:" (line numbers included where the YAML has them)
 INVALID = {
     "invalid-unknown-key.yml": "5: targets[0].resolution: unknown key (did you mean `resolutions`?)",
-    "invalid-api.yml": "3: targets[0].api: Input should be 'gemini', 'openai_images', 'openai_chat', 'openrouter' or 'vertex' (got 'bedrock')",
+    "invalid-api.yml": "3: targets[0].api: Input should be 'gemini', 'openai_images', 'openai_chat', 'openrouter', 'openrouter_images' or 'vertex' (got 'bedrock')",
     "invalid-duration.yml": "2: defaults.interval: expected a positive duration such as 30s, 5m or 1h, got '5 minutes'",
     "invalid-timeout.yml": "5: targets[0].timeout.8K: Input should be '512', '1K', '2K' or '4K' (got '8K')",
     "invalid-resolution.yml": "5: targets[0].resolutions[1]: Input should be '512', '1K', '2K' or '4K' (got '3K')",

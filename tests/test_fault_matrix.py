@@ -96,7 +96,7 @@ class Scraper(threading.Thread):
 
 
 def exporter_config(sim: str) -> str:
-    bases = {"gemini": sim, "openrouter": f"{sim}/api/v1", "vertex": sim}
+    bases = {"gemini": sim, "openrouter": f"{sim}/api/v1", "openrouter_images": f"{sim}/api/v1", "vertex": sim}
     # vertex signs in with the test service account (a regional location: model_not_in_region applies)
     auth = {"vertex": f"project: {google_sa.PROJECT}, location: us-central1, credentials_file: {google_sa.key_file(sim)}"}
     targets = "".join(

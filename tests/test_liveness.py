@@ -21,11 +21,12 @@ from exporter.state import Store
 from tests.helpers import wait_for
 
 MODELS = {"gemini": "gemini-3-pro-image", "openai_images": "nano-banana-pro", "openai_chat": "gemini-3.1-flash-image",
-          "openrouter": "google/gemini-3-pro-image", "vertex": "gemini-3-pro-image"}
+          "openrouter": "google/gemini-3-pro-image", "openrouter_images": "google/gemini-3-pro-image",
+          "vertex": "gemini-3-pro-image"}
 
 
 def base_of(base: str, api: str) -> str:
-    return {"gemini": base, "openrouter": f"{base}/api/v1"}.get(api, f"{base}/v1")
+    return {"gemini": base, "openrouter": f"{base}/api/v1", "openrouter_images": f"{base}/api/v1"}.get(api, f"{base}/v1")
 
 
 def config(base: str, api: str, model: str | None = None, key: str = FAKE_KEY, **target) -> object:

@@ -48,7 +48,7 @@ ANSWERS: dict[str, tuple[int, tuple[str, ...], Outcome]] = {
     "openrouter-429-capacity-exhausted.json": (429, EVERY, Outcome.RATE_LIMITED),
     "openrouter-400-model-not-found.json": (400, EVERY, Outcome.CLIENT_ERROR),
     "openrouter-chat-image-success.json": (200, CHAT, Outcome.SUCCESS),
-    "openrouter-images-api-success.json": (200, ("openai_images",), Outcome.SUCCESS),
+    "openrouter-images-api-success.json": (200, ("openai_images", "openrouter_images"), Outcome.SUCCESS),
     "vercel-chat-image-success.json": (200, CHAT, Outcome.SUCCESS),
     "openai-images-response.json": (200, ("openai_images",), Outcome.SUCCESS),
     "openai-images-response-url.json": (200, ("openai_images",), Outcome.SUCCESS),

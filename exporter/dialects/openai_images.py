@@ -52,14 +52,19 @@ class OpenAIImages(ModelList, Dialect):
                             "input_tokens", "output_tokens", "output_tokens_details")
 
     def parse(self, payload):
-        data = dig(payload, "data")
-        if not isinstance(data, list):
-            raise ProbeFailure(Outcome.BAD_RESPONSE, "data is not a list")
-        if not data:
-            raise ProbeFailure(Outcome.NO_IMAGE, "answer has an empty data list")
-        item = data[0] if isinstance(data[0], dict) else {}
-        if item.get("b64_json"):
-            return Answer(image=decode_base64(item["b64_json"], "data[0].b64_json"))
-        if item.get("url"):
-            return image_from_url(item["url"], "data[0].url")
-        raise ProbeFailure(Outcome.NO_IMAGE, "data[0] has neither b64_json nor url")
+        return images_data(payload)
+
+
+def images_data(payload) -> Answer:
+    """The image of an OpenAI-style images answer: data[0].b64_json, or data[0].url to download."""
+    data = dig(payload, "data")
+    if not isinstance(data, list):
+        raise ProbeFailure(Outcome.BAD_RESPONSE, "data is not a list")
+    if not data:
+        raise ProbeFailure(Outcome.NO_IMAGE, "answer has an empty data list")
+    item = data[0] if isinstance(data[0], dict) else {}
+    if item.get("b64_json"):
+        return Answer(image=decode_base64(item["b64_json"], "data[0].b64_json"))
+    if item.get("url"):
+        return image_from_url(item["url"], "data[0].url")
+    raise ProbeFailure(Outcome.NO_IMAGE, "data[0] has neither b64_json nor url")

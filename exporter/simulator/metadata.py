@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from exporter.simulator.wire import Gemini, OpenAIImages, Vertex
+from exporter.simulator.wire import Gemini, OpenAIImages, OpenRouterImages, Vertex
 
 if TYPE_CHECKING:
     from exporter.simulator.server import Simulator
@@ -24,6 +24,7 @@ GEMINI = Gemini()
 VERTEX = Vertex()
 VERTEX_MODEL = "/v1/projects/{project}/locations/{location}/publishers/google/models/{model}"
 OPENAI_STYLE = OpenAIImages()
+OPENROUTER_IMAGES = OpenRouterImages()
 _KINDS = ("status", "html_error", "not_json", "hang", "reset")
 
 
@@ -106,3 +107,17 @@ def add_routes(app: web.Application, simulator: Simulator) -> None:
     app.router.add_post(VERTEX_MODEL + ":countTokens", vertex_count_tokens)
     app.router.add_get("/v1beta/models/{model}", gemini_model)
     app.router.add_get("/v1/models", model_list)
+
+    async def image_endpoints(request: web.Request) -> web.StreamResponse:
+        # OpenRouter's Image API: the endpoints serving a model, free (exporter/dialects/openrouter_images.py)
+        model = f"{request.match_info['author']}/{request.match_info['slug']}"
+        value = request.headers.get("Authorization", "")
+        record(simulator, request, "openrouter_images", model, value[7:] if value.startswith("Bearer ") else None)
+        failed = await metadata_fault(request, simulator, ("openrouter_images",), model, OPENAI_STYLE)
+        if failed is not None:
+            return failed
+        if not simulator.model_exists(model):
+            return web.json_response({"id": model, "endpoints": []})
+        return web.json_response(OPENROUTER_IMAGES.endpoints(model))
+
+    app.router.add_get("/api/v1/images/models/{author}/{slug}/endpoints", image_endpoints)

@@ -32,14 +32,15 @@ from exporter.simulator import google_auth, images, metadata, status_feed
 from exporter.simulator.faults import ONLY, Fault, parse_faults
 from exporter.simulator.latency import draw_seconds
 from exporter.simulator.wire import (
-    ALIASES, Ask, Gemini, OpenAIChat, OpenAIImages, Vertex, error_in_body, moderation, unknown_field,
+    ALIASES, Ask, Gemini, OpenAIChat, OpenAIImages, OpenRouterImages, Vertex, error_in_body, moderation, unknown_field,
 )
 
 log = logging.getLogger(__name__)
 
 # Where each dialect lives on the simulator: a target's base_url is the simulator's address and this
 # path (docs/simulator.md shows them; GET / lists them with the address).
-BASE_PATHS = {"gemini": "", "openai_images": "/v1", "openai_chat": "/v1", "openrouter": "/api/v1", "vertex": ""}
+BASE_PATHS = {"gemini": "", "openai_images": "/v1", "openai_chat": "/v1", "openrouter": "/api/v1",
+              "openrouter_images": "/api/v1", "vertex": ""}
 ERROR_DELAY = 0.1  # errors come back after this fraction of the generation time
 # What GET /v1/models lists when `models` is not configured.
 CATALOGUE: tuple[str, ...] = tuple(catalog.MODELS) + ALIASES
@@ -114,6 +115,7 @@ class Simulator:
         for prefix in ("", "/api"):  # OpenRouter lives under /api/v1
             app.router.add_post(prefix + "/v1/images/generations", self._handler(OpenAIImages()))
             app.router.add_post(prefix + "/v1/chat/completions", self._handler(OpenAIChat()))
+        app.router.add_post("/api/v1/images", self._handler(OpenRouterImages()))  # OpenRouter's Image API
         app.router.add_post("/v1beta/models/{model_action}", self._handler(Gemini()))
         app.router.add_post(metadata.VERTEX_MODEL + ":generateContent", self._handler(Vertex()))
         google_auth.add_routes(app, self, index=self._index)  # POST /token; GET / pings the metadata server

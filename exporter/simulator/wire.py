@@ -347,3 +347,45 @@ class OpenAIChat(_OpenAIStyle):
 
 def _b64(image: bytes) -> str:
     return base64.b64encode(image).decode("ascii")
+
+
+class OpenRouterImages(_OpenAIStyle):
+    """OpenRouter's Image API (exporter/dialects/openrouter_images.py): `resolution` and `aspect_ratio`
+    in the body, `data[].b64_json` back, usage in the chat shape with its cost
+    (tests/fixtures/upstream/openrouter-images-api-success.json)."""
+
+    api = "openrouter_images"
+
+    def read(self, request: Any, body: dict) -> Ask:
+        model = str(body.get("model"))
+        family = model_family(model)
+        resolution = _resolution_named(str(body.get("resolution") or "1K"))
+        width, height = expected_size(resolution, str(body.get("aspect_ratio") or "1:1"), family)
+        return Ask(self.api, model, resolution, "default", width, height, _bearer(request.headers),
+                   str(body.get("prompt") or ""), fields=tuple(body))
+
+    def image(self, ask: Ask, image: bytes | None, url: str | None) -> dict:
+        item = {"url": url} if url else {"b64_json": _b64(image) if image is not None else "!!not-base64!!",
+                                         "media_type": "image/png"}
+        return self._answer(ask, [item])
+
+    def text_only(self, ask: Ask) -> dict:
+        return self._answer(ask, [])
+
+    def blocked(self, ask: Ask) -> tuple[int, dict]:
+        return 400, self.error(400, "Request blocked by the provider's content_policy.", "content_policy_violation")
+
+    def endpoints(self, model: str) -> dict:
+        """`GET /images/models/{slug}/endpoints`: one Google endpoint with what the family takes."""
+        family = model_family(model)
+        return {"id": model, "endpoints": [{
+            "provider_name": "Google AI Studio", "provider_slug": "google-ai-studio",
+            "supported_parameters": {"resolution": {"type": "enum", "values": list(family.resolutions)},
+                                     "aspect_ratio": {"type": "enum", "values": list(family.aspect_ratios)}}}]}
+
+    def _answer(self, ask: Ask, data: list) -> dict:
+        usage = self._usage(ask)
+        return {"created": int(time.time()), "data": data,
+                "usage": {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": usage["completion_tokens"],
+                          "total_tokens": usage["total_tokens"],
+                          "cost": round(usage["completion_tokens"] * model_family(ask.model).usd_per_million_image_tokens / 1e6, 6)}}
