@@ -99,6 +99,10 @@ def check(path: str, demo: bool, web_config_file: str | None = None) -> int:
 
     for line in filter(None, map(describe, config.targets)):
         print(f"credentials: {line}")
+    from exporter.drift import config_check_lines
+
+    for line in config_check_lines(config):  # free listing calls; offline is said, never a failure
+        print(line)
     return 0
 
 

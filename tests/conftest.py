@@ -21,6 +21,9 @@ from exporter.simulator.server import BASE_PATHS
 from tests import google_sa
 from tests.captured import CAPTURED, install_httpx_hook
 
+# no test reaches the internet: --config.check compares the catalog only where a test asks (exporter/drift.py)
+os.environ.setdefault("NANOBANANA_CATALOG_CHECK", "off")
+
 ROOT = Path(__file__).resolve().parent.parent
 # Recognisable fake secrets: every test that can leak one checks the output for these.
 FAKE_KEY = "FAKE-gemini-test-key-0123456789abcdefXYZ"

@@ -133,7 +133,8 @@ def test_every_fault_in_every_dialect_while_scraping(tmp_path):
                                    <= outcome_count(before, api, expected(fault, outcome, api).value)]
                         if not missing:
                             break
-                        assert time.monotonic() < deadline, f"{fault}: no {outcome.value} from {missing}"
+                        assert time.monotonic() < deadline, \
+                            f"{fault}: no {[expected(fault, outcome, api).value for api in missing]} from {missing}"
                     seen[str(fault)] = {api: outcome_count(now, api, expected(fault, outcome, api).value) for api in apis}
             finally:
                 scraper.stop.set()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from exporter import catalog
 from exporter.simulator.wire import Gemini, OpenAIImages, OpenRouterImages, Vertex
 
 if TYPE_CHECKING:
@@ -121,3 +122,41 @@ def add_routes(app: web.Application, simulator: Simulator) -> None:
         return web.json_response(OPENROUTER_IMAGES.endpoints(model))
 
     app.router.add_get("/api/v1/images/models/{author}/{slug}/endpoints", image_endpoints)
+
+    # the listings the catalog drift check reads (exporter/drift.py)
+    async def gemini_models(request: web.Request) -> web.StreamResponse:
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        record(simulator, request, "gemini", None, key)
+        if simulator.keys and key not in simulator.keys:
+            status, payload = GEMINI.bad_key(key)
+            return web.json_response(payload, status=status)
+        return web.json_response({"models": [GEMINI.model_info(m) for m in simulator.listed_models() if "/" not in m]})
+
+    async def vertex_publisher_model(request: web.Request) -> web.StreamResponse:
+        model = request.match_info["model"]
+        record(simulator, request, "vertex", model, None)
+        if not simulator.model_exists(model):
+            return web.json_response(VERTEX.error(404, f"Publisher model `publishers/google/models/{model}` not found."),
+                                     status=404)
+        return web.json_response({"name": f"publishers/google/models/{model}", "versionId": "001",
+                                  "launchStage": "GA"})
+
+    async def openrouter_models(request: web.Request) -> web.StreamResponse:
+        record(simulator, request, "openrouter", None, None)
+        return web.json_response({"data": [openrouter_model(simulator, m) for m in simulator.listed_models()
+                                           if m.startswith("google/")]})
+
+    app.router.add_get("/v1beta/models", gemini_models)
+    app.router.add_get("/v1beta1/publishers/google/models/{model}", vertex_publisher_model)
+    app.router.add_get("/api/v1/models", openrouter_models)
+
+
+def openrouter_model(simulator: Simulator, model: str) -> dict:
+    """One entry of OpenRouter's model list: prices in USD per token, as strings (OpenRouter's shape)."""
+    family = catalog.family_of(model)
+    rates = {"prompt": family.usd_per_million_input_tokens, "completion": family.usd_per_million_text_tokens}
+    rates |= simulator.listing_prices.get(model, {})
+    return {"id": model, "name": f"Google: {family.title}", "architecture": {
+        "input_modalities": ["image", "text"], "output_modalities": ["image", "text"]},
+        "pricing": {k: f"{v / 1e6:.10f}".rstrip("0") for k, v in rates.items()},
+        "supported_parameters": ["reasoning", "max_tokens", "temperature"]}

@@ -54,6 +54,8 @@ class Simulator:
         self.keys = keys or []
         self.models: list[str] | None = None  # None: every model id exists
         self.retired_models: list[str] = []
+        # OpenRouter's listing: model -> {"prompt": USD per 1M, "completion": ...} instead of the catalog's
+        self.listing_prices: dict[str, dict[str, float]] = {}
         self.clock_zero = time.monotonic()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200)
         self.served_images: OrderedDict[str, bytes] = OrderedDict()  # url_image answers, newest last
@@ -63,7 +65,7 @@ class Simulator:
 
     def configure(self, raw: dict[str, Any]) -> None:
         unknown = set(raw) - {"speed", "faults", "keys", "models", "retired_models", "payload",
-                              "service_accounts", "token_lifetime", "metadata_account"}
+                              "service_accounts", "token_lifetime", "metadata_account", "listing_prices"}
         if unknown:
             raise ValueError(f"unknown simulator keys: {', '.join(sorted(unknown))}")
         faults = parse_faults(raw["faults"]) if "faults" in raw else self.faults
@@ -81,6 +83,10 @@ class Simulator:
         if "models" in raw:
             self.models = None if raw["models"] is None else [str(m) for m in raw["models"]]
         self.retired_models = [str(m) for m in raw.get("retired_models", self.retired_models)]
+        prices = raw.get("listing_prices", self.listing_prices)
+        if not isinstance(prices, dict) or not all(isinstance(v, dict) for v in prices.values()):
+            raise ValueError("listing_prices must map model ids to {prompt, completion} in USD per 1M tokens")
+        self.listing_prices = {str(m): {str(k): float(v) for k, v in rates.items()} for m, rates in prices.items()}
 
     def model_exists(self, model: str) -> bool:
         if model in self.retired_models or _shut_down(model):

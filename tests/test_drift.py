@@ -1,0 +1,96 @@
+"""The catalog against the live APIs (exporter/drift.py): recorded listings through `compare`, the
+simulator's listings through the real calls, and `--config.check` online and offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import yaml
+
+from conftest import config_for, exporter_env, free_port, running_simulator
+from exporter import drift
+from exporter.config import load_text
+from tests.helpers import run_check
+
+LISTINGS = Path(__file__).parent / "fixtures" / "upstream" / "listings"
+
+
+def listing(name: str) -> dict:
+    return json.loads((LISTINGS / name).read_text())
+
+
+def target(api: str, model: str):
+    base = {"gemini": "https://generativelanguage.googleapis.com", "openrouter": "https://openrouter.ai/api/v1"}[api]
+    return load_text(yaml.safe_dump({"targets": [{"name": "t", "api": api, "base_url": base, "model": model}]})).targets[0]
+
+
+def test_a_matching_catalog_says_nothing():
+    assert drift.compare(target("gemini", "gemini-3-pro-image"), 200, listing("gemini-models-list.json")) == []
+    assert drift.compare(target("openrouter", "google/gemini-nano-banana-2.1"), 200,
+                         listing("openrouter-models-image.json")) == []
+
+
+def test_a_vanished_model_is_gone_with_the_catalogs_stage():
+    [gone] = drift.compare(target("gemini", "gemini-3.1-flash-image"), 200, listing("gemini-models-list.json"))
+    assert (gone.kind, gone.model, gone.catalog) == ("gone", "gemini-3.1-flash-image", "deprecated")
+
+
+def test_a_changed_price_names_both_figures():
+    answer = listing("openrouter-models-image.json")
+    answer["data"][0]["pricing"]["completion"] = "0.000018"  # $18 per 1M instead of $12: 50 % up
+    answer["data"][0]["pricing"]["prompt"] = "0.00000205"  # 2.5 % off: within the tolerance
+    [price] = drift.compare(target("openrouter", "google/gemini-3-pro-image"), 200, answer)
+    assert (price.kind, price.field, price.catalog, price.live) == ("price", "completion", "12", "18")
+
+
+def test_a_new_image_model_is_named_and_other_models_are_not():
+    answer = listing("gemini-models-list.json")
+    answer["models"].append({"name": "models/gemini-nano-banana-3", "supportedGenerationMethods": ["generateContent"]})
+    answer["models"].append({"name": "models/gemini-4-flash-image-preview"})
+    drifts = drift.compare(target("gemini", "gemini-3-pro-image"), 200, answer)
+    # a new Nano Banana without "image" in its id is not recognized: a known limit, said in docs/runbook.md
+    assert [(d.kind, d.model) for d in drifts] == [("new_model", "gemini-4-flash-image-preview")]
+
+
+def test_an_error_answer_compares_nothing():
+    assert drift.compare(target("gemini", "gemini-3-pro-image"), 503, None) == []
+
+
+async def test_the_simulators_listings_through_the_real_calls(simulator):
+    sim, base = simulator
+    sim.configure({"models": ["gemini-3-pro-image", "gemini-9-image", "google/gemini-3-pro-image"],
+                   "listing_prices": {"google/gemini-3-pro-image": {"prompt": 3.0}}})
+    targets = [config_for(base, "gemini", api_key_env="TEST_KEY", model="gemini-nano-banana-2.1").targets[0],
+               config_for(base, "openrouter", model="google/gemini-3-pro-image").targets[0],
+               config_for(base, "vertex", model="gemini-3.1-flash-lite-image").targets[0]]
+    async with httpx.AsyncClient() as client:
+        report = await drift.check_catalog(targets, client, None, 10)
+    assert sorted((d.kind, d.model) for d in report.drifts) == [
+        ("gone", "gemini-3.1-flash-lite-image"), ("gone", "gemini-nano-banana-2.1"), ("new_model", "gemini-9-image"),
+        ("price", "google/gemini-3-pro-image")]
+    assert report.compared == ["t", "t", "t"] and report.unreachable == {}
+
+
+def test_config_check_compares_when_it_can_and_says_so_when_it_cannot(tmp_path):
+    with running_simulator() as (sim, _):
+        config_check_against(sim, tmp_path)
+
+
+def config_check_against(sim: str, tmp_path: Path) -> None:
+    httpx.put(f"{sim}/_sim/config", json={"models": ["google/gemini-3-pro-image", "google/gemini-nano-banana-3-image"]},
+              timeout=5).raise_for_status()
+    path = tmp_path / "c.yml"
+    path.write_text(f"targets:\n"
+                    f"  - {{name: or, api: openrouter, base_url: '{sim}/api/v1', model: google/gemini-3-pro-image}}\n"
+                    f"  - {{name: gone, api: openrouter, base_url: 'http://127.0.0.1:{free_port()}/api/v1',"
+                    f" model: google/gemini-3-pro-image}}\n")
+    result = run_check("--config.file", str(path), env=exporter_env(NANOBANANA_CATALOG_CHECK="on"))
+    assert result.returncode == 0, result.stderr
+    assert "catalog: compared with the live APIs of or: 1 difference" in result.stdout
+    assert ("CATALOG DRIFT: the API of target or lists an image model the catalog does not know: "
+            "google/gemini-nano-banana-3-image") in result.stdout
+    assert "catalog: the API of target gone could not be reached (ConnectError" in result.stdout
+    offline = run_check("--config.file", str(path))  # the tests' default: no comparison at all
+    assert offline.returncode == 0 and "catalog: not compared with the live APIs (NANOBANANA_CATALOG_CHECK=off)" in offline.stdout
