@@ -10,30 +10,19 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
 from exporter.budget import BudgetSettings
 from exporter.catalog import Family, family_of
+from exporter.contract.labels import SERIES_LABEL_VALUES, SERIES_LABELS
 from exporter.detection import latency_threshold
 from exporter.durations import Duration
 from exporter.maintenance import Maintenance
 from exporter.pricing import Price, TokenKind
 from exporter.status import SourceConfig
 
-# The labels of a probe series and where each value comes from: the one list of them. Metrics,
-# rules, dashboards, the relay and alertmanager.yml's inhibitions derive theirs from it
-# (python alertmanager/generate.py rewrites the generated files).
-SERIES_LABEL_VALUES: dict[str, Callable[[Series], str]] = {
-    "target": lambda s: s.target.name,
-    "api": lambda s: s.target.api,
-    "model": lambda s: s.target.model,
-    "resolution": lambda s: s.resolution,
-    "thinking_level": lambda s: s.thinking_level,
-}
-SERIES_LABELS = tuple(SERIES_LABEL_VALUES)
 MAX_FILE_BYTES = 64 * 1024  # a service-account key is about 2.3 KB
 FILE_TYPES = ("service_account", "authorized_user")  # a key from the console; gcloud's user credentials
 

@@ -1,8 +1,10 @@
-"""The import graph of exporter/ has no cycle: domain types (exporter/targets.py) import no loader,
-dialect or prober, so the loader (config.py) can import the dialect registry without it importing
-the loader back. Checked on the source, statically: every module-level import counts, and so do
-imports under TYPE_CHECKING outside the simulator (a test tool whose routes annotate the server
-they are given)."""
+"""The import graph of exporter/ runs downhill: no cycle, and no module imports a layer above its own.
+
+Checked on the source, statically: every import counts, wherever it is written (module level, under
+TYPE_CHECKING, inside a function), because each one is an arrow a reader has to follow. The layers,
+bottom first, are LAYERS below; a module imports its own layer or lower ones. The programs (the
+exporter's command line, the relay, the report, the simulator) sit on top and import each other only
+where EXCEPTIONS says why."""
 
 from __future__ import annotations
 
@@ -12,7 +14,40 @@ from pathlib import Path
 from conftest import ROOT
 
 PACKAGE = ROOT / "exporter"
-TYPE_ONLY_EXEMPT = "exporter.simulator."
+
+# Bottom first. A package's name places its submodules too, unless one is placed on its own;
+# "exporter" itself (the version) is placed alone.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "foundation: the vocabulary and helpers every room shares": (
+        "exporter", "exporter.outcomes", "exporter.contract", "exporter.catalog", "exporter.pricing",
+        "exporter.sizes", "exporter.durations", "exporter.aio", "exporter.blobs", "exporter.bodies",
+        "exporter.files", "exporter.tls", "exporter.redact", "exporter.logs", "exporter.malloc",
+        "exporter.healthcheck", "exporter.secrets", "exporter.yamlconfig", "exporter.webconfig", "exporter.runner"),
+    "domain: what a loaded config is made of, and the probe results kept": (
+        "exporter.targets", "exporter.detection", "exporter.maintenance", "exporter.budget", "exporter.status",
+        "exporter.state"),
+    "probing: one call to an API, through its dialect": (
+        "exporter.dialects", "exporter.credentials", "exporter.openai_sdk", "exporter.probe"),
+    "loading and background work: the config loader, the schedule, the free and paid checks": (
+        "exporter.config", "exporter.reload", "exporter.scheduler", "exporter.checks", "exporter.liveness",
+        "exporter.canary", "exporter.status.poller"),
+    "exposition and hosting: metrics, pages, OTel, the HTTP service the programs share": (
+        "exporter.metrics", "exporter.status.collector", "exporter.web", "exporter.landing", "exporter.otel",
+        "exporter.service"),
+    "programs": (
+        "exporter.cli", "exporter.__main__", "exporter.demo", "exporter.plan", "exporter.relay", "exporter.report",
+        "exporter.simulator"),
+}
+# The programs, apart: each imports the layers below, not another program.
+PROGRAMS: dict[str, tuple[str, ...]] = {
+    "exporter": ("exporter.cli", "exporter.__main__", "exporter.demo", "exporter.plan"),
+    "relay": ("exporter.relay",),
+    "report": ("exporter.report",),
+    "simulator": ("exporter.simulator",),
+}
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("exporter.demo", "exporter.simulator"): "--demo starts the built-in simulator in the exporter's process",
+}
 
 
 def modules() -> dict[str, Path]:
@@ -21,22 +56,38 @@ def modules() -> dict[str, Path]:
 
 
 def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
-    """The exporter modules `name` imports at module level (submodules named in a from-import count
-    as themselves, not as their package)."""
+    """The exporter modules `name` imports anywhere in its file (submodules named in a from-import
+    count as themselves, not as their package)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        nodes = [node]
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            nodes = node.body if not name.startswith(TYPE_ONLY_EXEMPT) else []
-        elif isinstance(node, ast.Try):
-            nodes = node.body
-        for n in nodes:
-            if isinstance(n, ast.ImportFrom) and n.module and n.module.split(".")[0] == "exporter":
-                subs = {f"{n.module}.{a.name}" for a in n.names if f"{n.module}.{a.name}" in known}
-                found |= subs or {n.module}
-            elif isinstance(n, ast.Import):
-                found |= {a.name for a in n.names if a.name.split(".")[0] == "exporter"}
+    for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(n, ast.ImportFrom):
+            module = n.module or ""
+            if n.level:  # relative: from its package, up level - 1
+                base = package.split(".")[:len(package.split(".")) - n.level + 1]
+                module = ".".join(base + ([module] if module else []))
+            if module.split(".")[0] == "exporter":
+                subs = {f"{module}.{a.name}" for a in n.names if f"{module}.{a.name}" in known}
+                found |= subs or {module}
+        elif isinstance(n, ast.Import):
+            found |= {a.name for a in n.names if a.name.split(".")[0] == "exporter"}
     return found - {name}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(name, path, known) for name, path in known.items()}
+
+
+def placed(module: str, table: dict[str, tuple[str, ...]]) -> str | None:
+    """The key of `table` whose most specific entry names `module` or a package of it."""
+    best = None
+    for key, names in table.items():
+        for entry in names:
+            if (module == entry or (entry != "exporter" and module.startswith(entry + "."))) and \
+                    (best is None or len(entry) > len(best[1])):
+                best = (key, entry)
+    return best and best[0]
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -71,12 +122,50 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def upward(graph: dict[str, set[str]]) -> list[str]:
+    """Every path from a placed module to a higher layer or another program, directly or through
+    modules LAYERS does not place yet (so a new module cannot carry an arrow upward unseen)."""
+    order = list(LAYERS)
+    found = []
+    for start in sorted(graph):
+        layer, program = placed(start, LAYERS), placed(start, PROGRAMS)
+        if layer is None:
+            continue
+        seen, todo = {start}, [(start, (start,))]
+        while todo:
+            here, path = todo.pop()
+            for there in sorted(graph.get(here, ())):
+                if there in seen:
+                    continue
+                seen.add(there)
+                target_layer, target_program = placed(there, LAYERS), placed(there, PROGRAMS)
+                route = " -> ".join((*path, there))
+                if target_layer is None:
+                    todo.append((there, (*path, there)))
+                elif order.index(target_layer) > order.index(layer):
+                    found.append(f"{route}: up from {layer.split(':')[0]} to {target_layer.split(':')[0]}")
+                elif target_program not in (None, program) and (path[-1], there) not in EXCEPTIONS:
+                    found.append(f"{route}: the {program} program imports the {target_program} program")
+    return found
+
+
 def test_exporter_has_no_import_cycle():
-    known = modules()
-    graph = {name: imports(name, path, known) for name, path in known.items()}
-    assert graph["exporter.config"] >= {"exporter.dialects", "exporter.targets"}  # the check sees real edges
-    assert cycles(graph) == []
+    imports_of = graph()
+    assert imports_of["exporter.config"] >= {"exporter.dialects", "exporter.targets"}  # the check sees real edges
+    assert "exporter.simulator.faults" in imports_of["exporter.simulator.metadata"]  # type-only imports count too
+    assert cycles(imports_of) == []
 
 
-def test_the_checker_finds_a_cycle():
+def test_no_module_imports_a_layer_above_its_own():
+    assert upward(graph()) == []
+
+
+def test_the_checks_find_a_cycle_and_an_upward_arrow():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    # the contract reaching the domain types through a module no layer names yet
+    found = upward({"exporter.contract.model": {"exporter.newmodule"}, "exporter.newmodule": {"exporter.targets"},
+                    "exporter.relay.server": {"exporter.simulator.wire"}, "exporter.demo": {"exporter.simulator"}})
+    assert found == [
+        "exporter.contract.model -> exporter.newmodule -> exporter.targets: up from foundation to domain",
+        "exporter.relay.server -> exporter.simulator.wire: the relay program imports the simulator program",
+    ]

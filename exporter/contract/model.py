@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from exporter.targets import SERIES_LABELS
+from exporter.contract.labels import SERIES_LABELS
 from exporter.outcomes import Outcome
 
 SEVERITIES = ("critical", "warning", "info")

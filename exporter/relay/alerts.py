@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from exporter.targets import SERIES_LABELS
+from exporter.contract.labels import SERIES_LABELS
 
 # Labels shown on every alert, in this order; the rest stay in Alertmanager: the probe series'
 # labels (exporter/targets.py), `api` last as it follows from the target, then where it was scraped.

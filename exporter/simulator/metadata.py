@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
@@ -18,7 +19,27 @@ from exporter import catalog
 from exporter.simulator.wire import Gemini, OpenAIImages, OpenRouterImages, Vertex
 
 if TYPE_CHECKING:
-    from exporter.simulator.server import Simulator
+    from exporter.simulator.faults import Fault
+    from exporter.simulator.google_auth import TokenIssuer
+
+
+@runtime_checkable
+class Simulator(Protocol):
+    """What the metadata and status routes read of the running simulator. exporter/simulator/server.py's
+    Simulator is one; it imports this module to add the routes, so this module names only what it reads."""
+
+    speed: float
+    clock_zero: float  # monotonic time scheduled faults count from
+    faults: list[Fault]
+    keys: list[str]
+    requests: deque[dict[str, Any]]  # what GET /_sim/requests lists
+    tokens: TokenIssuer
+
+    def fault_active(self, kind: str) -> bool: ...
+
+    def model_exists(self, model: str) -> bool: ...
+
+    def listed_models(self) -> list[str]: ...
 
 LATENCY_SECONDS = 0.2  # a metadata call at real-world speed
 GEMINI = Gemini()

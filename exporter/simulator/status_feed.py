@@ -21,7 +21,7 @@ from exporter.simulator import metadata
 
 if TYPE_CHECKING:
     from exporter.simulator.faults import Fault
-    from exporter.simulator.server import Simulator
+    from exporter.simulator.metadata import Simulator
 
 GEMINI = {"title": "Gemini on Agent Platform", "id": "Z0FZJAMvEB4j3NbCJs6B"}
 IMAGEN = {"title": "Vertex Imagen API", "id": "sim-imagen"}
