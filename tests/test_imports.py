@@ -22,7 +22,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "exporter", "exporter.outcomes", "exporter.contract", "exporter.catalog", "exporter.pricing",
         "exporter.sizes", "exporter.durations", "exporter.aio", "exporter.blobs", "exporter.bodies",
         "exporter.files", "exporter.tls", "exporter.redact", "exporter.logs", "exporter.malloc",
-        "exporter.healthcheck", "exporter.secrets", "exporter.yamlconfig", "exporter.webconfig", "exporter.runner"),
+        "exporter.healthcheck", "exporter.text", "exporter.secrets", "exporter.yamlconfig", "exporter.webconfig", "exporter.runner"),
     "domain: what a loaded config is made of, and the probe results kept": (
         "exporter.targets", "exporter.detection", "exporter.maintenance", "exporter.budget", "exporter.status",
         "exporter.state"),
@@ -30,7 +30,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "exporter.dialects", "exporter.credentials", "exporter.openai_sdk", "exporter.probe"),
     "loading and background work: the config loader, the schedule, the free and paid checks": (
         "exporter.config", "exporter.reload", "exporter.scheduler", "exporter.checks", "exporter.liveness",
-        "exporter.canary", "exporter.status.poller"),
+        "exporter.canary", "exporter.status.poller", "exporter.drift"),
     "exposition and hosting: metrics, pages, OTel, the HTTP service the programs share": (
         "exporter.metrics", "exporter.status.collector", "exporter.web", "exporter.landing", "exporter.otel",
         "exporter.service"),
@@ -169,3 +169,11 @@ def test_the_checks_find_a_cycle_and_an_upward_arrow():
         "exporter.contract.model -> exporter.newmodule -> exporter.targets: up from foundation to domain",
         "exporter.relay.server -> exporter.simulator.wire: the relay program imports the simulator program",
     ]
+
+
+def test_the_simulator_has_what_its_routes_read():
+    """metadata.Simulator names what the route modules read instead of importing server.py back."""
+    from exporter.simulator import metadata
+    from exporter.simulator.server import Simulator
+
+    assert isinstance(Simulator(), metadata.Simulator)

@@ -34,6 +34,7 @@ class Simulator(Protocol):
     keys: list[str]
     requests: deque[dict[str, Any]]  # what GET /_sim/requests lists
     tokens: TokenIssuer
+    listing_prices: dict[str, dict[str, float]]  # model -> OpenRouter listing rates that replace the catalog's
 
     def fault_active(self, kind: str) -> bool: ...
 
