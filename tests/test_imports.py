@@ -9,6 +9,7 @@ where EXCEPTIONS says why."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from conftest import ROOT
@@ -177,3 +178,13 @@ def test_the_simulator_has_what_its_routes_read():
     from exporter.simulator.server import Simulator
 
     assert isinstance(Simulator(), metadata.Simulator)
+
+
+def test_the_architecture_page_shows_these_layers():
+    """docs/architecture.md's table: the layers in this order, each module in the row of its layer."""
+    rows = [line.split("|")[1:3] for line in (ROOT / "docs/architecture.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| layer")]
+    assert [layer.strip() for layer, _ in rows] == [key.split(":")[0] for key in LAYERS]
+    for (layer, names), key in zip(rows, LAYERS):
+        for name in re.findall(r"`([a-z_/]+)`", names):
+            assert placed("exporter." + name.strip("/").replace("/", "."), LAYERS) == key, (name, layer)
