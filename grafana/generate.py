@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout, no install needed
 
 from exporter.config import DEFAULT_INTERVAL  # noqa: E402
+from exporter.contract.model import COUNTED, FAILED, SUCCEEDED, downtime_over, uptime, uptime_over  # noqa: E402
 from exporter.outcomes import CANARY_OUTCOMES, LIVENESS_OUTCOMES, OUTCOMES, Outcome  # noqa: E402
 from exporter.sizes import RESOLUTIONS  # noqa: E402
 from exporter.state import PHASES, TOKEN_KINDS  # noqa: E402
@@ -84,9 +85,8 @@ BAR_INTERVAL = f"{int(DEFAULT_INTERVAL // 60)}m"
 BAR_NOTE = f" One bar per {BAR_INTERVAL} (or per pixel column on long ranges): the events since the bar before."
 # The SLO period the error budget is counted over (rules.yml records the objective, not a period).
 SLO_PERIOD, SLO_PERIOD_SECONDS = "30d", 30 * 86400
-SUCCEEDED = f'outcome="{Outcome.SUCCESS}"'
-NOT_RATE_LIMITED = f'outcome!="{Outcome.RATE_LIMITED}"'
-FAILED = f'outcome!~"{Outcome.SUCCESS}|{Outcome.RATE_LIMITED}"'
+# What a failure, a success and a counted probe are, and the SLI (the share of time up), come from the
+# contract (exporter/contract/model.py), as the alerts read them.
 # State codes of the overview's "what broke" timeline: the highest code in a bar wins, so a bar
 # with any failure shows the failure; success 1, rate limited 2, every failure outcome above.
 OUTCOME_CODES = {o.value: i for i, o in enumerate(OUTCOMES, start=1)}
@@ -160,12 +160,14 @@ def ratio(numerator: str, denominator: str, matching: str = "") -> str:
     return f"{numerator} / {matching + ' ' if matching else ''}({denominator} > 0)"
 
 
-def success_ratio(window: str, by: str = "") -> str:
-    return ratio(probes(SUCCEEDED, window, by), probes(NOT_RATE_LIMITED, window, by))
+def availability(window: str, by: str) -> str:
+    """The SLI (the share of time each series was up) over a window: the recorded family the alerts
+    read, as the mean of its 5-minute records over the window."""
+    return f"avg by ({by}) ({uptime_over(window, SEL)})"
 
 
 def error_ratio(window: str, by: str = "") -> str:
-    return ratio(probes(FAILED, window, by), probes(NOT_RATE_LIMITED, window, by))
+    return ratio(probes(FAILED, window, by), probes(COUNTED, window, by))
 
 
 def quantile(q: float, by: str, window: str = PROBE_WINDOW, extra: str = "", min_probes: int = 1) -> str:
@@ -198,7 +200,7 @@ def query(expr: str, legend: str = "", instant: bool = False, fmt: str = "time_s
 
 
 def steps(*pairs) -> dict:
-    """steps(RED, (0.99, YELLOW), (0.995, GREEN)): base colour, then (from value, colour)."""
+    """steps(RED, (0.9, YELLOW), (0.95, GREEN)): base colour, then (from value, colour)."""
     base, *rest = pairs
     return {"mode": "absolute",
             "steps": [{"color": base, "value": None}] + [{"color": c, "value": v} for v, c in rest]}
@@ -496,10 +498,11 @@ def overview(t: dict) -> dict:
         stat("Current success", "1 (OK) if the last probe that was not rate limited returned a verified image. "
              + WHEN_RED, [query(f"nanobanana_probe_success{{{SEL}}}", legend)], thresholds=steps(RED, (1, GREEN)),
              w=4, mappings=OK_FAIL, links=SERIES_LINKS + [runbook(t, "NanoBananaProbeFailing")]),
-        stat("Availability (range)", f"Share of probes over the selected time range that succeeded, rate-limited "
-             f"probes left out. Red below {t['availability_ratio']:.1%} (the alert), green from the "
+        stat("Availability (range)", f"The SLI over the selected time range: the share of time the series was up "
+             f"(from a failed probe to the next successful one it is down; rate-limited probes change nothing), "
+             f"the figure the alerts and the report read. Red below {t['availability_ratio']:.1%} (the alert), green from the "
              f"{t['slo_objective']:.1%} objective. " + WHEN_RED,
-             [query(success_ratio("$__range", SERIES_ALL), legend, instant=True)], "percentunit",
+             [query(availability("$__range", SERIES_ALL), legend, instant=True)], "percentunit",
              steps(RED, (t["availability_ratio"], YELLOW), (t["slo_objective"], GREEN)), w=5, min=0, max=1,
              decimals=2, links=SERIES_LINKS + [runbook(t, "NanoBananaAvailabilityLow")]),
         stat("p95 latency (range)", "95th percentile duration of successful probes over the selected range, "
@@ -520,11 +523,11 @@ def overview(t: dict) -> dict:
     uptime_window = UPTIME_WINDOWS[0]  # the shortest: closest to "right now"
     upstream = [
         row("Is it Google, or is it us?"),
-        timeseries("Success ratio", "Share of probes that succeeded per series, rate-limited probes left out. "
+        timeseries("Availability", "The SLI per series: the share of the hour before each point it was up. "
                    f"The dashed line is the {t['availability_ratio']:.0%} availability alert. Compare with the "
                    "official incidents and OpenRouter's uptime beside it, and the locations with each other: all "
                    "locations down is the API, one alone is its network path." + WINDOW_NOTE + " " + WHEN_RED,
-                   [query(success_ratio(PROBE_WINDOW, SERIES), "{{target}} {{resolution}} {{thinking_level}} "
+                   [query(availability(PROBE_WINDOW, SERIES), "{{target}} {{resolution}} {{thinking_level}} "
                                                               "{{model}} {{location}}")],
                    "percentunit", steps(RED, (t["availability_ratio"], GREEN)), w=6, threshold_style="dashed",
                    min=0, max=1),
@@ -661,8 +664,9 @@ def probe_detail(t: dict) -> dict:
              links=landing + [runbook(t, "NanoBananaProbeFailing")]),
         last_probe_stat(t, 4, legend, landing),
         last_success_stat(t, 4, legend, landing),
-        stat("Availability (range)", f"Success ratio over the range, rate limits left out; red below "
-             f"{t['availability_ratio']:.1%}.", [query(success_ratio("$__range", SERIES), legend, instant=True)],
+        stat("Availability (range)", f"The SLI over the range (the share of time up, as the alerts and the report "
+             f"read it); red below {t['availability_ratio']:.1%}.",
+             [query(availability("$__range", SERIES), legend, instant=True)],
              "percentunit", steps(RED, (t["availability_ratio"], YELLOW), (t["slo_objective"], GREEN)), w=4,
              min=0, max=1, decimals=2, links=[runbook(t, "NanoBananaAvailabilityLow")]),
         stat("p95 latency (range)", "95th percentile duration of successful probes over the range, where it holds "
@@ -763,21 +767,19 @@ def slo_cost(t: dict) -> dict:
     factors = sorted(p["value"] for p in pairs)
 
     def burn_rate(window: str) -> str:
-        # The error ratio rules.yml records per series and window, the one the burn-rate alerts
-        # compare: the worst selected series is red exactly when an alert can fire. `>= 0` drops
-        # the NaN of a window without probes (0/0).
-        return f"max(nanobanana:probe_errors:ratio_rate{window}{{{SEL}}} >= 0) / {budget}"
+        # The share of time down (1 - the SLI rules.yml records per series and window), the one the
+        # burn-rate alerts compare: the worst selected series is red exactly when an alert can fire.
+        return f"max(1 - {uptime(window, SEL)}) / {budget}"
 
-    allowed = f"{budget} * {SLO_PERIOD_SECONDS} / nanobanana_probe_interval_seconds{{{SEL}}}"
     burn = [
         row("Error budget"),
         stat("Error budget remaining", f"Share of each series' error budget left in the {SLO_PERIOD} SLO period: "
-             f"for a {objective:.1%} objective the period allows {budget:.1%} of the probes it holds at the "
-             f"configured interval to fail (rate-limited ones left out); this counts the failures of the last "
-             f"{SLO_PERIOD} against that, whatever the time picker shows. Red when spent: stop risky changes on "
-             "our side and follow up the upstream incidents that spent it.",
-             [query(f"1 - sum by ({SERIES}) (increase(nanobanana_probes_total{{{SEL},{FAILED}}}[{SLO_PERIOD}])) "
-                    f"/ sum by ({SERIES}) ({allowed})", SERIES_LEGEND,
+             f"for a {objective:.1%} objective the series may be down {budget:.1%} of the period "
+             f"({budget * SLO_PERIOD_SECONDS / 60:.0f} minutes); this counts the time it was down (the SLI) over "
+             f"the last {SLO_PERIOD} against that, whatever the time picker shows. Red when spent: stop risky "
+             "changes on our side and follow up the upstream incidents that spent it.",
+             [query(f"1 - sum by ({SERIES}) ({downtime_over(SLO_PERIOD, SEL)}) / {budget * SLO_PERIOD_SECONDS:g}",
+                   SERIES_LEGEND,
                     instant=True)], "percentunit", steps(RED, (0, YELLOW), (0.25, GREEN)), w=12, h=6,
              max=1, decimals=1, links=[runbook(t, "NanoBananaErrorBudgetBurnSlow")]),
         stat("Burn rate by window", "How fast the budget is being spent by the worst selected series, in "

@@ -168,6 +168,34 @@
       "name": "nanobanana",
       "rules": [
         {
+          "record": "nanobanana:probe_uptime:ratio5m",
+          "expr": "avg_over_time(nanobanana_probe_success{}[5m])"
+        },
+        {
+          "record": "nanobanana:probe_uptime:ratio6h",
+          "expr": "avg_over_time(nanobanana_probe_success{}[6h])"
+        },
+        {
+          "record": "nanobanana:probe_uptime:ratio1h",
+          "expr": "avg_over_time(nanobanana_probe_success{}[1h])"
+        },
+        {
+          "record": "nanobanana:probe_uptime:ratio30m",
+          "expr": "avg_over_time(nanobanana_probe_success{}[30m])"
+        },
+        {
+          "record": "nanobanana:probe_uptime:ratio2h",
+          "expr": "avg_over_time(nanobanana_probe_success{}[2h])"
+        },
+        {
+          "record": "nanobanana:probe_uptime:ratio1d",
+          "expr": "avg_over_time(nanobanana_probe_success{}[1d])"
+        },
+        {
+          "record": "nanobanana:probe_uptime:ratio3d",
+          "expr": "avg_over_time(nanobanana_probe_success{}[3d])"
+        },
+        {
           "record": "nanobanana:probe_errors:ratio_rate5m",
           "expr": "sum without (outcome) (rate(nanobanana_probes_total{outcome!~\"success|rate_limited\"}[5m]))\n/ sum without (outcome) (rate(nanobanana_probes_total{outcome!=\"rate_limited\"}[5m]))"
         },
@@ -178,22 +206,6 @@
         {
           "record": "nanobanana:probe_errors:ratio_rate2h",
           "expr": "sum without (outcome) (rate(nanobanana_probes_total{outcome!~\"success|rate_limited\"}[2h]))\n/ sum without (outcome) (rate(nanobanana_probes_total{outcome!=\"rate_limited\"}[2h]))"
-        },
-        {
-          "record": "nanobanana:probe_errors:ratio_rate6h",
-          "expr": "sum without (outcome) (rate(nanobanana_probes_total{outcome!~\"success|rate_limited\"}[6h]))\n/ sum without (outcome) (rate(nanobanana_probes_total{outcome!=\"rate_limited\"}[6h]))"
-        },
-        {
-          "record": "nanobanana:probe_errors:ratio_rate30m",
-          "expr": "sum without (outcome) (rate(nanobanana_probes_total{outcome!~\"success|rate_limited\"}[30m]))\n/ sum without (outcome) (rate(nanobanana_probes_total{outcome!=\"rate_limited\"}[30m]))"
-        },
-        {
-          "record": "nanobanana:probe_errors:ratio_rate1d",
-          "expr": "sum without (outcome) (rate(nanobanana_probes_total{outcome!~\"success|rate_limited\"}[1d]))\n/ sum without (outcome) (rate(nanobanana_probes_total{outcome!=\"rate_limited\"}[1d]))"
-        },
-        {
-          "record": "nanobanana:probe_errors:ratio_rate3d",
-          "expr": "sum without (outcome) (rate(nanobanana_probes_total{outcome!~\"success|rate_limited\"}[3d]))\n/ sum without (outcome) (rate(nanobanana_probes_total{outcome!=\"rate_limited\"}[3d]))"
         },
         {
           "record": "nanobanana:probe_attempts:increase5m",
@@ -229,14 +241,14 @@
         },
         {
           "alert": "NanoBananaAvailabilityLow",
-          "expr": "(1 - nanobanana:probe_errors:ratio_rate6h) < scalar(nanobanana:threshold:availability_ratio)\nand nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:warning_min_failures)",
+          "expr": "nanobanana:probe_uptime:ratio6h < scalar(nanobanana:threshold:availability_ratio)\nand nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:warning_min_failures)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing|NanoBananaOutage\", alertstate=\"firing\"}[6h])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)",
           "for": "15m",
           "labels": {
             "severity": "warning"
           },
           "annotations": {
             "summary": "Nano Banana availability {{ $value | humanizePercentage }} over 6h: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
-            "description": "Only {{ $value | humanizePercentage }} of the probes of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) succeeded over 6 hours (below 99 %). First: look at which outcomes fail on the probe-detail dashboard, then check the official status and your API key, quota and network.",
+            "description": "Over the last 6 hours target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) was up only {{ $value | humanizePercentage }} of the time (below 99 %). First: look at which outcomes fail on the probe-detail dashboard, then check the official status and your API key, quota and network.",
             "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaavailabilitylow{{ end }}{{ end }}",
             "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
           }
@@ -284,7 +296,7 @@
         },
         {
           "alert": "NanoBananaProbeStale",
-          "expr": "(\n  (time() - nanobanana_probe_last_run_timestamp_seconds)\n    > nanobanana_probe_interval_seconds * scalar(nanobanana:threshold:stale_intervals) + nanobanana_probe_timeout_seconds\n  or\n  (\n    nanobanana_probe_interval_seconds * 0\n    + on (job, instance) group_left () (time() - nanobanana_exporter_config_last_reload_success_timestamp_seconds)\n    unless nanobanana_probe_last_run_timestamp_seconds\n  )\n    > nanobanana_probe_interval_seconds * scalar(nanobanana:threshold:stale_intervals) + nanobanana_probe_timeout_seconds\n)\nunless ignoring (reason) increase(nanobanana_probe_skipped_total{reason=\"budget\"}[1h]) > 0\nunless on (job, instance) nanobanana_budget_exhausted{scope=\"global\"} == 1\nunless on (job, instance, target)\n  label_replace(nanobanana_budget_exhausted{scope=~\"target:.+\"} == 1, \"target\", \"$1\", \"scope\", \"target:(.+)\")",
+          "expr": "(\n  (time() - nanobanana_probe_last_run_timestamp_seconds)\n    > nanobanana_probe_interval_seconds * scalar(nanobanana:threshold:stale_intervals) + nanobanana_probe_timeout_seconds\n  or\n  (\n    nanobanana_probe_interval_seconds * 0\n    + on (job, instance) group_left () (time() - nanobanana_exporter_config_last_reload_success_timestamp_seconds)\n    unless nanobanana_probe_last_run_timestamp_seconds\n  )\n    > nanobanana_probe_interval_seconds * scalar(nanobanana:threshold:stale_intervals) + nanobanana_probe_timeout_seconds\n)\nunless ignoring (reason) increase(nanobanana_probe_skipped_total{reason=~\"budget|maintenance\"}[1h]) > 0\nunless on (job, instance, target) nanobanana_maintenance_active == 1\nunless on (job, instance) nanobanana_budget_exhausted{scope=\"global\"} == 1\nunless on (job, instance, target)\n  label_replace(nanobanana_budget_exhausted{scope=~\"target:.+\"} == 1, \"target\", \"$1\", \"scope\", \"target:(.+)\")",
           "for": "5m",
           "labels": {
             "severity": "warning"
@@ -294,6 +306,19 @@
             "description": "No probe of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) finished for {{ $value | humanizeDuration }}, well over its interval. The exporter is up but this series is not probed: the numbers on the dashboards are old. First: read the exporter's log and landing page (skipped probes, a hung scheduler), then restart it.",
             "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaprobestale{{ end }}{{ end }}",
             "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
+          }
+        },
+        {
+          "alert": "NanoBananaConfigReloadFailed",
+          "expr": "{__name__=~\"nanobanana_(exporter|relay)_config_last_reload_successful\"} == 0",
+          "labels": {
+            "severity": "warning"
+          },
+          "annotations": {
+            "summary": "{{ $labels.job }} {{ $labels.instance }}: the last config reload failed",
+            "description": "The last reload of the config of {{ $labels.instance }} (job {{ $labels.job }}) failed, so it still runs the config it loaded before, not the file on disk: changes you made are not in force. First: read the error on the landing page (\"Last reload\") or in the log line \"reload failed\", or run --config.check on the file; fix it and reload again.",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaconfigreloadfailed{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview{{ end }}{{ end }}"
           }
         },
         {
@@ -312,28 +337,28 @@
         },
         {
           "alert": "NanoBananaErrorBudgetBurnSlow",
-          "expr": "(\n  nanobanana:probe_errors:ratio_rate1d > scalar(nanobanana:threshold:burn_rate{long_window=\"1d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate2h > scalar(nanobanana:threshold:burn_rate{long_window=\"1d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase1d >= scalar(nanobanana:threshold:warning_min_failures)\n)\nor\n(\n  nanobanana:probe_errors:ratio_rate3d > scalar(nanobanana:threshold:burn_rate{long_window=\"3d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate6h > scalar(nanobanana:threshold:burn_rate{long_window=\"3d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase3d >= scalar(nanobanana:threshold:warning_min_failures)\n)",
+          "expr": "(\n  (1 - nanobanana:probe_uptime:ratio1d) > scalar(nanobanana:threshold:burn_rate{long_window=\"1d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and (1 - nanobanana:probe_uptime:ratio2h) > scalar(nanobanana:threshold:burn_rate{long_window=\"1d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase1d >= scalar(nanobanana:threshold:warning_min_failures)\n)\nor\n(\n  (1 - nanobanana:probe_uptime:ratio3d) > scalar(nanobanana:threshold:burn_rate{long_window=\"3d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and (1 - nanobanana:probe_uptime:ratio6h) > scalar(nanobanana:threshold:burn_rate{long_window=\"3d\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase3d >= scalar(nanobanana:threshold:warning_min_failures)\n)",
           "for": "15m",
           "labels": {
             "severity": "warning"
           },
           "annotations": {
             "summary": "Nano Banana error budget burning: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
-            "description": "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) fails {{ $value | humanizePercentage }} of its probes over a day or more, using the error budget of the availability objective faster than it refills. Not urgent: open a ticket. First: find the dominant failure outcome on the SLO dashboard and whether it is upstream or your side.",
+            "description": "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) was down {{ $value | humanizePercentage }} of a day or more, using the error budget of the availability objective faster than it refills. Not urgent: open a ticket. First: find the dominant failure outcome on the SLO dashboard and whether it is upstream or your side.",
             "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaerrorbudgetburnslow{{ end }}{{ end }}",
             "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-slo-cost?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }
         },
         {
           "alert": "NanoBananaErrorBudgetBurnFast",
-          "expr": "(\n(\n  nanobanana:probe_errors:ratio_rate1h > scalar(nanobanana:threshold:burn_rate{long_window=\"1h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate5m > scalar(nanobanana:threshold:burn_rate{long_window=\"1h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase1h >= scalar(nanobanana:threshold:page_min_failures)\n)\nor\n(\n  nanobanana:probe_errors:ratio_rate6h > scalar(nanobanana:threshold:burn_rate{long_window=\"6h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_errors:ratio_rate30m > scalar(nanobanana:threshold:burn_rate{long_window=\"6h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:page_min_failures)\n)\n)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing|NanoBananaOutage\", alertstate=\"firing\"}[10m])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)",
+          "expr": "(\n(\n  (1 - nanobanana:probe_uptime:ratio1h) > scalar(nanobanana:threshold:burn_rate{long_window=\"1h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and (1 - nanobanana:probe_uptime:ratio5m) > scalar(nanobanana:threshold:burn_rate{long_window=\"1h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase1h >= scalar(nanobanana:threshold:page_min_failures)\n)\nor\n(\n  (1 - nanobanana:probe_uptime:ratio6h) > scalar(nanobanana:threshold:burn_rate{long_window=\"6h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and (1 - nanobanana:probe_uptime:ratio30m) > scalar(nanobanana:threshold:burn_rate{long_window=\"6h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:page_min_failures)\n)\n)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing|NanoBananaOutage\", alertstate=\"firing\"}[35m])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)",
           "for": "2m",
           "labels": {
             "severity": "critical"
           },
           "annotations": {
             "summary": "Nano Banana error budget burning fast: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
-            "description": "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) is failing {{ $value | humanizePercentage }} of its probes: at this pace the monthly error budget of the availability objective is gone within days (burn rate 6x or more). First: confirm scope, check the official status; if it is fine, check the API key, quota, network and request parameters. {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
+            "description": "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) was down {{ $value | humanizePercentage }} of the last hours: at this pace the monthly error budget of the availability objective is gone within days (burn rate 6x or more). First: confirm scope, check the official status; if it is fine, check the API key, quota, network and request parameters. {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
             "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaerrorbudgetburnfast{{ end }}{{ end }}",
             "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-slo-cost?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }

@@ -224,16 +224,16 @@ def test_latency_thresholds_cover_every_resolution_and_thinking_level():
 
 def test_burn_rate_alerts_read_each_pair_of_the_settings():
     """Each burn_rate setting is a long and a short window: the alerts compare exactly those two
-    recorded error ratios against that pair's factor."""
+    recorded shares of time down (1 - the SLI) against that pair's factor."""
     exprs = " ".join(rule["expr"] for rule in alerting_rules())
     pairs = recorded("nanobanana:threshold:burn_rate")
     assert len(pairs) == 4
     for pair in pairs:
         long, short = pair["labels"]["long_window"], pair["labels"]["short_window"]
         factor = re.escape(f'scalar(nanobanana:threshold:burn_rate{{long_window="{long}"}})')
-        compared = re.findall(rf"nanobanana:probe_errors:ratio_rate(\w+) > {factor}", exprs)
+        compared = re.findall(rf"\(1 - nanobanana:probe_uptime:ratio(\w+)\) > {factor}", exprs)
         assert sorted(compared) == sorted([long, short]), f"pair {long}/{short}: the alerts compare {compared}"
-        assert all(recorded(f"nanobanana:probe_errors:ratio_rate{w}") for w in (long, short))
+        assert all(recorded(f"nanobanana:probe_uptime:ratio{w}") for w in (long, short))
 
 
 def test_rules_classify_outcomes_like_outcomes_py():

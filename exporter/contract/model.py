@@ -10,13 +10,48 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exporter.contract.labels import SERIES_LABELS
+from exporter.durations import parse_duration
 from exporter.outcomes import Outcome
 
 SEVERITIES = ("critical", "warning", "info")
 # What counts as a failure, as exporter/outcomes.py says: every outcome but these.
-NOT_FAILURES = "|".join(o.value for o in Outcome if not o.is_failure)
+NOT_FAILURE_OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome if not o.is_failure)
+NOT_FAILURES = "|".join(NOT_FAILURE_OUTCOMES)
 FAILED = f'outcome!~"{NOT_FAILURES}"'
-COUNTED = f'outcome!="{Outcome.RATE_LIMITED.value}"'  # rate-limited probes are left out of both sides
+UNCOUNTED = Outcome.RATE_LIMITED.value  # no verdict on the service: left out of both sides of a ratio
+COUNTED = f'outcome!="{UNCOUNTED}"'
+SUCCEEDED = f'outcome="{Outcome.SUCCESS.value}"'
+# The SLI (docs/alerting.md "The SLI"): the share of TIME a series was up, the time-average of
+# nanobanana_probe_success (1 from a successful probe until the next failed one, 0 from a failed one
+# until the next success; rate-limited probes leave it as it was). Recorded per window as UPTIME +
+# window; burn-rate and availability alerts, dashboards and the report all read this one family
+# (longer periods average the UPTIME_BASE record: the mean of 5-minute means is the period's mean).
+UPTIME = "nanobanana:probe_uptime:ratio"
+UPTIME_BASE = "5m"
+
+
+def uptime_expr(window: str, selector: str = "") -> str:
+    """What UPTIME<window> records, from the raw gauge (a Prometheus without the rules, the report's
+    fallback): the same figure, by definition."""
+    return f"avg_over_time(nanobanana_probe_success{{{selector}}}[{window}])"
+
+
+def uptime(window: str, selector: str = "") -> str:
+    """The recorded SLI of a window (UPTIME_BASE or one a rule records)."""
+    return f"{UPTIME}{window}" + (f"{{{selector}}}" if selector else "")
+
+
+def downtime_over(period: str, selector: str = "") -> str:
+    """Seconds down in a period (an error budget spends them): the recorded UPTIME_BASE windows,
+    one every UPTIME_BASE, each down (1 - uptime) x UPTIME_BASE. Time without data counts neither way."""
+    seconds = parse_duration(UPTIME_BASE)
+    return f"sum_over_time((1 - {uptime(UPTIME_BASE, selector)})[{period}:{UPTIME_BASE}]) * {seconds:g}"
+
+
+def uptime_over(period: str, selector: str = "") -> str:
+    """The SLI over any period (the SLO period, a dashboard's range, a report's period): the mean of
+    the recorded UPTIME_BASE windows inside it."""
+    return f"avg_over_time({uptime(UPTIME_BASE, selector)}[{period}])"
 LINKS = "nanobanana:alert_links:info"
 # The variables a dashboard link fills from an alert's labels: a series' own labels (less api, which
 # the dashboards do not filter by) plus where it was scraped from.

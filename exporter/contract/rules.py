@@ -12,7 +12,9 @@ from __future__ import annotations
 from exporter.catalog import RETIRING_DAYS
 from exporter.contract import settings as s
 from exporter.contract.locations import GLOBAL_GROUPS
-from exporter.contract.model import COUNTED, FAILED, MODEL_VARIABLES, SERIES_VARIABLES, Alert, Group, Record
+from exporter.contract.model import (COUNTED, FAILED, MODEL_VARIABLES, SERIES_VARIABLES, UPTIME_BASE, Alert, Group,
+                                     Record, uptime, uptime_expr)
+from exporter.durations import parse_duration
 from exporter.contract.settings import percent
 
 # --- text shared by several alerts
@@ -25,7 +27,8 @@ INCIDENT_OPEN = (
     '({{ . | first | label "impact" }}), likely upstream: inform users and follow the incident.{{ end }}')
 YOUR_SIDE = "check the API key, quota, network and request parameters."
 # A page that ProbeFailing (or Outage) of the same series already made: held back while they fire
-# (alertmanager.yml's inhibition), and not started once their failure streak is broken.
+# (alertmanager.yml's inhibition), and not started once their failure streak is broken, for as long
+# as the alert's windows still hold that outage's failures.
 AFTER_PAGE = """\
 unless ignoring (alertname, alertstate, severity)
 (
@@ -47,8 +50,8 @@ def _burn(pair: s.BurnRate, min_failures: str) -> str:
     """Both windows of a burn-rate pair over their threshold, with enough failures in the long one."""
     threshold = f"{_setting('burn_rate', long_window=pair.long_window)} * (1 - scalar(nanobanana:slo_objective:ratio))"
     return (f"(\n"
-            f"  nanobanana:probe_errors:ratio_rate{pair.long_window} > {threshold}\n"
-            f"  and nanobanana:probe_errors:ratio_rate{pair.short_window} > {threshold}\n"
+            f"  (1 - {uptime(pair.long_window)}) > {threshold}\n"
+            f"  and (1 - {uptime(pair.short_window)}) > {threshold}\n"
             f"  and nanobanana:probe_failures:increase{pair.long_window} >= {_setting(min_failures)}\n"
             f")")
 
@@ -64,12 +67,23 @@ def _failures(window: str) -> Record:
                   f"sum without (outcome) (increase(nanobanana_probes_total{{{FAILED}}}[{window}]))")
 
 
+def _uptime(window: str) -> Record:
+    return Record(uptime(window), uptime_expr(window))
+
+
 PAGES = tuple(pair for pair in s.BURN_RATES if pair.action == "page")
 TICKETS = tuple(pair for pair in s.BURN_RATES if pair.action == "ticket")
-# Every window an error ratio or a failure count is read over; the burn-rate pairs add theirs.
-ERROR_WINDOWS = tuple(dict.fromkeys(
-    ["5m", "1h", "2h", "6h"] + [w for p in s.BURN_RATES for w in (p.short_window, p.long_window)]))
+# The windows of the SLI (the share of time up): the availability alert's, the burn-rate pairs', and
+# UPTIME_BASE, which dashboards and the report average over longer periods.
+UPTIME_WINDOWS = tuple(dict.fromkeys(
+    [UPTIME_BASE, "6h"] + [w for p in s.BURN_RATES for w in (p.short_window, p.long_window)]))
+# The share of failed PROBES (a probe-count signal, not the SLI): the outage and error-rate alerts'.
+ERROR_WINDOWS = ("5m", "1h", "2h")
 FAILURE_WINDOWS = tuple(dict.fromkeys(["1h", "2h", "6h"] + [p.long_window for p in s.BURN_RATES]))
+# How long after a paged outage ended a burn-rate page still could start on its failures: the longest
+# short window of the page pairs, plus a few evaluations of scrape and rule lag.
+_LONGEST_SHORT = max(parse_duration(p.short_window) for p in PAGES)
+AFTER_BURN_PAGE = f"{int(_LONGEST_SHORT // 60) + 5}m"
 
 SETTINGS = Group("nanobanana-settings", (
     Record("nanobanana:alert_links:info", "vector(1)",
@@ -88,6 +102,7 @@ SETTINGS = Group("nanobanana-settings", (
            "read them instead of repeating numbers.")
 
 RECORDS = (
+    *(_uptime(window) for window in UPTIME_WINDOWS),
     *(_error_ratio(window) for window in ERROR_WINDOWS),
     Record("nanobanana:probe_attempts:increase5m",
            f"sum without (outcome) (increase(nanobanana_probes_total{{{COUNTED}}}[5m]))",
@@ -153,15 +168,19 @@ PROBE_ALERTS = (
         dashboard="overview", variables=MODEL_VARIABLES),
     Alert(
         name="NanoBananaAvailabilityLow", severity="warning", for_="15m",
-        expr="""\
-(1 - nanobanana:probe_errors:ratio_rate6h) < scalar(nanobanana:threshold:availability_ratio)
-and nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:warning_min_failures)""",
+        comment="The SLI over 6h. Not for an outage that paged and is over: a series probed every 15 minutes is "
+                "down at least 15 minutes (4 % of 6 hours) for any failure, and that outage had its page.",
+        expr=f"""\
+{uptime("6h")} < scalar(nanobanana:threshold:availability_ratio)
+and nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:warning_min_failures)
+""" + _after("NanoBananaProbeFailing|NanoBananaOutage", "6h"),
         summary="Nano Banana availability {{ $value | humanizePercentage }} over 6h" + OF_SERIES,
         description=(
-            "Only {{ $value | humanizePercentage }} of the probes of " + SERIES + " succeeded over 6 hours (below "
+            "Over the last 6 hours " + SERIES + " was up only {{ $value | humanizePercentage }} of the time (below "
             + percent(s.AVAILABILITY_RATIO) + "). First: look at which outcomes fail on the probe-detail dashboard, "
             "then check the official status and your API key, quota and network."),
-        fires_when="under `availability_ratio` of probes succeeded over 6 h (`warning_min_failures` or more failures)",
+        fires_when="the series was up less than `availability_ratio` of the last 6 h (`warning_min_failures` or more "
+                   "failures); not for the failures of an outage that paged and is over",
         dashboard="probe-detail", variables=SERIES_VARIABLES),
     Alert(
         name="NanoBananaErrorRateHigh", severity="warning", for_="5m",
@@ -235,8 +254,9 @@ sum without (outcome, resolution, thinking_level) (increase(nanobanana_probes_to
         name="NanoBananaProbeStale", severity="warning", for_="5m",
         comment="Age of the last finished probe; for a series that never finished one, the time since the last "
                 "successful config load (the load at start counts: a series added by a reload is new). Not while "
-                "its probes are skipped for the budget (that is NanoBananaBudgetExhausted's): the budget is spent "
-                "now, or a probe was skipped for it in the last hour (after midnight the series waits up to one "
+                "its probes are skipped for the budget (that is NanoBananaBudgetExhausted's) or a maintenance "
+                "window (planned: it raises nothing): the budget is spent or the window open now, or a probe was "
+                "skipped for either in the last hour (after midnight or the window the series waits up to one "
                 "interval for its next probe).",
         expr="""\
 (
@@ -250,7 +270,8 @@ sum without (outcome, resolution, thinking_level) (increase(nanobanana_probes_to
   )
     > nanobanana_probe_interval_seconds * scalar(nanobanana:threshold:stale_intervals) + nanobanana_probe_timeout_seconds
 )
-unless ignoring (reason) increase(nanobanana_probe_skipped_total{reason="budget"}[1h]) > 0
+unless ignoring (reason) increase(nanobanana_probe_skipped_total{reason=~"budget|maintenance"}[1h]) > 0
+unless on (job, instance, target) nanobanana_maintenance_active == 1
 unless on (job, instance) nanobanana_budget_exhausted{scope="global"} == 1
 unless on (job, instance, target)
   label_replace(nanobanana_budget_exhausted{scope=~"target:.+"} == 1, "target", "$1", "scope", "target:(.+)")""",
@@ -260,8 +281,22 @@ unless on (job, instance, target)
             "exporter is up but this series is not probed: the numbers on the dashboards are old. First: read the "
             "exporter's log and landing page (skipped probes, a hung scheduler), then restart it."),
         fires_when="no probe finished for `stale_intervals` intervals plus the timeout (counted from the last config "
-                   "load for a series that never probed; not while its probes are skipped for the budget)",
+                   "load for a series that never probed; not while its probes are skipped for the budget or a "
+                   "maintenance window)",
         dashboard="probe-detail", variables=SERIES_VARIABLES),
+    Alert(
+        name="NanoBananaConfigReloadFailed", severity="warning",
+        comment="A reload (SIGHUP, POST /-/reload, systemctl reload) was refused: the process runs the config it "
+                "had before, not the one on disk. The relay exports the same gauge under its own prefix.",
+        expr='{__name__=~"nanobanana_(exporter|relay)_config_last_reload_successful"} == 0',
+        summary="{{ $labels.job }} {{ $labels.instance }}: the last config reload failed",
+        description=(
+            "The last reload of the config of {{ $labels.instance }} (job {{ $labels.job }}) failed, so it still runs "
+            "the config it loaded before, not the file on disk: changes you made are not in force. First: read the "
+            "error on the landing page (\"Last reload\") or in the log line \"reload failed\", or run "
+            "--config.check on the file; fix it and reload again."),
+        fires_when="the last config reload of the exporter or the relay failed (the old config stays in force)",
+        dashboard="overview"),
     Alert(
         name="NanoBananaExporterDown", severity="critical", for_="2m",
         comment="A failed scrape of, or no target at all in, a job named by nanobanana:exporter_job:info (the "
@@ -290,22 +325,23 @@ BURN_ALERTS = (
         comment="Multi-window multi-burn-rate (Google SRE workbook, ch. 5): the long window says the budget burns "
                 "fast enough to matter, the short one says it is still burning now (fast reset). One problem, one "
                 "page: while NanoBananaProbeFailing or NanoBananaOutage fires for the series Alertmanager holds "
-                "this page back, and once they have ended (the failure streak broken within 10 minutes of them "
-                "firing) this page does not start on the failures still in its 5m window. Threshold = the pair's "
+                "this page back, and once they have ended (the failure streak broken, "
+                "they fired within the window) this page does not start on the failures its short windows still hold (the longest, plus 5 minutes "
+                f"of lag: {AFTER_BURN_PAGE}). Threshold = the pair's "
                 "burn_rate setting x (1 - objective). With probes (low traffic) one failure can be a large ratio, "
                 "so each also needs a minimum count of failures in its long window.",
         expr="(\n" + "\nor\n".join(_burn(pair, "page_min_failures") for pair in PAGES) + "\n)\n"
-             + _after("NanoBananaProbeFailing|NanoBananaOutage", "10m"),
+             + _after("NanoBananaProbeFailing|NanoBananaOutage", AFTER_BURN_PAGE),
         summary="Nano Banana error budget burning fast" + OF_SERIES,
         description=(
             "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking "
-            "{{ $labels.thinking_level }}) is failing {{ $value | humanizePercentage }} of its probes: at this pace "
+            "{{ $labels.thinking_level }}) was down {{ $value | humanizePercentage }} of the last hours: at this pace "
             "the monthly error budget of the availability objective is gone within days (burn rate "
             f"{min(p.factor for p in PAGES):g}x or more). First: confirm scope, check the official status; if it is "
             "fine, " + YOUR_SIDE + INCIDENT_OPEN),
         fires_when=f"the error budget of the `slo_objective` burns faster than the {_PAGE_PAIRS} `burn_rate` (both "
-                   "windows), with `page_min_failures` or more failures; not in the 10 minutes after an outage of "
-                   "the same series ended (one problem, one page)",
+                   f"windows), with `page_min_failures` or more failures; not in the {AFTER_BURN_PAGE} after an "
+                   "outage of the same series ended (one problem, one page)",
         dashboard="slo-cost", variables=MODEL_VARIABLES),
     Alert(
         name="NanoBananaErrorBudgetBurnSlow", severity="warning", for_="15m",
@@ -313,7 +349,7 @@ BURN_ALERTS = (
         summary="Nano Banana error budget burning" + OF_SERIES,
         description=(
             "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking "
-            "{{ $labels.thinking_level }}) fails {{ $value | humanizePercentage }} of its probes over a day or more, "
+            "{{ $labels.thinking_level }}) was down {{ $value | humanizePercentage }} of a day or more, "
             "using the error budget of the availability objective faster than it refills. Not urgent: open a "
             "ticket. First: find the dominant failure outcome on the SLO dashboard and whether it is upstream or "
             "your side."),

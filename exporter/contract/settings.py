@@ -33,7 +33,7 @@ BURN_RATES: tuple[BurnRate, ...] = (
 CONSECUTIVE_FAILURES = 3  # failed probes in a row that page
 OUTAGE_FAILURE_RATIO = 0.5  # failed share over 5 min that pages ...
 OUTAGE_MIN_PROBES = 3  # ... with this many probes in the window
-AVAILABILITY_RATIO = 0.99  # success ratio over 6 h below which a warning fires
+AVAILABILITY_RATIO = 0.99  # share of the last 6 h up (the SLI) below which a warning fires
 ERROR_RATIO = 0.05  # failed share over 1 h (2 h for sparse series) above which a warning fires
 WARNING_MIN_FAILURES = 2  # failures a warning needs in its window (one failure is a blip)
 PAGE_MIN_FAILURES = 3  # failures a burn-rate page needs in its long window
@@ -87,15 +87,16 @@ SETTINGS: tuple[Setting, ...] = (
               labels={"long_window": pair.long_window, "short_window": pair.short_window},
               comment="" if i else (
                   "Burn-rate alerts (Google SRE workbook, multiwindow multi-burn-rate): a pair fires when the "
-                  "error ratio over both its windows is above factor x (1 - objective). The pairs that page "
-                  "feed NanoBananaErrorBudgetBurnFast, the ticket ones ...BurnSlow. Each window must be a "
-                  "recorded nanobanana:probe_errors:ratio_rate<window>; the alerts select a pair by long_window."))
+                  "share of time down (1 - the SLI) over both its windows is above factor x (1 - objective). The "
+                  "pairs that page feed NanoBananaErrorBudgetBurnFast, the ticket ones ...BurnSlow. Each window "
+                  "must be a recorded nanobanana:probe_uptime:ratio<window>; the alerts select a pair by "
+                  "long_window."))
       for i, pair in enumerate(BURN_RATES)),
     Setting("consecutive_failures", CONSECUTIVE_FAILURES, "failed probes in a row that page",
             comment="--- Thresholds (domain.md: telling a blip from an outage)."),
     Setting("outage_failure_ratio", OUTAGE_FAILURE_RATIO, "failed share over 5 min that pages"),
     Setting("outage_min_probes", OUTAGE_MIN_PROBES, "probes the 5 min window needs for that"),
-    Setting("availability_ratio", AVAILABILITY_RATIO, "success ratio over 6 h below which a warning fires"),
+    Setting("availability_ratio", AVAILABILITY_RATIO, "share of the last 6 h up (the SLI) below which a warning fires"),
     Setting("error_ratio", ERROR_RATIO, "failed share over 1 h above which a warning fires"),
     Setting("warning_min_failures", WARNING_MIN_FAILURES, "failures a warning needs in its window",
             comment="A single failed probe is a blip: warnings need at least this many failures in their window, "

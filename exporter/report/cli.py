@@ -62,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--selector", default="", metavar="MATCHERS",
                    help='label matchers every exporter series has, e.g. job="nanobanana",location="eu"')
     p.add_argument("--slo", type=float, default=None, metavar="RATIO",
-                   help="availability objective, e.g. 0.995 (default: the rules' nanobanana:slo_objective:ratio)")
+                   help="availability objective, e.g. 0.999 (default: the rules' nanobanana:slo_objective:ratio)")
     p.add_argument("--out", default="nanobanana-report", metavar="PREFIX",
                    help="writes PREFIX.html and PREFIX.md (default nanobanana-report)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per Prometheus query (default 60)")
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         end = args.end or time.time()
         start = end - (args.range or 30 * 86400.0)
     if args.slo is not None and not 0 < args.slo < 1:
-        print("--slo: expected a ratio between 0 and 1, e.g. 0.995", file=sys.stderr)
+        print("--slo: expected a ratio between 0 and 1, e.g. 0.999", file=sys.stderr)
         return 2
     prom = Prometheus(args.url, args.timeout)
     try:

@@ -8,17 +8,14 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from exporter.outcomes import Outcome
+from exporter.contract.model import FAILED, NOT_FAILURE_OUTCOMES, SUCCEEDED, UNCOUNTED, uptime_expr
+from exporter.contract.settings import SLO_OBJECTIVE
 from exporter.report.prom import Prometheus
 
 KEY = ("target", "model", "resolution")  # the report's granularity: locations and thinking levels summed
 DAY = 86400.0
 INCIDENT_MATCH = 6 * 3600.0  # an outage that began at most this long before an incident was listed is its start
 MAX_OUTAGE_QUERIES = 300  # causes are looked up per outage; past this many, the rest say "not looked up"
-DEFAULT_SLO = 0.995  # the shipped nanobanana:slo_objective:ratio, when the rules are not loaded
-NOT_COUNTED = (Outcome.SUCCESS.value, Outcome.RATE_LIMITED.value)
-SUCCEEDED = f'outcome="{Outcome.SUCCESS.value}"'
-COUNTED = f'outcome!="{Outcome.RATE_LIMITED.value}"'
 
 
 @dataclass
@@ -26,23 +23,20 @@ class Row:
     key: tuple[str, str, str]
     outcomes: dict[str, float]  # probes by outcome over the period
     spend: float = 0.0
+    availability: float | None = None  # the SLI: the share of the period the series was up (None: no verdict)
 
     @property
     def counted(self) -> float:  # probes that are a verdict on the service (rate-limited ones left out)
-        return sum(v for o, v in self.outcomes.items() if o != Outcome.RATE_LIMITED.value)
+        return sum(v for o, v in self.outcomes.items() if o != UNCOUNTED)
 
     @property
     def failures(self) -> float:
-        return sum(v for o, v in self.outcomes.items() if o not in NOT_COUNTED)
-
-    @property
-    def availability(self) -> float | None:
-        return None if self.counted < 0.5 else 1 - self.failures / self.counted
+        return sum(v for o, v in self.outcomes.items() if o not in NOT_FAILURE_OUTCOMES)
 
     def budget_used(self, slo: float) -> float | None:
-        """Share of the period's error budget spent (1 = all of it)."""
-        allowed = (1 - slo) * self.counted
-        return None if allowed <= 0 else self.failures / allowed
+        """Share of the period's error budget spent (1 = all of it): the time down over the time the
+        objective allows down."""
+        return None if self.availability is None or slo >= 1 else (1 - self.availability) / (1 - slo)
 
 
 @dataclass
@@ -146,7 +140,7 @@ class Builder:
         result = self.prom.instant("max(nanobanana:slo_objective:ratio)", self.end)
         if result and _num(result[0]["value"][1]) is not None:
             return float(result[0]["value"][1]), "recording rule nanobanana:slo_objective:ratio"
-        return DEFAULT_SLO, "the shipped default: this Prometheus has no nanobanana:slo_objective:ratio (rules not loaded)"
+        return SLO_OBJECTIVE, "the shipped default: this Prometheus has no nanobanana:slo_objective:ratio (rules not loaded)"
 
     def _rows(self) -> list[Row]:
         by = ", ".join(KEY)
@@ -161,6 +155,12 @@ class Builder:
             key = tuple(s["metric"].get(k, "") for k in KEY)
             if key in rows:
                 rows[key].spend = _num(s["value"][1]) or 0.0
+        # The SLI as the contract defines it (what nanobanana:probe_uptime:ratio<window> records), from
+        # the raw gauge: the same figure on a Prometheus without the rules or with less history of them.
+        for s in self.prom.instant(f"avg by ({by}) ({uptime_expr(self.window, self.sel()[1:-1])})", self.end):
+            key = tuple(s["metric"].get(k, "") for k in KEY)
+            if key in rows:
+                rows[key].availability = _num(s["value"][1])
         return [rows[k] for k in sorted(rows) if sum(rows[k].outcomes.values()) >= 0.5 or rows[k].spend]
 
     def _points(self, query: str, step: float | None = None) -> list[dict]:
@@ -182,7 +182,7 @@ class Builder:
             if i >= MAX_OUTAGE_QUERIES:
                 o.note = "cause not looked up (too many outages)"
                 continue
-            matchers = [f'{k}="{v}"' for k, v in zip(KEY, o.key)] + [f'outcome!~"{"|".join(NOT_COUNTED)}"']
+            matchers = [f'{k}="{v}"' for k, v in zip(KEY, o.key)] + [FAILED]
             window = f"{int(o.duration + self.step)}s"  # the failing probe that turned it to 0 ran up to a step before
             result = self.prom.instant(f"sum by (outcome) (increase(nanobanana_probes_total{self.sel(*matchers)}"
                                        f"[{window}]))", o.end)
@@ -229,9 +229,7 @@ class Builder:
             return {s["metric"].get(label, ""): [(float(t), _num(v)) for t, v in s["values"]]
                     for s in self.prom.range(query, start, self.end, DAY)}
 
-        ok = f'sum by (target) (increase(nanobanana_probes_total{self.sel(SUCCEEDED)}[1d]))'
-        counted = f'sum by (target) (increase(nanobanana_probes_total{self.sel(COUNTED)}[1d]))'
-        r.daily_availability = days(f"{ok} / {counted}", "target")
+        r.daily_availability = days(f"avg by (target) ({uptime_expr('1d', self.sel()[1:-1])})", "target")
         r.daily_spend = days(f"sum by (target) (increase(nanobanana_probe_cost_usd_total{self.sel()}[1d]))", "target")
         r.daily_p95 = days(f"histogram_quantile(0.95, sum by (resolution, le) (increase("
                            f"nanobanana_probe_duration_seconds_bucket{self.sel()}[1d])))", "resolution")

@@ -141,11 +141,11 @@ def charts(r: Report) -> dict[str, str]:
 
 def _worst(r: Report, daily: dict) -> list[str]:
     """The targets of `daily`, at most LINES of them: those with the lowest availability over the period."""
-    failures: dict[str, list[float]] = {}
+    lowest: dict[str, float] = {}
     for row in r.rows:
-        f = failures.setdefault(row.key[0], [0.0, 0.0])
-        f[0], f[1] = f[0] + row.failures, f[1] + row.counted
-    return sorted(sorted(daily, key=lambda t: -(failures.get(t, [0, 1])[0] / max(failures.get(t, [0, 1])[1], 1)))[:LINES])
+        if row.availability is not None:
+            lowest[row.key[0]] = min(lowest.get(row.key[0], 1.0), row.availability)
+    return sorted(sorted(daily, key=lambda t: lowest.get(t, 1.0))[:LINES])
 
 
 def _period(r: Report) -> str:
