@@ -1,5 +1,6 @@
 """Load figures for hostile and oversized input (issue 18): scrape latency under a flood of wrong
-basic-auth passwords, and the relay's answer time and memory for very large alert groups.
+basic-auth passwords, and the relay's answer time and memory for very large alert groups; and
+(issue 32) what /metrics, /, /-/healthy and /-/reload do while one upstream floods or trickles.
 
     python benchmarks/hostile.py            # the figures of docs/operations.md's "Reliability" section
     python benchmarks/hostile.py --smoke    # seconds, checks the machinery only
@@ -16,10 +17,13 @@ import contextlib
 import json
 import secrets
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -29,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import bcrypt  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # noqa: E402
+from aiohttp import web  # noqa: E402
 
 PASSWORD = "bench-FAKE-password-0123"
 TOKEN = "bench-relay-FAKE-token-0123456789"
@@ -201,10 +206,222 @@ async def post_groups(base: str, proc: psutil.Process, bodies: list[bytes], chan
 
 
 # ---------------------------------------------------------------------------------------------
+# 3. hostile upstreams (issue 32): a feed, a token endpoint or an answer that floods or trickles
+
+def huge_png(width: int, height: int) -> bytes:
+    """A valid black RGB PNG, its rows compressed as they are made: the test never holds the pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row, idat = zlib.compressobj(1), bytes(1 + 3 * width), []
+    for _ in range(height):
+        idat.append(packer.compress(row))
+    idat.append(packer.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(idat)) + chunk(b"IEND", b"")
+
+
+def incidents(count: int) -> list[dict]:
+    """`count` ongoing Gemini incidents in the Google Cloud feed's shape, newest first, as short as
+    the feed allows (about 100 bytes each: 600,000 make 61 MB, under the source's 64 MiB cap)."""
+    return [{"id": f"i{n}", "status_impact": "SERVICE_DISRUPTION", "affected_products": [{"id": "Z0FZJAMvEB4j3NbCJs6B"}]}
+            for n in range(count)]
+
+
+class HostileUpstream:
+    """One loopback server playing every upstream at once, hostile in one way (`mode`): the status
+    feed (/incidents.json), Google's token endpoint (/token) and a Gemini API (/v1beta/...)."""
+
+    def __init__(self, mode: str, size: int):
+        self.mode, self.size = mode, size
+        self.url = ""
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(),), daemon=True)
+
+    def __enter__(self) -> "HostileUpstream":
+        self._thread.start()
+        if not self._ready.wait(120):
+            raise RuntimeError(f"the hostile upstream ({self.mode}) did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    async def _trickle(self, request, first: bytes = b"") -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            await response.write(first)
+            for _ in range(3600):
+                await response.write(b" ")
+                await asyncio.sleep(1)
+        return response
+
+    async def _flood(self, request, total: int) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        chunk = b" " * (1 << 20)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(total >> 20):
+                await response.write(chunk)
+        return response
+
+    async def _feed(self, request):
+        if self.mode == "feed_trickle":
+            return await self._trickle(request, b"[")
+        body = b"[]"
+        if self.mode == "feed_flood":
+            body = self._feed_body
+        return web.Response(body=body, content_type="application/json")
+
+    async def _token(self, request):
+        if self.mode == "token_trickle":
+            return await self._trickle(request)
+        if self.mode == "token_flood":
+            return await self._flood(request, self.size)
+        return web.json_response({"access_token": "ya29.FAKE-bench-" + secrets.token_hex(8), "expires_in": 3600,
+                                  "token_type": "Bearer"})
+
+    async def _generate(self, request):
+        usage = {"promptTokenCount": 1.7e308, "candidatesTokenCount": 1.7e308} if self.mode == "huge_image" \
+            else {"promptTokenCount": 12, "candidatesTokenCount": 1290}
+        data = self._image
+        return web.json_response({"candidates": [{"content": {"parts": [{"inlineData": {
+            "mimeType": "image/png", "data": data}}]}, "finishReason": "STOP"}], "usageMetadata": usage})
+
+    async def _serve(self) -> None:
+        import base64
+
+        side = self.size if self.mode == "huge_image" else 1024
+        self._image = base64.b64encode(huge_png(side, side)).decode()
+        self._feed_body = (json.dumps(incidents(self.size), separators=(",", ":")).encode()
+                           if self.mode == "feed_flood" else b"[]")
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        app = web.Application()
+        app.router.add_get("/incidents.json", self._feed)
+        app.router.add_post("/token", self._token)
+        app.router.add_post("/v1beta/models/{model}", self._generate)
+        app.router.add_post("/v1/projects/{rest:.*}", self._generate)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        self._ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
+
+
+def hostile_config(mode: str, upstream: str, workdir: Path) -> str:
+    """A config with one target the hostile upstream serves, and its status feed."""
+    if mode.startswith("token"):
+        from tests.google_sa import key_file
+
+        target = (f"{{name: vertex, api: vertex, model: gemini-3-pro-image, project: nb-probe-test, location: global, "
+                  f"base_url: '{upstream}', credentials_file: '{key_file(upstream, workdir)}', interval: 2s, timeout: 30s}}")
+    else:
+        target = (f"{{name: gemini, api: gemini, model: gemini-3-pro-image, base_url: '{upstream}', "
+                  f"api_key_env: BENCH_KEY, interval: 2s, timeout: 30s}}")
+    return (f"targets:\n  - {target}\nbudget: {{daily_limit_usd: 100, state_file: null}}\n"
+            f"status_sources:\n  google_cloud: {{url: '{upstream}/incidents.json', interval: 2s, timeout: 5s}}\n"
+            "  openrouter: {enabled: false}\n")
+
+
+async def endpoints_meanwhile(base: str, proc: psutil.Process, seconds: float) -> dict:
+    """/metrics, /, /-/healthy and POST /-/reload asked in turn for `seconds`: the slowest answer
+    and the statuses of each, the peak RSS, and the last /metrics body."""
+    slowest: dict[str, float] = {}
+    statuses: dict[str, Counter] = {}
+    peak, body = proc.memory_info().rss, b""
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(timeout=20) as client:
+        while time.monotonic() < deadline:
+            for method, path in (("GET", "/metrics"), ("GET", "/"), ("GET", "/-/healthy"), ("POST", "/-/reload")):
+                started = time.monotonic()
+                try:
+                    answer = await client.request(method, base + path)
+                    status = answer.status_code
+                    if path == "/metrics" and status == 200:
+                        body = answer.content
+                except httpx.HTTPError as err:
+                    status = type(err).__name__
+                slowest[path] = max(slowest.get(path, 0.0), time.monotonic() - started)
+                statuses.setdefault(path, Counter())[status] += 1
+                with contextlib.suppress(psutil.Error):
+                    peak = max(peak, proc.memory_info().rss)
+            await asyncio.sleep(0.25)
+    return {"slowest": slowest, "statuses": statuses, "peak_rss": peak, "metrics": body,
+            "rss": proc.memory_info().rss}
+
+
+def sample(body: bytes, name: str, **labels: str) -> float | None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(body.decode("utf-8", "replace")):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return None
+
+
+def hostile_upstream(mode: str, size: int, seconds: float, workdir: Path) -> str:
+    """One figure line: what the shared endpoints did while one upstream was hostile in one way."""
+    with HostileUpstream(mode, size) as upstream:
+        config = workdir / f"{mode}.yml"
+        config.write_text(hostile_config(mode, upstream.url, workdir))
+        env = {"BENCH_KEY": "bench-FAKE-key-0123456789"}
+        with process(["--config.file", str(config)], workdir, env=env) as (base, proc):
+            result = asyncio.run(endpoints_meanwhile(base, proc, seconds))
+    body = result["metrics"]
+    probes = sum(v for o in ("success", "bad_image", "bad_response", "auth_error", "timeout", "server_error",
+                             "network_error", "client_error", "rate_limited")
+                 if (v := sample(body, "nanobanana_probes_total", outcome=o)) is not None) if body else None
+    slowest = ", ".join(f"{path} {t * 1000:.0f} ms" for path, t in result["slowest"].items())
+    bad = {path: dict(c) for path, c in result["statuses"].items() if set(c) != {200}}
+    return (f"{mode} ({size:,}): slowest {slowest}; not 200: {bad or 'none'}; peak RSS "
+            f"{result['peak_rss'] / 2**20:.0f} MiB, after {result['rss'] / 2**20:.0f} MiB; /metrics "
+            f"{len(body) / 1e6:.2f} MB, probes counted {probes}, feed up "
+            f"{sample(body, 'nanobanana_status_source_up', source='google_cloud') if body else None}, budget spent "
+            f"{sample(body, 'nanobanana_budget_spent_usd', scope='global') if body else None}")
+
+
+HOSTILE_CASES = {  # mode -> (full size, smoke size)
+    "feed_flood": (600_000, 20_000),  # incidents in the feed (600,000: 61 MB, under the 64 MiB cap)
+    "feed_trickle": (1, 1),
+    "token_trickle": (1, 1),
+    "token_flood": (100 << 20, 8 << 20),  # bytes of token answer
+    "huge_image": (13_000, 6_000),  # PNG side, with token counts of 1.7e308
+}
+
+
+# ---------------------------------------------------------------------------------------------
+
+def relay_figures(workdir: Path, sizes, concurrent: int, concurrent_size: int) -> None:
+    with relay(workdir) as (base, proc, _):
+        for key, (size, minimal) in enumerate(sizes):
+            body = group(size, minimal, key)
+            result = asyncio.run(post_groups(base, proc, [body]))
+            [(status, seconds)] = result["answers"]
+            print(f"one group of {size:,} {'minimal' if minimal else 'realistic'} alerts ({len(body) / 1e6:.1f} MB): "
+                  f"{status} in {seconds:.2f} s, "
+                  f"slowest /-/healthy {result['slowest_health'] * 1000:.0f} ms, peak RSS {result['peak_rss'] / 2**20:.0f} MiB")
+        bodies = [group(concurrent_size, key=100 + i) for i in range(concurrent)]  # distinct groups
+        result = asyncio.run(post_groups(base, proc, bodies))
+        statuses = Counter(status for status, _ in result["answers"])
+        slowest = max(seconds for _, seconds in result["answers"])
+        print(f"{concurrent} concurrent groups of {concurrent_size:,} alerts: {dict(statuses)}, slowest answer "
+              f"{slowest:.2f} s, slowest /-/healthy {result['slowest_health'] * 1000:.0f} ms, "
+              f"peak RSS {result['peak_rss'] / 2**20:.0f} MiB")
+
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--only", choices=["auth", "relay", "upstreams"], default=None, help="run one part")
+    parser.add_argument("--seconds", type=float, default=None, help="upstreams: seconds per case (20; smoke 4)")
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # each figure as soon as it is measured
     clients, scrapes = (20, 3) if args.smoke else (150, 20)
@@ -212,27 +429,21 @@ def main(argv: list[str]) -> int:
     concurrent, concurrent_size = (4, 1_000) if args.smoke else (40, 10_000)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        with exporter_with_basic_auth(workdir) as (base, _):
-            result = asyncio.run(scrape_under_flood(base, clients, scrapes))
-        times = [seconds for _, seconds in result["scrapes"]]
-        print(f"scrapes during a {clients}-client flood of wrong passwords: {len(times)} scrapes, statuses "
-              f"{dict(Counter(s for s, _ in result['scrapes']))}, median {statistics.median(times) * 1000:.0f} ms, "
-              f"slowest {max(times) * 1000:.0f} ms; flood answers {result['flood']}")
-        with relay(workdir) as (base, proc, _):
-            for key, (size, minimal) in enumerate(sizes):
-                body = group(size, minimal, key)
-                result = asyncio.run(post_groups(base, proc, [body]))
-                [(status, seconds)] = result["answers"]
-                print(f"one group of {size:,} {'minimal' if minimal else 'realistic'} alerts ({len(body) / 1e6:.1f} MB): "
-                      f"{status} in {seconds:.2f} s, "
-                      f"slowest /-/healthy {result['slowest_health'] * 1000:.0f} ms, peak RSS {result['peak_rss'] / 2**20:.0f} MiB")
-            bodies = [group(concurrent_size, key=100 + i) for i in range(concurrent)]  # distinct groups
-            result = asyncio.run(post_groups(base, proc, bodies))
-            statuses = Counter(status for status, _ in result["answers"])
-            slowest = max(seconds for _, seconds in result["answers"])
-            print(f"{concurrent} concurrent groups of {concurrent_size:,} alerts: {dict(statuses)}, slowest answer "
-                  f"{slowest:.2f} s, slowest /-/healthy {result['slowest_health'] * 1000:.0f} ms, "
-                  f"peak RSS {result['peak_rss'] / 2**20:.0f} MiB")
+        if args.only in (None, "upstreams"):
+            seconds = args.seconds or (4.0 if args.smoke else 20.0)
+            for mode, (full, smoke) in HOSTILE_CASES.items():
+                print(hostile_upstream(mode, smoke if args.smoke else full, seconds, workdir))
+        if args.only == "upstreams":
+            return 0
+        if args.only in (None, "auth"):
+            with exporter_with_basic_auth(workdir) as (base, _):
+                result = asyncio.run(scrape_under_flood(base, clients, scrapes))
+            times = [seconds for _, seconds in result["scrapes"]]
+            print(f"scrapes during a {clients}-client flood of wrong passwords: {len(times)} scrapes, statuses "
+                  f"{dict(Counter(s for s, _ in result['scrapes']))}, median {statistics.median(times) * 1000:.0f} ms, "
+                  f"slowest {max(times) * 1000:.0f} ms; flood answers {result['flood']}")
+        if args.only in (None, "relay"):
+            relay_figures(workdir, sizes, concurrent, concurrent_size)
     return 0
 
 

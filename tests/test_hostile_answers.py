@@ -11,10 +11,8 @@ import asyncio
 import io
 import json
 import logging
-import struct
 import threading
 import time
-import zlib
 
 import pytest
 import yaml
@@ -22,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
+from benchmarks.hostile import huge_png, incidents
 from exporter import web as exporter_web
 from exporter.budget import GLOBAL, Budget, BudgetSettings
 from exporter.config import load_text
@@ -271,19 +270,6 @@ async def test_health_says_so_when_scrapes_cannot_start(monkeypatch):
 # 5. the thumbnail of a huge image
 
 
-def huge_png(width: int, height: int) -> bytes:
-    """A valid black RGB PNG, its rows compressed as they are made: the test never holds the pixels."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    packer, row, idat = zlib.compressobj(1), bytes(1 + 3 * width), []
-    for _ in range(height):
-        idat.append(packer.compress(row))
-    idat.append(packer.flush())
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(idat)) + chunk(b"IEND", b"")
-
-
 def test_the_thumbnail_refuses_an_image_far_beyond_4k_before_decoding_it(monkeypatch):
     # the red team's was 13000x13000 (657 KB, 1,350 MB decoded); this one is over the limit too, and quick to make
     huge = huge_png(6000, 6000)
@@ -340,12 +326,6 @@ async def test_a_probe_whose_thumbnail_runs_out_of_memory_is_still_counted(monke
 
 # ---------------------------------------------------------------------------------------------
 # 6, 7. a status feed of many incidents, or one that trickles
-
-
-def incidents(count: int) -> list[dict]:
-    return [{"id": f"i{n}", "external_desc": f"incident {n}", "status_impact": "SERVICE_DISRUPTION",
-             "uri": f"incidents/i{n}", "affected_products": [{"id": "Z0FZJAMvEB4j3NbCJs6B", "title": "Gemini"}]}
-            for n in range(count)]
 
 
 async def test_a_feed_of_many_incidents_keeps_the_newest_and_counts_the_rest():
@@ -587,3 +567,137 @@ def test_the_service_raises_its_open_files_limit_to_the_hard_one():
                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard)))
     limit, in_force = map(int, done.stdout.split())
     assert limit == in_force == min(hard, 1 << 20) > low or hard == low
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. the period report against a broken or hostile Prometheus
+
+
+def prometheus_app(answer) -> web.Application:
+    """A fake Prometheus: `answer(query, is_range)` gives the body (bytes or JSON) of each query; an
+    async `answer(request)` writes the response itself."""
+    async def query(request):
+        q = request.query.get("query", "")
+        if asyncio.iscoroutinefunction(answer):
+            return await answer(request)
+        body = answer(q, request.path.endswith("_range"))
+        return web.Response(body=body if isinstance(body, bytes) else json.dumps(body).encode(),
+                            content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", query)
+    app.router.add_get("/api/v1/query_range", query)
+    return app
+
+
+def ok(result) -> dict:
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+async def run_report(tmp_path, base: str, *args: str) -> tuple[int, str, str]:
+    import contextlib
+
+    from exporter.report.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = await asyncio.to_thread(main, ["--prometheus.url", base, "--month", "2026-11",
+                                              "--out", str(tmp_path / "r"), *args])
+    md = tmp_path / "r.md"
+    return code, err.getvalue(), md.read_text(encoding="utf-8") if md.exists() else ""
+
+
+NOV = 1796083200.0  # 2026-12-01T00:00Z, the end of --month 2026-11
+
+
+@pytest.mark.parametrize("answer, problem", [
+    (lambda q, r: b"{" * 100000, "without JSON"),  # nesting past the recursion limit
+    (lambda q, r: [1, 2], "refused the query"),
+    (lambda q, r: {"status": "success", "data": {"result": "x"}}, "without a data.result list"),
+    (lambda q, r: ok([{"value": [NOV, "1"]}]), "a series without a metric mapping"),
+    (lambda q, r: ok([{"metric": {"a": 1}, "value": [NOV, "1"]}]), "a label that is not a string"),
+    (lambda q, r: ok([{"metric": {}, "value": [1.7e308, "1"]}]), "a sample time outside the period"),
+    (lambda q, r: ok([{"metric": {}, "value": [NOV, "many"]}]), "a sample value that is not a number"),
+    (lambda q, r: ok([{"metric": {}, "value": [NOV, "1"]}]) if not r else ok([{"metric": {}, "values": []}]),
+     "a series without values"),
+    (lambda q, r: {"status": "error", "errorType": "bad_data", "error": "line one\nline two"}, "line one line two"),
+])
+async def test_a_broken_answer_is_one_line_naming_the_query(tmp_path, answer, problem):
+    runner, base = await serve(prometheus_app(answer))
+    try:
+        code, err, md = await run_report(tmp_path, base)
+    finally:
+        await runner.cleanup()
+    assert code == 1 and problem in err and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("report: ")
+    assert "query" in err or "without JSON" in err
+
+
+async def test_a_huge_or_trickling_answer_ends_at_the_cap_or_the_timeout(tmp_path, monkeypatch):
+    import exporter.report.prom as prom
+
+    monkeypatch.setattr(prom, "MAX_ANSWER_BYTES", 1 << 20)
+
+    async def flood(request):
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        try:
+            for _ in range(40):  # 2.6 MB, past the cap
+                await response.write(b" " * 65536)
+        except ConnectionError:
+            pass
+        return response
+
+    async def trickle(request):
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        try:
+            for _ in range(100):
+                await response.write(b" ")
+                await asyncio.sleep(0.1)
+        except ConnectionError:
+            pass
+        return response
+
+    for handler, args, problem in ((flood, (), "with more than 1048576 bytes"),
+                                   (trickle, ("--timeout", "1"), "did not answer the query")):
+        runner, base = await serve(prometheus_app(handler))
+        try:
+            started = time.monotonic()
+            code, err, md = await run_report(tmp_path, base, *args)
+            assert time.monotonic() - started < 8
+        finally:
+            await runner.cleanup()
+        assert code == 1 and problem in err and err.count("\n") == 1, err
+
+
+async def test_markdown_shows_hostile_values_as_text(tmp_path):
+    hostile = "<img src=x onerror=alert(1)> [x](javascript:alert(1)) a|b\nnew row"
+
+    def answer(query, is_range):
+        if not is_range and query.startswith("sum by (target, model, resolution, outcome)"):
+            return ok([{"metric": {"target": hostile, "model": "m", "resolution": "1K", "outcome": "success"},
+                        "value": [NOV, "100"]}])
+        return ok([])
+
+    runner, base = await serve(prometheus_app(answer))
+    try:
+        code, err, md = await run_report(tmp_path, base)
+    finally:
+        await runner.cleanup()
+    assert code == 0, err
+    row = next(line for line in md.splitlines() if "img" in line)
+    assert "\\<img src=x onerror=alert(1)\\> \\[x\\](javascript:alert(1)) a\\|b new row" in row
+    assert "<img" not in md.replace("\\<img", "") and "](javascript" not in md.replace("\\](javascript", "")
+    assert row.count(" | ") == 8  # nine cells: the value split no row and no cell
+
+
+@pytest.mark.parametrize("args, message", [(["--month", "9999-12"], "expected YYYY-MM from 1970 to 9998"),
+                                           (["--end", "9" * 400], "expected an ISO date-time"),
+                                           (["--timeout", "inf"], "expected seconds")])
+def test_report_flags_out_of_range_are_refused(args, message, capsys):
+    from exporter.report.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--prometheus.url", "http://127.0.0.1:9", *args])
+    assert exited.value.code == 2 and message in capsys.readouterr().err

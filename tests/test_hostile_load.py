@@ -65,6 +65,7 @@ def test_the_benchmark_runs():
     from conftest import ROOT, exporter_env
 
     done = subprocess.run([sys.executable, "benchmarks/hostile.py", "--smoke"], cwd=ROOT, env=exporter_env(),
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "scrapes during a 20-client flood" in done.stdout and "concurrent groups of 1,000 alerts" in done.stdout
+    assert "feed_trickle (1): slowest /metrics" in done.stdout and "huge_image (6,000)" in done.stdout

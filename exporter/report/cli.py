@@ -18,27 +18,40 @@ from exporter.durations import parse_duration
 from exporter.report.data import Builder
 from exporter.report.prom import Prometheus, ReportError
 from exporter.report.render import html, markdown
+from exporter.text import utf8
+
+
+# The years a period may fall in: every date in them can be written (--month 9999-12 was a traceback)
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+LATEST = dt.datetime(LAST_YEAR + 1, 1, 1, tzinfo=dt.UTC).timestamp()
 
 
 def _month(text: str) -> tuple[float, float]:
     try:
         year, month = (int(p) for p in text.split("-"))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise ValueError
         start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM from {FIRST_YEAR} to {LAST_YEAR}, got {text[:40]!r}") from None
     days = calendar.monthrange(year, month)[1]
     return start.timestamp(), (start + dt.timedelta(days=days)).timestamp()
 
 
 def _end(text: str) -> float:
-    """An ISO date-time (UTC unless it has an offset) or epoch seconds."""
+    """An ISO date-time (UTC unless it has an offset) or epoch seconds, from 1970 to LAST_YEAR."""
     try:
         if text.replace(".", "", 1).isdigit():
-            return float(text)
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an ISO date-time (UTC) or epoch seconds, got {text!r}") from None
-    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+            end = float(text)
+        else:
+            when = dt.datetime.fromisoformat(text)
+            end = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+        if not 0 < end < LATEST:
+            raise ValueError
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"expected an ISO date-time (UTC) or epoch seconds from {FIRST_YEAR} "
+                                         f"to {LAST_YEAR}, got {text[:40]!r}") from None
+    return end
 
 
 def _range(text: str) -> float:
@@ -46,6 +59,16 @@ def _range(text: str) -> float:
         return parse_duration(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _timeout(text: str) -> float:
+    try:
+        seconds = float(text)
+        if not 0 < seconds <= 3600:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to 3600, got {text[:40]!r}") from None
+    return seconds
 
 
 def parser() -> argparse.ArgumentParser:
@@ -65,7 +88,8 @@ def parser() -> argparse.ArgumentParser:
                    help="availability objective, e.g. 0.999 (default: the rules' nanobanana:slo_objective:ratio)")
     p.add_argument("--out", default="nanobanana-report", metavar="PREFIX",
                    help="writes PREFIX.html and PREFIX.md (default nanobanana-report)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per Prometheus query (default 60)")
+    p.add_argument("--timeout", type=_timeout, default=60.0,
+                   help="seconds per Prometheus query, the whole answer included (default 60)")
     return p
 
 
@@ -90,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     html_path, md_path = out.with_name(out.name + ".html"), out.with_name(out.name + ".md")
-    html_path.write_text(html(report), encoding="utf-8")
-    md_path.write_text(markdown(report), encoding="utf-8")
+    html_path.write_bytes(utf8(html(report)))  # label values come from outside: see exporter/text.py
+    md_path.write_bytes(utf8(markdown(report)))
     for line in report.missing:
         print(f"report: missing: {line}", file=sys.stderr)
     print(f"wrote {html_path} and {md_path}: {len(report.rows)} series, {len(report.outages)} outages, "

@@ -138,7 +138,7 @@ class Builder:
         if self.slo_flag is not None:
             return self.slo_flag, "--slo"
         result = self.prom.instant("max(nanobanana:slo_objective:ratio)", self.end)
-        if result and _num(result[0]["value"][1]) is not None:
+        if result and 0 < (_num(result[0]["value"][1]) or 0) < 1:
             return float(result[0]["value"][1]), "recording rule nanobanana:slo_objective:ratio"
         return SLO_OBJECTIVE, "the shipped default: this Prometheus has no nanobanana:slo_objective:ratio (rules not loaded)"
 
@@ -186,7 +186,7 @@ class Builder:
             window = f"{int(o.duration + self.step)}s"  # the failing probe that turned it to 0 ran up to a step before
             result = self.prom.instant(f"sum by (outcome) (increase(nanobanana_probes_total{self.sel(*matchers)}"
                                        f"[{window}]))", o.end)
-            o.causes = {c["metric"]["outcome"]: v for c in result if (v := _num(c["value"][1]) or 0.0) >= 0.5}
+            o.causes = {c["metric"].get("outcome", ""): v for c in result if (v := _num(c["value"][1]) or 0.0) >= 0.5}
         return out
 
     def _latency(self, r: Report) -> dict[str, dict[str, float | None]]:

@@ -192,16 +192,28 @@ def _cell(text: str) -> str:
     return f"<td{css}>{escape(text)}</td>"
 
 
+# The Markdown that can make markup from text: HTML (< >), links and images ([ ]), code, emphasis and
+# strikethrough (` * ~), table cells (|), and the escape itself. A label value or incident title is
+# shown as text, never as markup, a link or a new table row (issue 32). `_` is left: inside a word
+# (metric names) it is no emphasis, and next to one it can only make italics.
+_MARKUP = re.compile(r"([\\`*\[\]<>|~])")
+
+
+def _md(text: str) -> str:
+    """`text` as literal Markdown on one line: every markup character escaped by a backslash."""
+    return _MARKUP.sub(r"\\\1", " ".join(text.split()))
+
+
 def markdown(r: Report) -> str:
-    lines = ["# Nano Banana availability report", ""] + [f"- {line}" for line in _summary(r)] + [""]
+    lines = ["# Nano Banana availability report", ""] + [f"- {_md(line)}" for line in _summary(r)] + [""]
     if r.missing:
-        lines += ["**What this report cannot say:**", ""] + [f"- {m}" for m in r.missing] + [""]
+        lines += ["**What this report cannot say:**", ""] + [f"- {_md(m)}" for m in r.missing] + [""]
     for title, (header, rows) in tables(r).items():
-        lines += [f"## {title}", ""]
+        lines += [f"## {_md(title)}", ""]
         if not rows:
             lines += ["None in the period.", ""]
             continue
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows] + [""]
+        lines += ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows] + [""]
     lines += ["Charts are in the HTML report.", ""]
     return "\n".join(lines)
