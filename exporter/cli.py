@@ -167,6 +167,11 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     stack.push_async_callback(liveness.stop)
     stack.push_async_callback(canary.stop)
     stack.push_async_callback(prober.aclose)
+    from exporter.drift import catalog_watch
+
+    watch = catalog_watch(credentials)  # None when NANOBANANA_CATALOG_CHECK=off
+    if watch is not None:
+        stack.push_async_callback(watch.stop)
     current = {"config": config}
 
     def read() -> tuple[Config, object]:
@@ -179,13 +184,15 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
         liveness.apply(new)
         canary.apply(new)
         status.apply(new.status_sources)
+        if watch is not None:
+            watch.apply(new)
         current["config"] = new
         aio.freeze_heap()
         return f"{new.source}, {counted(len(new.series), 'series', 'series')} in {counted(len(new.targets), 'target')}"
 
     service = Service("nanobanana_exporter", args, web_config, read, apply, redactor,
                       files=[] if args.demo else [args.config_file, args.web_config_file])
-    exposition = Exposition(store, status, liveness, budget, canary)
+    exposition = Exposition(store, status, liveness, budget, canary, watch)
     exposition.registry.register(service.reloader)
     exposition.registry.register(TasksCollector(asyncio.get_running_loop()))
     exposition.registry.register(MaintenanceCollector(lambda: current["config"], time.time))
@@ -206,6 +213,8 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     liveness.apply(config)
     canary.apply(config)
     status.apply(config.status_sources)
+    if watch is not None:
+        watch.apply(config)
     aio.freeze_heap()
     log.info("listening", extra={**service.listening, "event_loop": aio.loop_factory()[0],
                                  "series": len(config.series), "config": config.source, "version": __version__})

@@ -201,3 +201,68 @@ def config_check_lines(config: Config, timeout: float = 10.0) -> list[str]:
     for name, why in report.unreachable.items():
         lines.append(f"catalog: the API of target {name} could not be reached ({why}): not compared")
     return lines
+
+
+DAY = 86400.0
+
+
+def catalog_watch(credentials=None) -> "CatalogWatch | None":
+    """The running exporter's watch, or None when NANOBANANA_CATALOG_CHECK=off (the tests' default)."""
+    if os.environ.get(OFFLINE_ENV, "").lower() == "off":
+        return None
+    return CatalogWatch(credentials)
+
+
+class CatalogWatch:
+    """The comparison in the running exporter: at start, after a reload that changes the targets, and
+    then daily, with the liveness checks' credentials and TLS. Its report feeds the
+    `nanobanana_catalog_*` families (exporter/metrics.py CATALOG_FAMILIES)."""
+
+    def __init__(self, credentials=None, transport: httpx.AsyncBaseTransport | None = None, interval: float = DAY,
+                 timeout: float = 30.0):
+        from exporter import __version__, tls
+        from exporter.credentials import Credentials
+
+        self.credentials = credentials or Credentials()
+        self.interval, self.timeout = interval, timeout
+        self.report: Report | None = None
+        self.last_run: float | None = None  # wall clock of the last finished comparison
+        self._targets: tuple[Target, ...] = ()
+        self._task: asyncio.Task | None = None
+        self._client = httpx.AsyncClient(verify=tls.client_context(), timeout=timeout, follow_redirects=False,
+                                         transport=transport, headers={"User-Agent": f"nanobanana-exporter/{__version__}"})
+
+    def apply(self, config: Config) -> None:
+        """Compare now (and daily) when the targets' listings changed; keep the schedule otherwise."""
+        targets = tuple(config.targets)
+        specs = [(t.name, t.api, t.base_url, t.model, t.api_key, t.google) for t in targets]
+        if self._task is not None and specs == [(t.name, t.api, t.base_url, t.model, t.api_key, t.google)
+                                                for t in self._targets]:
+            return
+        self._targets = targets
+        if self._task is not None:
+            self._task.cancel()
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="catalog drift")
+
+    async def _loop(self) -> None:
+        import logging
+        import time
+
+        log = logging.getLogger(__name__)
+        while True:
+            try:
+                report = await check_catalog(self._targets, self._client, self.credentials.secret, self.timeout)
+            except Exception as err:  # noqa: BLE001 - a bug of ours must not end the daily check
+                log.error("catalog drift check raised unexpectedly: %r", type(err).__name__)
+            else:
+                self.report, self.last_run = report, time.time()
+                for d in report.drifts:
+                    log.info("catalog drift", extra={"kind": d.kind, "target": d.target, "model": d.model,
+                                                     "catalog": d.catalog, "live": d.live})
+            await asyncio.sleep(self.interval)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._client.aclose()

@@ -92,6 +92,20 @@ CANARY_FAMILIES = check_families("canary", "Canary calls (a paid text-only gener
 }
 CHECK_FAMILIES = {"liveness": LIVENESS_FAMILIES, "canary": CANARY_FAMILIES}
 
+# The catalog against the live APIs (exporter/drift.py CatalogWatch): at start and daily
+_CW = "Values come from the daily catalog comparison (exporter/drift.py)"
+CATALOG_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "nanobanana_catalog_drift": (
+        "gauge", f"Differences between the model catalog and the live APIs, by kind: gone (a configured model the "
+                 f"API no longer lists), price (a live rate more than 5 % off the catalog's), new_model (an image "
+                 f"model the catalog does not know). {_CW}.", ("kind",)),
+    "nanobanana_catalog_drift_info": (
+        "gauge", f"One difference: the target and model, its kind, the rate it concerns (price), the catalog's and "
+                 f"the live value; always 1. {_CW}.", ("target", "model", "kind", "field", "catalog", "live")),
+    "nanobanana_catalog_last_check_timestamp_seconds": (
+        "gauge", f"When the last comparison finished (the targets whose API did not answer were skipped). {_CW}.", ()),
+}
+
 # Daily budgets (exporter.budget): scope is "global" or "target:<name>".
 BUDGET_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_budget_limit_usd": ("gauge", "Configured daily spend limit in USD, where one is set.", ("scope",)),
@@ -284,6 +298,27 @@ class BudgetCollector:
         yield from f.values()
 
 
+class CatalogCollector:
+    def __init__(self, watch):
+        self.watch = watch
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from exporter.drift import KINDS
+
+        f = _families(CATALOG_FAMILIES)
+        report = self.watch.report
+        if report is not None:
+            for kind in KINDS:
+                f["nanobanana_catalog_drift"].add_metric([kind], sum(d.kind == kind for d in report.drifts))
+            for d in report.drifts:
+                f["nanobanana_catalog_drift_info"].add_metric([d.target, d.model, d.kind, d.field, d.catalog, d.live], 1)
+            f["nanobanana_catalog_last_check_timestamp_seconds"].add_metric([], self.watch.last_run)
+        yield from f.values()
+
+
 class TasksCollector:
     """The asyncio tasks of the exporter's event loop, as Go exporters export go_goroutines: steady
     with a steady config, so a count that keeps growing is a leak. Read from the scrape's worker
@@ -407,7 +442,8 @@ def _escape(value: str) -> str:
 
 
 def make_registry(store: Store, status=None, liveness: Checker | None = None,
-                  budget: Budget | None = None, series_families: bool = True, canary: Checker | None = None) -> CollectorRegistry:
+                  budget: Budget | None = None, series_families: bool = True, canary: Checker | None = None,
+                  catalog_watch=None) -> CollectorRegistry:
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
@@ -420,6 +456,8 @@ def make_registry(store: Store, status=None, liveness: Checker | None = None,
             registry.register(CheckCollector(checker))
     if budget is not None:
         registry.register(BudgetCollector(budget))
+    if catalog_watch is not None:
+        registry.register(CatalogCollector(catalog_watch))
     return registry
 
 
@@ -444,8 +482,9 @@ class Exposition:
     prometheus_client."""
 
     def __init__(self, store: Store, status=None, liveness: Checker | None = None, budget: Budget | None = None,
-                 canary: Checker | None = None):
-        self.registry = make_registry(store, status, liveness, budget, series_families=False, canary=canary)
+                 canary: Checker | None = None, catalog_watch=None):
+        self.registry = make_registry(store, status, liveness, budget, series_families=False, canary=canary,
+                                      catalog_watch=catalog_watch)
         self.series = [ProbeCollector(store)] + [CheckCollector(c) for c in (liveness, canary) if c is not None]
 
     def render(self, accept: str) -> tuple[bytes, str]:

@@ -481,6 +481,19 @@
           }
         },
         {
+          "alert": "NanoBananaCatalogDrift",
+          "expr": "nanobanana_catalog_drift_info == 1",
+          "labels": {
+            "severity": "info"
+          },
+          "annotations": {
+            "summary": "The model catalog is out of date: {{ $labels.kind }} {{ $labels.model }}",
+            "description": "The API of target {{ $labels.target }} disagrees with the exporter's model catalog about {{ $labels.model }} ({{ $labels.kind }}{{ if $labels.field }}, {{ $labels.field }} rate{{ end }}): catalog {{ if $labels.catalog }}{{ $labels.catalog }}{{ else }}-{{ end }}, live {{ $labels.live }}. Prices, sizes and retirement warnings may be wrong. First: upgrade the exporter, or set `price:` / `family:` on the target (`nanobanana-exporter --config.check` prints the differences).",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananacatalogdrift{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview?var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
+          }
+        },
+        {
           "alert": "NanoBananaBudgetExhausted",
           "expr": "nanobanana_budget_exhausted == 1",
           "labels": {

@@ -94,3 +94,31 @@ def config_check_against(sim: str, tmp_path: Path) -> None:
     assert "catalog: the API of target gone could not be reached (ConnectError" in result.stdout
     offline = run_check("--config.file", str(path))  # the tests' default: no comparison at all
     assert offline.returncode == 0 and "catalog: not compared with the live APIs (NANOBANANA_CATALOG_CHECK=off)" in offline.stdout
+
+
+def test_the_running_exporter_exports_the_drift_at_start(tmp_path):
+    """Against the simulator's listings: a vanished model, a changed price and a new image model show as
+    nanobanana_catalog_drift by kind and one info series each (the alert's input: alertmanager/tests/catalog_drift.yml)."""
+    from conftest import running_exporter
+
+    with running_simulator() as (sim, _):
+        httpx.put(f"{sim}/_sim/config", json={
+            "models": ["gemini-3-pro-image", "gemini-9-image", "google/gemini-3-pro-image"],
+            "listing_prices": {"google/gemini-3-pro-image": {"completion": 18.0}}}, timeout=5).raise_for_status()
+        path = tmp_path / "c.yml"
+        path.write_text(f"defaults: {{interval: 1h}}\ntargets:\n"
+                        f"  - {{name: g, api: gemini, base_url: '{sim}', model: gemini-nano-banana-2.1}}\n"
+                        f"  - {{name: or, api: openrouter, base_url: '{sim}/api/v1', model: google/gemini-3-pro-image}}\n")
+        with running_exporter("--config.file", str(path), env=exporter_env(NANOBANANA_CATALOG_CHECK="on")) as (base, _):
+            import time
+
+            deadline = time.monotonic() + 30
+            while "nanobanana_catalog_last_check_timestamp_seconds " not in (text := httpx.get(f"{base}/metrics", timeout=5).text):
+                assert time.monotonic() < deadline, "no catalog comparison within 30 s"
+                time.sleep(0.2)
+    for kind in ("gone", "price", "new_model"):
+        assert f'nanobanana_catalog_drift{{kind="{kind}"}} 1.0' in text
+    assert ('nanobanana_catalog_drift_info{catalog="12",field="completion",kind="price",live="18",'
+            'model="google/gemini-3-pro-image",target="or"} 1.0') in text
+    assert 'kind="gone",live="not in the list",model="gemini-nano-banana-2.1",target="g"} 1.0' in text
+    assert 'kind="new_model",live="listed",model="gemini-9-image",target="g"} 1.0' in text

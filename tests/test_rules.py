@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.metrics import BUDGET_FAMILIES, LIVENESS_FAMILIES, MODEL_FAMILIES
+from exporter.metrics import BUDGET_FAMILIES, CATALOG_FAMILIES, LIVENESS_FAMILIES, MODEL_FAMILIES
 from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
 from exporter.sizes import RESOLUTIONS, THINKING_LEVELS
 from exporter.status.base import IMPACTS, UNKNOWN_IMPACT
@@ -252,7 +252,7 @@ def test_rules_classify_outcomes_like_outcomes_py():
 def test_cost_alerts_read_only_metrics_the_exporter_defines():
     [group] = [g for g in rule_groups() if g["name"] == "nanobanana-cost"]
     used = set(re.findall(r"\bnanobanana_[a-z_]+", " ".join(rule["expr"] for rule in group["rules"])))
-    assert used and used <= set(LIVENESS_FAMILIES) | set(BUDGET_FAMILIES) | set(MODEL_FAMILIES), used
+    assert used and used <= set(LIVENESS_FAMILIES) | set(BUDGET_FAMILIES) | set(MODEL_FAMILIES) | set(CATALOG_FAMILIES), used
 
 
 def test_rules_and_inhibitions_match_the_impacts_the_exporter_exports():

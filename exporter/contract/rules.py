@@ -442,6 +442,22 @@ COST = Group("nanobanana-cost", (
                    "or past it",
         dashboard="overview", variables=("model",)),
     Alert(
+        name="NanoBananaCatalogDrift", severity="info",
+        comment="The model catalog (exporter/catalog.py) differs from what the APIs list now: the daily free "
+                "comparison of exporter/drift.py. One alert per difference; nothing pages: the probes still say "
+                "whether the model works.",
+        expr="nanobanana_catalog_drift_info == 1",
+        summary="The model catalog is out of date: {{ $labels.kind }} {{ $labels.model }}",
+        description=(
+            "The API of target {{ $labels.target }} disagrees with the exporter's model catalog about "
+            "{{ $labels.model }} ({{ $labels.kind }}{{ if $labels.field }}, {{ $labels.field }} rate{{ end }}): "
+            "catalog {{ if $labels.catalog }}{{ $labels.catalog }}{{ else }}-{{ end }}, live {{ $labels.live }}. "
+            "Prices, sizes and retirement warnings may be wrong. First: upgrade the exporter, or set `price:` / "
+            "`family:` on the target (`nanobanana-exporter --config.check` prints the differences)."),
+        fires_when="the daily comparison of the model catalog with the live APIs found a vanished model, a price "
+                   "more than 5 % off, or an image model the catalog does not know",
+        dashboard="overview", variables=("model",)),
+    Alert(
         name="NanoBananaBudgetExhausted", severity="warning",
         comment="Paid probes of this scope are paused until the budget day ends: probe series go stale.",
         expr="nanobanana_budget_exhausted == 1",
