@@ -266,3 +266,111 @@ class CatalogWatch:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self._client.aclose()
+
+
+# --- the maintainer's command: the drift as a patch of exporter/catalog.py --------------------------
+
+CATALOG_FILE = "exporter/catalog.py"
+_FAMILY_VARS = {"nano-banana-pro": "PRO", "nano-banana-2": "FLASH_2", "nano-banana-2.1": "FLASH_21",
+                "nano-banana-2-lite": "FLASH_2_LITE", "nano-banana": "FLASH"}
+_RATES = {"prompt": "usd_per_million_input_tokens", "completion": "usd_per_million_text_tokens"}
+
+
+def _guess_family(model_id: str) -> str:
+    """A new id's family by its name, for the maintainer to check: the catalog's variable name."""
+    name = model_id.lower()
+    if "lite" in name:
+        return "FLASH_2_LITE"
+    if "pro" in name:
+        return "PRO"
+    return "FLASH_21"  # the newest Flash: the likeliest shape of a new Nano Banana
+
+
+def catalog_patch(source: str, drifts: list[Drift], day: str) -> str:
+    """exporter/catalog.py's text with the drifts applied: live rates written into the family (one
+    family, several targets: the first figure), new ids added with a guessed family, vanished ids
+    marked; each edit commented with the day. Returns the new text."""
+    import re
+
+    lines = source.splitlines(keepends=True)
+    done: set[tuple[str, str, str]] = set()
+    for d in drifts:
+        if d.kind == "price":
+            family = catalog.family_of(d.model)
+            var = _FAMILY_VARS.get(family.name)
+            if var is None or (var, d.field, "") in done:
+                continue
+            done.add((var, d.field, ""))
+            start = next(i for i, line in enumerate(lines) if line.startswith(f"{var} = Family("))
+            end = next(i for i in range(start, len(lines)) if lines[i].startswith(")"))
+            for i in range(start, end):
+                if _RATES[d.field] in lines[i]:
+                    lines[i] = re.sub(rf"{_RATES[d.field]}=[0-9.]+", f"{_RATES[d.field]}={d.live}", lines[i])
+                    lines.insert(i, f"    # {day}: {d.field} rate {d.catalog} -> {d.live} per OpenRouter's live listing\n")
+                    break
+        elif d.kind == "new_model" and ("new", d.model, "") not in done:
+            done.add(("new", d.model, ""))
+            end = max(i for i, line in enumerate(lines) if line.startswith(")}"))
+            lines.insert(end, f'    Model("{d.model}", {_guess_family(d.model)}, "ga", source="listed by the API on {day}; '
+                              f'family GUESSED from the id: check"),\n')
+        elif d.kind == "gone" and ("gone", d.model, "") not in done:
+            done.add(("gone", d.model, ""))
+            index = next((i for i, line in enumerate(lines) if line.lstrip().startswith(f'Model("{d.model}",')), None)
+            if index is not None:
+                lines.insert(index, f"    # {day}: not listed by the API of target {d.target} any more: set its shutdown "
+                                    f"date (and successor)\n")
+    return "".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m exporter.drift [--config.file F]`: the catalog's drift against the live APIs as a
+    patch a maintainer applies with `git apply` (or `patch -p1`). Without a config: OpenRouter's public
+    listing for the catalog's slugs, and the Gemini API with GEMINI_API_KEY when it is set."""
+    import argparse
+    import difflib
+    import sys
+    from pathlib import Path
+
+    from exporter.config import load_file
+
+    parser = argparse.ArgumentParser(prog="python -m exporter.drift", description=main.__doc__)
+    parser.add_argument("--config.file", dest="config_file", help="compare through these targets instead")
+    args = parser.parse_args(argv)
+    if args.config_file:
+        targets = list(load_file(args.config_file).targets)
+    else:
+        import yaml
+
+        from exporter.config import load_text
+
+        raw = [{"name": "openrouter", "api": "openrouter", "model": next(m for m in catalog.MODELS if m.startswith("google/"))}]
+        if os.environ.get("GEMINI_API_KEY"):
+            raw.append({"name": "gemini", "api": "gemini", "model": "gemini-3-pro-image", "api_key_env": "GEMINI_API_KEY"})
+        targets = list(load_text(yaml.safe_dump({"targets": raw}), "<catalog>").targets)
+        # every slug of the catalog, compared through OpenRouter's one listing
+        targets += [dataclasses.replace(targets[0], name="openrouter", model=m, family=catalog.family_of(m))
+                    for m in catalog.MODELS if m.startswith("google/") and m != targets[0].model]
+
+    async def run() -> Report:
+        from exporter.credentials import Credentials
+
+        async with httpx.AsyncClient(timeout=30, follow_redirects=False) as client:
+            return await check_catalog(targets, client, Credentials().secret, 30)
+
+    report = asyncio.run(run())
+    for name, why in report.unreachable.items():
+        print(f"# not compared: target {name}: {why}", file=sys.stderr)
+    for d in report.drifts:
+        print(f"# {d.describe()}", file=sys.stderr)
+    path = Path(__file__).with_name("catalog.py")
+    before = path.read_text()
+    known_gone = [m for m, e in catalog.MODELS.items() if e.stage_on(catalog.today()) == "shutdown"]
+    after = catalog_patch(before, [d for d in report.drifts if d.kind != "gone" or d.model not in known_gone],
+                          str(catalog.today()))
+    sys.stdout.writelines(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                               f"a/{CATALOG_FILE}", f"b/{CATALOG_FILE}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

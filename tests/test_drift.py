@@ -122,3 +122,35 @@ def test_the_running_exporter_exports_the_drift_at_start(tmp_path):
             'model="google/gemini-3-pro-image",target="or"} 1.0') in text
     assert 'kind="gone",live="not in the list",model="gemini-nano-banana-2.1",target="g"} 1.0' in text
     assert 'kind="new_model",live="listed",model="gemini-9-image",target="g"} 1.0' in text
+
+
+def test_the_maintainers_command_prints_a_patch_that_applies(tmp_path):
+    """`python -m exporter.drift`: the drift against the simulator's listings as a unified diff of
+    exporter/catalog.py that `patch -p1` applies, with the live rate, the new id and the vanished id."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    with running_simulator() as (sim, _):
+        httpx.put(f"{sim}/_sim/config", json={
+            "models": ["gemini-3-pro-image", "gemini-9-image", "google/gemini-3-pro-image"],
+            "listing_prices": {"google/gemini-3-pro-image": {"completion": 18.0}}}, timeout=5).raise_for_status()
+        path = tmp_path / "c.yml"
+        path.write_text(f"targets:\n"
+                        f"  - {{name: g, api: gemini, base_url: '{sim}', model: gemini-nano-banana-2.1}}\n"
+                        f"  - {{name: or, api: openrouter, base_url: '{sim}/api/v1', model: google/gemini-3-pro-image}}\n")
+        result = subprocess.run([sys.executable, "-m", "exporter.drift", "--config.file", str(path)], capture_output=True,
+                                text=True, env=exporter_env(), cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    diff = result.stdout
+    assert diff.startswith("--- a/exporter/catalog.py\n+++ b/exporter/catalog.py\n")
+    assert "+    usd_per_million_input_tokens=2.0, usd_per_million_text_tokens=18," in diff
+    assert '+    Model("gemini-9-image", FLASH_21, "ga", source=' in diff
+    assert "not listed by the API of target g any more" in diff
+    (tmp_path / "exporter").mkdir()
+    shutil.copy(ROOT / "exporter" / "catalog.py", tmp_path / "exporter" / "catalog.py")
+    applied = subprocess.run(["patch", "-p1", "-d", str(tmp_path)], input=diff, capture_output=True, text=True, timeout=30)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "usd_per_million_text_tokens=18," in (tmp_path / "exporter" / "catalog.py").read_text()
