@@ -1,9 +1,11 @@
 """Reading an HTTP answer with a cap: the one way every client of the exporter does it (probes, the
-openai SDK's transport, liveness checks, status sources), so an upstream that sends gigabytes costs
-at most `cap` bytes of memory and becomes a classified outcome, never an exhausted process."""
+openai SDK's transport, liveness checks, status sources; Google token requests and the report with
+a whole-answer deadline too), so an upstream that sends gigabytes costs at most `cap` bytes of
+memory and becomes a classified outcome, never an exhausted process."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterable, AsyncIterator
 
 import httpx
@@ -42,4 +44,21 @@ async def read_capped(response: httpx.Response, cap: int) -> bytearray:
     body = bytearray()
     async for chunk in body_chunks(response, cap):
         body += chunk
+    return body
+
+
+def read_by(response: httpx.Response, cap: int, deadline: float) -> bytearray:
+    """The body of a streamed synchronous response, refusing more than `cap` bytes (TooLarge) and
+    any of it after `deadline` (time.monotonic(); TimeoutError): httpx's timeout bounds each read,
+    so an answer that trickles a byte a second would never end (issue 32)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap and "content-encoding" not in response.headers:
+        raise TooLarge(cap)
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > cap:
+            raise TooLarge(cap)
+        if time.monotonic() > deadline:
+            raise TimeoutError
     return body

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from exporter import tls
+from exporter import bodies, tls
 from exporter.dialects.base import ProbeFailure
 from exporter.outcomes import Outcome
 from exporter.targets import GoogleAuth, Target
@@ -61,16 +61,11 @@ class HttpxRequest:
         deadline = time.monotonic() + limit
         try:
             with self._client.stream(method, url, content=body, headers=headers, timeout=limit) as response:
-                received = bytearray()
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > MAX_TOKEN_ANSWER_BYTES:
-                    raise exceptions.TransportError(f"the answer is larger than {MAX_TOKEN_ANSWER_BYTES} bytes")
-                for chunk in response.iter_bytes():
-                    received += chunk
-                    if len(received) > MAX_TOKEN_ANSWER_BYTES:
-                        raise exceptions.TransportError(f"the answer is larger than {MAX_TOKEN_ANSWER_BYTES} bytes")
-                    if time.monotonic() > deadline:
-                        raise exceptions.TransportError(f"no complete answer within {limit:g}s")
+                received = bodies.read_by(response, MAX_TOKEN_ANSWER_BYTES, deadline)
+        except bodies.TooLarge:
+            raise exceptions.TransportError(f"the answer is larger than {MAX_TOKEN_ANSWER_BYTES} bytes") from None
+        except (TimeoutError, httpx.TimeoutException):
+            raise exceptions.TransportError(f"no complete answer within {limit:g}s") from None
         except httpx.HTTPError as err:
             raise exceptions.TransportError(f"{type(err).__name__}: {err}") from None
 

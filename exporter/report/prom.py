@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from exporter import bodies
+
 MAX_ANSWER_BYTES = 32 * 1024 * 1024  # a month of 100 series answers a few MB (benchmarks/report.py)
 SLACK = 86400.0  # sample times may lie this far outside the period asked for (step alignment)
 
@@ -67,22 +69,13 @@ class Prometheus:
         """(status, body), the whole of it within the timeout (httpx's bounds each read) and the cap."""
         deadline = time.monotonic() + self.timeout
         where = f"the query {params['query']!r}"
-        body = bytearray()
         try:
             with self.client.stream("GET", f"{self.url}{path}", params=params) as response:
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
-                    raise ReportError(f"Prometheus answered {where} with more than {MAX_ANSWER_BYTES} bytes; "
-                                      "narrow the period or --selector")
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_ANSWER_BYTES:
-                        raise ReportError(f"Prometheus answered {where} with more than {MAX_ANSWER_BYTES} bytes; "
-                                          "narrow the period or --selector")
-                    if time.monotonic() > deadline:
-                        raise ReportError(f"Prometheus did not answer {where} within --timeout {self.timeout:g}s")
-                return response.status_code, body
-        except httpx.TimeoutException:
+                return response.status_code, bodies.read_by(response, MAX_ANSWER_BYTES, deadline)
+        except bodies.TooLarge:
+            raise ReportError(f"Prometheus answered {where} with more than {MAX_ANSWER_BYTES} bytes; "
+                              "narrow the period or --selector") from None
+        except (TimeoutError, httpx.TimeoutException):
             raise ReportError(f"Prometheus did not answer {where} within --timeout {self.timeout:g}s") from None
         except httpx.HTTPError as err:
             raise ReportError(f"cannot reach Prometheus at {self.url} for {where}: {err.__class__.__name__}: {err}"
