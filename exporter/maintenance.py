@@ -134,6 +134,21 @@ class Window:
     def next_start(self, now: float) -> float | None:
         return min((s for s, _ in self.occurrences(now) if s > now), default=None)
 
+    def spans(self, begin: float, end: float) -> Iterable[tuple[float, float]]:
+        """The occurrences that overlap [begin, end), clipped to it."""
+        if self.start is not None:
+            found = [(self.start.timestamp(), self.end.timestamp())]
+        else:
+            first = dt.datetime.fromtimestamp(begin, self.zone).date() - dt.timedelta(days=int(self.duration // 86400) + 1)
+            days = (dt.datetime.fromtimestamp(end, self.zone).date() - first).days + 1
+            found = []
+            for offset in range(days):
+                day = first + dt.timedelta(days=offset)
+                if day.weekday() in self.weekdays:
+                    start = dt.datetime.combine(day, self.start_time, self.zone).timestamp()
+                    found.append((start, start + self.duration))
+        return [(max(s, begin), min(e, end)) for s, e in found if s < end and e > begin]
+
 
 @dataclass(frozen=True)
 class Maintenance:
@@ -148,6 +163,15 @@ class Maintenance:
 
     def active(self, target: str, now: float) -> bool:
         return bool(self.open_windows(target, now))
+
+    def paused_seconds(self, target: str, begin: float, end: float) -> float:
+        """How long windows pause the target between begin and end (overlapping windows counted once)."""
+        total, reach = 0.0, begin
+        for start, stop in sorted(span for w in self.windows if w.covers(target) for span in w.spans(begin, end)):
+            start = max(start, reach)
+            if stop > start:
+                total, reach = total + stop - start, stop
+        return total
 
 
 def unknown_targets(models: list[WindowModel], names: Iterable[str]) -> list[tuple[int, str]]:

@@ -17,6 +17,7 @@ shipped rules and prints these bounds beside its figures.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from exporter.durations import format_duration, parse_duration
 from exporter.canary import estimated_cost, has_canary
 from exporter.liveness import has_check
 from exporter.scheduler import JITTER, MAX_JITTER
+from exporter.service import counted
 
 DAY = 86400.0
 MONTH_DAYS = 30
@@ -89,7 +91,13 @@ def _usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def print_plan(config: Config, out: Callable[[str], Any] = print) -> list[SeriesPlan]:
+def paused_share(config: Config, target: str, now: float) -> float:
+    """The share (0-1) of the next MONTH_DAYS days that maintenance windows pause the target."""
+    span = MONTH_DAYS * DAY
+    return config.maintenance.paused_seconds(target, now, now + span) / span
+
+
+def print_plan(config: Config, out: Callable[[str], Any] = print, now: float | None = None) -> list[SeriesPlan]:
     plans = [plan_series(s) for s in config.series]
     rows = [("target", "api", "model", "resolution", "thinking", "interval", "timeout", "probes/day", "usd/day",
              "usd/month", "detect", "detect-paid", "detect-slow")]
@@ -108,6 +116,17 @@ def print_plan(config: Config, out: Callable[[str], Any] = print) -> list[Series
     total_cost += sum(canaries.values())
     out(f"total: {total_probes:g} paid probes/day, {_usd(total_cost)}/day, {_usd(total_cost * MONTH_DAYS)}/month "
         f"({MONTH_DAYS} days); {checks:g} free liveness checks/day")
+    now = time.time() if now is None else now
+    saved = 0.0
+    for t in config.targets if config.maintenance.windows else ():
+        share = paused_share(config, t.name, now)
+        if share:
+            usd = (sum(p.cost_per_day for p in plans if p.series.target.name == t.name) + canaries.get(t.name, 0.0)) * MONTH_DAYS
+            saved += usd * share
+            out(f"maintenance {t.name}: paused {share * MONTH_DAYS * 24:.1f} h of the next {MONTH_DAYS} days "
+                f"({share:.1%}), saving {_usd(usd * share)} of its {_usd(usd)}/month")
+    if saved:
+        out(f"total with maintenance windows: {_usd(total_cost * MONTH_DAYS - saved)} over the next {MONTH_DAYS} days")
     for name, usd in canaries.items():
         target = next(t for t in config.targets if t.name == name)
         out(f"canary {name}: {DAY / target.canary.interval:g} text calls/day, about {_usd(usd)}/day (included above; "
@@ -123,7 +142,7 @@ def print_plan(config: Config, out: Callable[[str], Any] = print) -> list[Series
         out("  detect and detect-paid include the canary: trigger_after failed canaries in a row probe the series at once.")
     for warning in model_warnings(config) + budget_warnings(config, plans):
         out(f"WARNING: {warning}")
-    out(f"{len(config.series)} series in {len(config.targets)} targets")
+    out(f"{counted(len(config.series), 'series', 'series')} in {counted(len(config.targets), 'target')}")
     return plans
 
 

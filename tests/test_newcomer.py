@@ -1,7 +1,10 @@
 """A newcomer's first hour, as issue 33 walked it: each documented command runs as written (the
 address or port swapped for a free one), and each stumble seen then stays fixed."""
 
+import json
+import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +16,7 @@ import yaml
 
 from conftest import ROOT, exporter_env, free_port, running_exporter, running_process
 from tests.helpers import wait
+from tests.stack import ALERTMANAGER, start_alertmanager
 from exporter.config import load_text
 from exporter.outcomes import Outcome
 from exporter.simulator.server import BASE_PATHS
@@ -181,3 +185,42 @@ def _healthy(base: str) -> bool:
         return httpx.get(base + "/-/healthy", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+# --- the mixin and the silence example, as the docs write them ---------------------------------
+
+def sh_block_after(text: str, marker: str) -> str:
+    return re.search(r"```sh\n(.*?)```", text[text.index(marker):], re.S)[1]
+
+
+@pytest.mark.skipif(not (shutil.which("jsonnet") and shutil.which("promtool")), reason="jsonnet and promtool not installed")
+def test_the_mixin_renders_with_the_documented_commands(tmp_path):
+    alerting = room("alerting")
+    part = alerting[alerting.index("### As a jsonnet mixin"):]
+    commands = sh_block_after(part, "### As a jsonnet mixin").replace("/path/to/nanobanana-exporter", str(ROOT))
+    (tmp_path / "nanobanana.jsonnet").write_text(re.search(r"```jsonnet\n(.*?)```", part, re.S)[1])
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    rendered = json.loads((tmp_path / "out/nanobanana-rules.json").read_text())
+    assert any(rule.get("alert") == "NanoBananaOutage" for group in rendered["groups"] for rule in group["rules"])
+
+
+@pytest.mark.skipif(not (shutil.which("amtool") and ALERTMANAGER), reason="amtool and alertmanager not installed")
+@pytest.mark.parametrize("page", ["alerting", "runbook"])
+def test_the_documented_silence_is_accepted_by_alertmanager(tmp_path, page):
+    """The maintenance silence of docs/alerting.md and docs/runbook.md, run as written (its dates are
+    computed when it runs), against a real Alertmanager; only the address changes."""
+    text = room(page)
+    block = re.search(r"```sh\n(amtool [^\n]*silence add.*?)```", text, re.S)[1]
+    add = block.replace("\\\n", " ").splitlines()[0]  # the first command, its continued lines joined
+    config = tmp_path / "am.yml"
+    config.write_text("route: {receiver: none}\nreceivers: [{name: none}]\n")
+    with start_alertmanager(config, tmp_path) as alertmanager:
+        command = re.sub(r"--alertmanager\.url=http://[\w.]+:9093", f"--alertmanager.url={alertmanager.url}", add)
+        result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "USER": "newcomer"})
+        assert result.returncode == 0, result.stderr
+        silences = httpx.get(f"{alertmanager.url}/api/v2/silences", timeout=10).json()
+        assert [s["status"]["state"] for s in silences] == ["pending"]
+        assert {m["name"]: m["value"] for m in silences[0]["matchers"]}["target"] == "prod"

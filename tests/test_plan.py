@@ -3,6 +3,7 @@ worst-case detection time per series and in total, and warns when the plan excee
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -59,3 +60,30 @@ def test_config_check_warns_but_passes_when_the_plan_exceeds_the_budget(tmp_path
     assert result.returncode == 0, result.stderr
     assert re.search(r"naive .* 1m +45s +1440 +\$192\.96 +\$5,788\.80 ", result.stdout)
     assert "WARNING: the plan costs $192.96/day in scope global, more than its daily budget $50.00" in result.stdout
+
+
+def test_the_plan_counts_maintenance_windows_in_the_months_cost():
+    """--config.check's month: the windows' pauses over the next 30 days, each window once per target,
+    a recurring window that is open at the start counted from then."""
+    config = load_text("""
+maintenance:
+  - {name: upgrade, targets: [a], start: 2026-12-10T22:00, end: 2026-12-11T02:00}
+  - {name: sunday-night, weekdays: [sunday], start_time: "23:00", duration: 3h}
+  - {name: overlap, targets: [a], weekdays: [sunday], start_time: "23:30", duration: 1h}
+targets:
+  - {name: a, api: gemini, model: gemini-3-pro-image}
+  - {name: b, api: gemini, model: gemini-3-pro-image}
+  - {name: c, api: gemini, model: gemini-3-pro-image}
+""")
+    lines: list[str] = []
+    monday = datetime.datetime(2026, 12, 7, tzinfo=datetime.timezone.utc).timestamp()  # Sunday 23:00 + 3h still open
+    print_plan(config, lines.append, now=monday)
+    text = "\n".join(lines)
+    usd_month = float(re.search(r"\$([\d,.]+)/month \(30 days\)", text)[1].replace(",", "")) / 3  # each target's
+    b_hours = 2 + 4 * 3  # the rest of the open Sunday night, then four more
+    a_hours = b_hours + 4  # and the one-off upgrade; the overlapping window adds nothing
+    assert f"maintenance b: paused {b_hours:.1f} h of the next 30 days" in text
+    assert f"maintenance a: paused {a_hours:.1f} h of the next 30 days" in text
+    saved = usd_month * (a_hours + 2 * b_hours) / (30 * 24)
+    total = re.search(r"^total with maintenance windows: \$([\d,.]+) over the next 30 days$", text, re.M)
+    assert float(total[1].replace(",", "")) == pytest.approx(3 * usd_month - saved, abs=0.01)
