@@ -14,7 +14,7 @@ from exporter.state import Attempt, Store
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-.success{color:#1a7f37}.rate_limited{color:#9a6700}.fail{color:#cf222e;font-weight:600}
+.success{color:#1a7f37}.rate_limited{color:#9a6700}.fail{color:#cf222e;font-weight:600}.planned{color:#0550ae}
 img.thumb{max-width:96px;max-height:96px;border:1px solid #ddd}
 details{margin:.3em 0}summary{cursor:pointer}code{font-size:.9em}small{color:#666}
 """
@@ -93,7 +93,8 @@ def _maintenance(config, now: float) -> str:
         local = lambda ts: dt.datetime.fromtimestamp(ts, w.zone).strftime("%Y-%m-%d %H:%M %Z")  # noqa: E731
         open_ = w.open_at(now)
         if open_:
-            state = f'<span class="fail">open until {local(open_[1])}: paid probes paused</span>'
+            # planned, not a fault: blue, as the overview dashboard's maintenance strip
+            state = f'<span class="planned">open until {local(open_[1])}: paid probes paused</span>'
         else:
             nxt = w.next_start(now)
             state = "closed" + (f", next opens {local(nxt)}" if nxt else ", not again")
@@ -101,7 +102,7 @@ def _maintenance(config, now: float) -> str:
         rows.append(f"<tr><td>{escape(w.name)}</td><td>{escape(targets)}</td><td>{escape(str(w.zone))}</td>"
                     f"<td>{state}</td></tr>")
     active = [t.name for t in config.targets if config.maintenance.active(t.name, now)]
-    note = (f"<p><b>In maintenance now:</b> {escape(', '.join(active))} (paid probes paused, free checks go on)</p>"
+    note = (f'<p class="planned">In maintenance now: {escape(", ".join(active))} (paid probes paused, free checks go on)</p>'
             if active else "")
     return ("<h2>Maintenance windows</h2>" + note + "<table><tr><th>window</th><th>targets</th><th>time zone</th>"
             f"<th>state</th></tr>{''.join(rows)}</table>")
@@ -118,15 +119,18 @@ def _thumbnail(state, now: float) -> str:
 def render(store: Store, ready: bool, config_source: str, liveness=None, budget=None, config=None, canary=None) -> str:
     now = time.time()
     rows, details = [], []
+    paused = {t.name for t in config.targets if config.maintenance.active(t.name, now)} if config is not None else set()
     for state in store:
         labels = state.series.labels
         name = " / ".join(escape(v) for v in labels.values())
         last = state.last
+        pause = ('<br><small class="planned">paused: maintenance window</small>'
+                 if state.series.target.name in paused else "")
         rows.append(
             "<tr>"
             + "".join(f"<td>{escape(v)}</td>" for v in labels.values())
-            + (f"<td>{_outcome(last.outcome)}</td><td>{last.duration:.3f}s</td><td>{_when(last.started, now)}</td>"
-               f"<td>{escape(last.message)}</td>" if last else '<td colspan="4"><small>not probed yet</small></td>')
+            + (f"<td>{_outcome(last.outcome)}{pause}</td><td>{last.duration:.3f}s</td><td>{_when(last.started, now)}</td>"
+               f"<td>{escape(last.message)}</td>" if last else f'<td colspan="4"><small>not probed yet</small>{pause}</td>')
             + f"<td>{state.consecutive_failures}</td>{_thumbnail(state, now)}</tr>"
         )
         history = "".join(_attempt_row(a, now) for a in reversed(state.history))

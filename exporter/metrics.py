@@ -39,6 +39,9 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_probe_consecutive_slow": (
         "gauge", f"Successful probes in a row slower than the series' latency threshold; a failure resets it. {_BG}.", ()),
     "nanobanana_probe_last_run_timestamp_seconds": ("gauge", f"When the last probe finished. {_BG}.", ()),
+    # the alerts name it; the error text itself (unbounded) is on the landing page, never a label
+    "nanobanana_probe_last_outcome": (
+        "gauge", f"1, labelled with the outcome of the last probe (only that one). {_BG}.", ("outcome",)),
     "nanobanana_probe_last_success_timestamp_seconds": ("gauge", f"When the last successful probe finished. {_BG}.", ()),
     "nanobanana_probe_phase_duration_seconds": ("gauge", f"Time spent in each phase of the last probe. {_BG}.", ("phase",)),
     "nanobanana_probe_phase_seconds": ("counter", f"Time spent in each phase, summed over all probes. {_BG}.", ("phase",)),
@@ -204,6 +207,8 @@ class ProbeCollector:
             f["nanobanana_probe_consecutive_slow"].add_metric(values, state.consecutive_slow)
             if state.last_run is not None:
                 f["nanobanana_probe_last_run_timestamp_seconds"].add_metric(values, state.last_run)
+            if state.last is not None:
+                f["nanobanana_probe_last_outcome"].add_metric(values + [state.last.outcome.value], 1)
             if state.last_success is not None:
                 f["nanobanana_probe_last_success_timestamp_seconds"].add_metric(values, state.last_success)
             if state.last is not None:

@@ -120,7 +120,10 @@ def test_exporter_pauses_paid_probes_in_maintenance_and_keeps_free_checks(tmp_pa
             check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
             assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), check.stdout + check.stderr
             page = httpx.get(base + "/", timeout=5).text
-            assert "In maintenance now:</b> a" in page and "paid probes paused" in page and "upgrade" in page
+            # planned, not a fault: calm blue, not the red bold of an error; a's series marked paused, b's not
+            assert '<p class="planned">In maintenance now: a (' in page and "upgrade" in page
+            assert '<span class="planned">open until' in page and 'class="fail">open until' not in page
+            assert page.count("paused: maintenance window") == 1
 
 
 def test_readme_alertmanager_time_intervals_example_is_valid(tmp_path):

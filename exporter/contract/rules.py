@@ -26,6 +26,12 @@ INCIDENT_OPEN = (
     'impact=~\\"disruption|outage\\"}" }} Official incident open: {{ . | first | label "product" }} '
     '({{ . | first | label "impact" }}), likely upstream: inform users and follow the incident.{{ end }}')
 YOUR_SIDE = "check the API key, quota, network and request parameters."
+# The outcome of the series' last probe, a bounded label; its error text stays on the landing page.
+LAST_OUTCOME = (
+    ' {{- with query (printf "nanobanana_probe_last_outcome{job=%q,instance=%q,target=%q,resolution=%q,'
+    'thinking_level=%q}" $labels.job $labels.instance $labels.target $labels.resolution $labels.thinking_level) }}'
+    ' Last outcome: {{ . | first | label "outcome" }} (the error text is on the landing page of exporter '
+    '{{ $labels.instance }}).{{ end }}')
 # A page that ProbeFailing (or Outage) of the same series already made: held back while they fire
 # (alertmanager.yml's inhibition), and not started once their failure streak is broken, for as long
 # as the alert's windows still hold that outage's failures.
@@ -130,7 +136,7 @@ PROBE_ALERTS = (
             "{{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) failed; "
             "no image came back. First: check the official status (status.cloud.google.com, "
             "NanoBananaUpstreamIncident); if it is fine, read the last error on the exporter's landing page and "
-            + YOUR_SIDE + INCIDENT_OPEN),
+            + YOUR_SIDE + LAST_OUTCOME + INCIDENT_OPEN),
         fires_when="`consecutive_failures` or more failed probes of a series in a row",
         dashboard="probe-detail", variables=SERIES_VARIABLES),
     Alert(
@@ -161,7 +167,7 @@ PROBE_ALERTS = (
             "{{ $value | humanizePercentage }} of the probes of " + SERIES + " failed over the last 5 minutes "
             "(rate-limited probes not counted), or every probe since the outage began for a series probed less "
             "often. First: confirm scope (prod or test target), then check the official status; if it is fine, "
-            + YOUR_SIDE + INCIDENT_OPEN),
+            + YOUR_SIDE + LAST_OUTCOME + INCIDENT_OPEN),
         fires_when="more than `outage_failure_ratio` of probes failed over 5 min, with `outage_min_probes` or more "
                    "probes in the window; once firing, it holds while the series' failure streak lasts "
                    "(slow-probed series)",
