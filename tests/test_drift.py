@@ -4,12 +4,16 @@ simulator's listings through the real calls, and `--config.check` online and off
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
 import yaml
 
-from conftest import config_for, exporter_env, free_port, running_simulator
+from conftest import ROOT, config_for, exporter_env, free_port, running_exporter, running_simulator
 from exporter import drift
 from exporter.config import load_text
 from tests.helpers import run_check
@@ -96,22 +100,25 @@ def config_check_against(sim: str, tmp_path: Path) -> None:
     assert offline.returncode == 0 and "catalog: not compared with the live APIs (NANOBANANA_CATALOG_CHECK=off)" in offline.stdout
 
 
+def drifted(sim: str, tmp_path: Path) -> Path:
+    """The simulator's listings with a vanished model (2.1), a changed price (Pro's completion rate
+    at $18) and a new image id; a config of a gemini and an openrouter target against them."""
+    httpx.put(f"{sim}/_sim/config", json={
+        "models": ["gemini-3-pro-image", "gemini-9-image", "google/gemini-3-pro-image"],
+        "listing_prices": {"google/gemini-3-pro-image": {"completion": 18.0}}}, timeout=5).raise_for_status()
+    path = tmp_path / "c.yml"
+    path.write_text(f"defaults: {{interval: 1h}}\ntargets:\n"
+                    f"  - {{name: g, api: gemini, base_url: '{sim}', model: gemini-nano-banana-2.1}}\n"
+                    f"  - {{name: or, api: openrouter, base_url: '{sim}/api/v1', model: google/gemini-3-pro-image}}\n")
+    return path
+
+
 def test_the_running_exporter_exports_the_drift_at_start(tmp_path):
     """Against the simulator's listings: a vanished model, a changed price and a new image model show as
     nanobanana_catalog_drift by kind and one info series each (the alert's input: alertmanager/tests/catalog_drift.yml)."""
-    from conftest import running_exporter
-
     with running_simulator() as (sim, _):
-        httpx.put(f"{sim}/_sim/config", json={
-            "models": ["gemini-3-pro-image", "gemini-9-image", "google/gemini-3-pro-image"],
-            "listing_prices": {"google/gemini-3-pro-image": {"completion": 18.0}}}, timeout=5).raise_for_status()
-        path = tmp_path / "c.yml"
-        path.write_text(f"defaults: {{interval: 1h}}\ntargets:\n"
-                        f"  - {{name: g, api: gemini, base_url: '{sim}', model: gemini-nano-banana-2.1}}\n"
-                        f"  - {{name: or, api: openrouter, base_url: '{sim}/api/v1', model: google/gemini-3-pro-image}}\n")
+        path = drifted(sim, tmp_path)
         with running_exporter("--config.file", str(path), env=exporter_env(NANOBANANA_CATALOG_CHECK="on")) as (base, _):
-            import time
-
             deadline = time.monotonic() + 30
             while "nanobanana_catalog_last_check_timestamp_seconds " not in (text := httpx.get(f"{base}/metrics", timeout=5).text):
                 assert time.monotonic() < deadline, "no catalog comparison within 30 s"
@@ -127,20 +134,8 @@ def test_the_running_exporter_exports_the_drift_at_start(tmp_path):
 def test_the_maintainers_command_prints_a_patch_that_applies(tmp_path):
     """`python -m exporter.drift`: the drift against the simulator's listings as a unified diff of
     exporter/catalog.py that `patch -p1` applies, with the live rate, the new id and the vanished id."""
-    import shutil
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
     with running_simulator() as (sim, _):
-        httpx.put(f"{sim}/_sim/config", json={
-            "models": ["gemini-3-pro-image", "gemini-9-image", "google/gemini-3-pro-image"],
-            "listing_prices": {"google/gemini-3-pro-image": {"completion": 18.0}}}, timeout=5).raise_for_status()
-        path = tmp_path / "c.yml"
-        path.write_text(f"targets:\n"
-                        f"  - {{name: g, api: gemini, base_url: '{sim}', model: gemini-nano-banana-2.1}}\n"
-                        f"  - {{name: or, api: openrouter, base_url: '{sim}/api/v1', model: google/gemini-3-pro-image}}\n")
+        path = drifted(sim, tmp_path)
         result = subprocess.run([sys.executable, "-m", "exporter.drift", "--config.file", str(path)], capture_output=True,
                                 text=True, env=exporter_env(), cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr

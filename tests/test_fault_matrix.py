@@ -15,6 +15,7 @@ import pytest
 
 from conftest import FAKE_KEY, exporter_env, running_exporter, running_simulator
 from exporter.dialects import DIALECTS
+from exporter.simulator.server import BASE_PATHS
 from tests import google_sa
 from tests.helpers import FAULTS, expected
 
@@ -96,11 +97,10 @@ class Scraper(threading.Thread):
 
 
 def exporter_config(sim: str) -> str:
-    bases = {"gemini": sim, "openrouter": f"{sim}/api/v1", "openrouter_images": f"{sim}/api/v1", "vertex": sim}
     # vertex signs in with the test service account (a regional location: model_not_in_region applies)
     auth = {"vertex": f"project: {google_sa.PROJECT}, location: us-central1, credentials_file: {google_sa.key_file(sim)}"}
     targets = "".join(
-        f'  - {{name: {api.replace("_", "-")}, api: {api}, base_url: "{bases.get(api, sim + "/v1")}", '
+        f'  - {{name: {api.replace("_", "-")}, api: {api}, base_url: "{sim + BASE_PATHS[api]}", '
         f"model: gemini-3-pro-image, {auth.get(api, 'api_key_env: TEST_KEY')}}}\n" for api in sorted(DIALECTS))
     return (f"defaults: {{interval: 100ms, timeout: {TIMEOUT:g}s, liveness: {{enabled: false}}}}\n"
             f"targets:\n{targets}")

@@ -17,6 +17,7 @@ from exporter.outcomes import LIVENESS_OUTCOMES, MODEL_MISSING
 from exporter.probe import Prober
 from exporter.redact import Redactor
 from exporter.scheduler import Scheduler
+from exporter.simulator.server import BASE_PATHS
 from exporter.state import Store
 from tests.helpers import wait_for
 
@@ -26,7 +27,7 @@ MODELS = {"gemini": "gemini-3-pro-image", "openai_images": "nano-banana-pro", "o
 
 
 def base_of(base: str, api: str) -> str:
-    return {"gemini": base, "openrouter": f"{base}/api/v1", "openrouter_images": f"{base}/api/v1"}.get(api, f"{base}/v1")
+    return base + BASE_PATHS[api]
 
 
 def config(base: str, api: str, model: str | None = None, key: str = FAKE_KEY, **target) -> object:
