@@ -5,8 +5,12 @@ Off by default; Prometheus stays the primary interface.
   gen_ai.client.operation.duration  histogram, s: every probe attempt, `error.type` set on failures
   gen_ai.client.token.usage         histogram, {token}: per answered probe, gen_ai.token.type input/output
 
-Attributes: gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model, error.type, and the
-exporter's own nanobanana.target and nanobanana.resolution. The duration buckets reach image
+Attributes: gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model, gen_ai.response.model
+(where the answer names it), server.address and server.port (of the target's base URL), error.type,
+and the exporter's own nanobanana.target and nanobanana.resolution. Checked against the GenAI
+conventions in their own repository, open-telemetry/semantic-conventions-genai (model/gen-ai/
+metrics.yaml at 004902b and registry.yaml at 002c8a6, seen 2026-12-06; every attribute there has
+`development` stability). The duration buckets reach image
 generation times (the semantic conventions' advisory buckets stop at 81.92 s; a 4K image takes
 longer). Semantic conventions: opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from urllib.parse import urlsplit
 
 from exporter import __version__
 from exporter.outcomes import Outcome
@@ -42,6 +47,14 @@ OPERATIONS = {"gemini": "generate_content", "vertex": "generate_content", "opena
 TOKEN_TYPES = {"input": "input", "output": "output", "thinking": "output"}
 POLL = 0.25  # seconds between looks at the store
 SHUTDOWN_TIMEOUT = 3.0  # seconds the last export may take when the exporter stops
+
+
+def server_attributes(base_url: str) -> dict[str, str | int]:
+    """server.address and server.port of the endpoint a target calls (the port the URL implies when
+    it names none)."""
+    parts = urlsplit(base_url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    return {"server.address": parts.hostname or "", **({"server.port": port} if port else {})}
 
 
 class OtelExport:
@@ -91,7 +104,10 @@ class OtelExport:
         t = series.target
         attributes = {"gen_ai.operation.name": OPERATIONS.get(t.api, t.api),
                       "gen_ai.provider.name": PROVIDERS.get(t.api, t.api), "gen_ai.request.model": t.model,
+                      **server_attributes(t.base_url),
                       "nanobanana.target": t.name, "nanobanana.resolution": series.resolution}
+        if attempt.response_model:
+            attributes["gen_ai.response.model"] = attempt.response_model
         if attempt.outcome is not Outcome.SUCCESS:
             attributes["error.type"] = attempt.outcome.value
         self.duration.record(attempt.duration, attributes)

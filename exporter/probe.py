@@ -286,6 +286,7 @@ class Prober:
             image_bytes=result.get("image_bytes", 0),
             image_size=result.get("image_size", ""),
             usage=result.get("usage", {}),
+            response_model=result.get("response_model", ""),
             message=self.redact(message)[:500],
             thumbnail=small,
         )
@@ -374,6 +375,7 @@ def read_answer(dialect: Dialect, status: int, payload: Any, content_type: str, 
     if not isinstance(payload, dict):
         raise ProbeFailure(Outcome.BAD_RESPONSE, "answer is JSON but not an object")
     result["usage"] = dialect.usage(payload)
+    result["response_model"] = dialect.response_model(payload)
     failure = error_in_body(payload)
     if failure is not None:
         raise failure

@@ -47,6 +47,7 @@ class Attempt:
     image_bytes: int = 0
     image_size: str = ""  # "2048x2048 png"
     usage: dict[str, int] = field(default_factory=dict)
+    response_model: str = ""  # the model the answer says generated it, where it says so
     message: str = ""  # already redacted
     cost: float = 0.0  # estimated USD (exporter.pricing)
     confirmation: str = ""  # a CONFIRM_REASONS value when run early to confirm a failure

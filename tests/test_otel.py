@@ -81,17 +81,17 @@ def receiver():
     r.close()
 
 
-def attrs(point) -> dict[str, str]:
-    return {a.key: a.value.string_value for a in point.attributes}
+def attrs(point) -> dict[str, str | int]:
+    return {a.key: a.value.int_value if a.value.HasField("int_value") else a.value.string_value for a in point.attributes}
 
 
 def test_probes_become_genai_metrics_with_buckets_past_82_seconds(receiver):
-    config = config_for("http://127.0.0.1:9", resolutions=["4K"])
+    config = config_for("https://generativelanguage.googleapis.com", resolutions=["4K"])
     store = Store()
     store.apply(config)
     [state] = list(store)
     state.record(Attempt(started=time.time(), outcome=Outcome.SUCCESS, duration=200.0, phases={},
-                         usage={"input": 12, "output": 2000, "thinking": 90}))
+                         usage={"input": 12, "output": 2000, "thinking": 90}, response_model="gemini-3-pro-image-001"))
     state.record(Attempt(started=time.time(), outcome=Outcome.TIMEOUT, duration=180.0, phases={}))
     otel = OtelExport(store, receiver.url, interval=0.2)
     otel.collect()  # what its loop does a few times a second
@@ -106,9 +106,13 @@ def test_probes_become_genai_metrics_with_buckets_past_82_seconds(receiver):
     assert receiver.content_types[0] == "application/x-protobuf"
     assert {a.key: a.value.string_value for a in resource.attributes}["service.name"] == "nanobanana-exporter"
     assert metric.unit == "s"
+    # open-telemetry/semantic-conventions-genai model/gen-ai/metrics.yaml (004902b, seen 2026-12-06):
+    # provider required; server.address/port (the address_and_port group) and response.model recommended
     assert attrs(ok) == {"gen_ai.operation.name": "generate_content", "gen_ai.provider.name": "gcp.gemini",
-                         "gen_ai.request.model": "gemini-3-pro-image", "nanobanana.target": "t",
-                         "nanobanana.resolution": "4K"}
+                         "gen_ai.request.model": "gemini-3-pro-image", "gen_ai.response.model": "gemini-3-pro-image-001",
+                         "server.address": "generativelanguage.googleapis.com", "server.port": 443,
+                         "nanobanana.target": "t", "nanobanana.resolution": "4K"}
+    assert "gen_ai.response.model" not in attrs(failed)  # no answer named a model
     bounds = list(ok.explicit_bounds)
     assert bounds[-1] >= 300 and 81.92 not in bounds  # not the conventions' default, which ends at 81.92 s
     assert ok.sum == 200.0 and ok.bucket_counts[bounds.index(240)] == 1  # the (180, 240] bucket
@@ -122,6 +126,9 @@ def test_exporter_process_pushes_otlp(receiver):
         found = receiver.wait_for(DURATION, lambda x: x[2].count >= 1)
     models = {attrs(p)["gen_ai.request.model"] for _, _, p in found}
     assert models and all(attrs(p)["gen_ai.provider.name"] for _, _, p in found)
+    assert all(attrs(p)["server.address"] == "127.0.0.1" and attrs(p)["server.port"] > 0 for _, _, p in found)
+    # the simulator's answers name their model, as the APIs do (modelVersion, model)
+    receiver.wait_for(DURATION, lambda x: "error.type" not in attrs(x[2]) and attrs(x[2]).get("gen_ai.response.model"))
     assert "pushing OpenTelemetry metrics" in proc.logs
 
 

@@ -175,3 +175,15 @@ def test_openrouter_endpoint_latency_is_milliseconds():
     payload = json.loads((UPSTREAM / "listings" / "openrouter-endpoints-live.json").read_text())
     [endpoint] = parse_endpoints("z-ai/glm-5.3-flash", payload)
     assert 1 < min(endpoint.latency.values()) and max(endpoint.latency.values()) < 60
+
+
+@pytest.mark.parametrize("name, api, model", [
+    ("gemini-generatecontent-image-success.json", "gemini", "gemini-3.1-flash-image"),
+    ("openrouter-chat-image-success.json", "openrouter", None),
+])
+def test_the_answer_names_the_model_that_generated_it(name, api, model):
+    """OpenTelemetry's gen_ai.response.model comes from the recorded answer: `modelVersion` (Gemini API),
+    `model` (OpenAI-style)."""
+    payload = load(name)
+    expected = model or payload["model"]
+    assert DIALECTS[api].response_model(payload) == expected

@@ -65,6 +65,14 @@ class Dialect:
         a blocked or text-only answer may still be billed."""
         return {}
 
+    # Where a 2xx answer names the model that generated it (OpenTelemetry's gen_ai.response.model):
+    # OpenAI-style answers in `model`, the Gemini API and Vertex AI in `modelVersion`.
+    response_model_field: ClassVar[str] = "model"
+
+    def response_model(self, payload: Any) -> str:
+        value = payload.get(self.response_model_field) if isinstance(payload, dict) else None
+        return value if isinstance(value, str) and 0 < len(value) <= 200 else ""
+
     # The free liveness check. A dialect without one returns None from liveness_request.
     liveness_names_model: ClassVar[bool] = False  # the request URL names the model: a 404 means it is gone
 

@@ -40,6 +40,8 @@ class Gemini(Dialect):
             config["thinkingConfig"] = {"thinkingLevel": series.thinking_level.upper()}
         return {"contents": [{"parts": [{"text": prompt}]}], "generationConfig": config}
 
+    response_model_field = "modelVersion"
+
     def usage(self, payload):
         usage = payload.get("usageMetadata") if isinstance(payload, dict) else None
         usage = usage if isinstance(usage, dict) else {}
