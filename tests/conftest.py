@@ -36,7 +36,11 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The secrets check (tests/test_zz_secrets.py) scans what every other test captured: it runs last."""
+    """The secrets check (tests/test_zz_secrets.py) scans what every other test captured: it runs last.
+    Real-stack tests are slow tests too (`-m "not slow"` leaves them out)."""
+    for item in items:
+        if item.get_closest_marker("realstack"):
+            item.add_marker(pytest.mark.slow)
     last = [item for item in items if item.module.__name__.endswith("test_zz_secrets")]
     items[:] = [item for item in items if item not in last] + last
 

@@ -4,11 +4,14 @@ briefly. The simulator's realistic payload is what its memory figures rest on.""
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT, config_for, exporter_env
 from exporter.outcomes import Outcome
 from exporter.probe import Prober
 
 
+@pytest.mark.slow  # a benchmark
 def test_benchmark_smoke_runs():
     done = subprocess.run([sys.executable, "benchmarks/run.py", "--smoke"], cwd=ROOT, env=exporter_env(),
                           capture_output=True, text=True, timeout=60)
@@ -17,6 +20,7 @@ def test_benchmark_smoke_runs():
     assert "### 3. Memory" in done.stdout
 
 
+@pytest.mark.slow  # a benchmark
 def test_sdk_benchmark_smoke_runs():
     done = subprocess.run([sys.executable, "benchmarks/sdk.py", "--smoke"], cwd=ROOT, env=exporter_env(),
                           capture_output=True, text=True, timeout=120)

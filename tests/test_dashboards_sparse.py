@@ -32,7 +32,10 @@ from exporter.outcomes import OUTCOMES, Outcome
 from grafana_eval import View, colour, evaluate, panels, text
 from tests.stack import PROMETHEUS, RULES, start_prometheus
 
-pytestmark = pytest.mark.skipif(not (PROMETHEUS and shutil.which("promtool")), reason="prometheus/promtool not installed")
+pytestmark = [
+    pytest.mark.slow,  # a real Prometheus over a backfilled history
+    pytest.mark.skipif(not (PROMETHEUS and shutil.which("promtool")), reason="prometheus/promtool not installed"),
+]
 
 DASHBOARDS = {name: json.loads((ROOT / "grafana" / "dashboards" / f"{name}.json").read_text())
               for name in ("overview", "probe-detail", "slo-cost")}

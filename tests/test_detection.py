@@ -80,6 +80,7 @@ async def test_a_failure_resets_the_slow_streak(simulator, monkeypatch):
         assert value("nanobanana_probe_consecutive_slow", labels) == 0
 
 
+@pytest.mark.slow  # a benchmark
 @pytest.mark.timeout(600)
 def test_detection_benchmark_short_form():
     """benchmarks/detection.py, briefly: the exporter against the simulator, its scrapes through the

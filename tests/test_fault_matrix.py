@@ -19,6 +19,8 @@ from exporter.simulator.server import BASE_PATHS
 from tests import google_sa
 from tests.helpers import FAULTS, expected
 
+pytestmark = pytest.mark.slow  # every fault in every dialect, with timing bounds
+
 SAMPLE = re.compile(r"([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$")
 # Families whose samples only ever grow: counters, histogram buckets, counts and sums of positive values.
 MONOTONIC = re.compile(r".*(_total|_bucket|_count|_sum)$")

@@ -113,6 +113,7 @@ def test_config_check_refuses_an_alias_bomb_and_a_fifo_quickly(tmp_path):
         assert "Traceback" not in result.stderr and str(path) in result.stderr
 
 
+@pytest.mark.slow  # a 970 KB config, with timing bounds
 def test_a_reload_parses_off_the_event_loop(tmp_path):
     """A large config (here about 970 KB, invalid at its last line) used to be parsed on the event
     loop, twice: every request waited for all of it. Now health checks answer while it is parsed

@@ -133,6 +133,7 @@ def test_limits_are_one_table_used_by_every_listener():
     assert {"max_line_size", "max_field_size", "max_headers"} <= set(web.LIMITS)
 
 
+@pytest.mark.slow  # load, with timing bounds
 @pytest.mark.timeout(90)
 def test_abusive_clients_are_cut_off_while_scrapes_go_on(tmp_path):
     config = tmp_path / "relay.yml"

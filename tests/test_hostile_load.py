@@ -14,6 +14,8 @@ import pytest
 from benchmarks.hostile import exporter_with_basic_auth, scrape_under_flood
 from exporter.webconfig import AuthBusy, BasicAuth, load_text
 
+pytestmark = pytest.mark.slow  # load, with timing bounds
+
 SCRAPE_BOUND = 3.0  # seconds; the old exporter timed out at 10 s under this flood
 
 

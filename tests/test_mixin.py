@@ -44,6 +44,7 @@ def test_generated_libsonnet_is_up_to_date():
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow  # promtool over every case
 def test_every_promtool_case_passes_against_the_rules_the_mixin_serves(tmp_path):
     mixin = render(tmp_path)
     shipped = yaml.safe_load((ROOT / "alertmanager" / "rules.yml").read_text(encoding="utf-8"))

@@ -131,6 +131,7 @@ deeply_nested = st.integers(100, 200_000).map(lambda n: "[" * n + "]" * n) \
                                    + '{"a": ' * n + "1" + "}" * n + "}]}")
 
 
+@pytest.mark.slow  # 150 bodies against a relay process
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(json_values.map(json.dumps), payload_like.map(json.dumps), st.binary(max_size=64), deeply_nested))
 def test_any_body_gets_200_or_400_never_500(relay_process, body):

@@ -28,6 +28,8 @@ from conftest import ROOT, exporter_env
 from tests.relay_support import BEARER, CONFIG, alert, environ, payload
 from tests.stack import FakeWebhook
 
+pytestmark = pytest.mark.slow  # load, with timing bounds
+
 HEALTH_BOUND = 2.0  # seconds: the old relay's /-/healthy timed out behind one large group
 
 

@@ -15,6 +15,8 @@ import report_history as h
 from conftest import ROOT, exporter_env
 from tests.stack import start_prometheus
 
+pytestmark = pytest.mark.slow  # backfills a month into a real Prometheus, then renders in chromium
+
 CHROMIUM = shutil.which("chromium")
 
 

@@ -61,6 +61,7 @@ def test_promtool_check_rules():
     assert f"SUCCESS: {sum(len(g['rules']) for g in rule_groups())} rules found" in result.stdout
 
 
+@pytest.mark.slow  # promtool over every case (about 2 minutes)
 @needs_promtool
 def test_promtool_unit_tests_pass():
     result = run("promtool", "test", "rules", *map(str, PROMTOOL_TESTS))

@@ -18,6 +18,8 @@ from exporter.dialects import DIALECTS
 from tests import google_sa
 from tests.helpers import FAULTS
 
+pytestmark = pytest.mark.slow  # soak: minutes of faults and reloads
+
 TARGETS = 4  # x 2 resolutions x 2 thinking levels = 16 series
 TIMEOUT = 1.0
 WARM_UP = 8.0  # seconds, one reload included
