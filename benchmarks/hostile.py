@@ -321,7 +321,7 @@ def hostile_config(mode: str, upstream: str, workdir: Path) -> str:
         from tests.google_sa import key_file
 
         target = (f"{{name: vertex, api: vertex, model: gemini-3-pro-image, project: nb-probe-test, location: global, "
-                  f"base_url: '{upstream}', credentials_file: '{key_file(upstream, workdir)}', interval: 2s, timeout: 30s}}")
+                  f"base_url: '{upstream}', credentials_file: '{key_file(upstream, workdir)}', interval: 1s, timeout: 2s}}")
     else:
         target = (f"{{name: gemini, api: gemini, model: gemini-3-pro-image, base_url: '{upstream}', "
                   f"api_key_env: BENCH_KEY, interval: 2s, timeout: 30s}}")
@@ -421,7 +421,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--only", choices=["auth", "relay", "upstreams"], default=None, help="run one part")
-    parser.add_argument("--seconds", type=float, default=None, help="upstreams: seconds per case (20; smoke 4)")
+    parser.add_argument("--seconds", type=float, default=None, help="upstreams: seconds per case (30; smoke 4)")
+    parser.add_argument("--case", action="append", choices=list(HOSTILE_CASES), help="upstreams: only these cases")
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # each figure as soon as it is measured
     clients, scrapes = (20, 3) if args.smoke else (150, 20)
@@ -430,8 +431,10 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.only in (None, "upstreams"):
-            seconds = args.seconds or (4.0 if args.smoke else 20.0)
+            seconds = args.seconds or (4.0 if args.smoke else 30.0)
             for mode, (full, smoke) in HOSTILE_CASES.items():
+                if args.case and mode not in args.case:
+                    continue
                 print(hostile_upstream(mode, smoke if args.smoke else full, seconds, workdir))
         if args.only == "upstreams":
             return 0
