@@ -54,10 +54,12 @@ class CanaryChecker(Checker):
     outcomes = CANARY_OUTCOMES
 
     def __init__(self, *args: Any, refusal: Callable[[Target], str | None] | None = None,
-                 charge: Callable[[str, float], None] | None = None, **kwargs: Any):
+                 charge: Callable[[str, float], None] | None = None,
+                 live_rates: Callable[[Target], dict[str, float]] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.refusal = refusal
         self.charge = charge
+        self.live_rates = live_rates  # the rates the API publishes, for targets with price: {live: true}
 
     @classmethod
     def settings(cls, target: Target):
@@ -94,7 +96,8 @@ class CanaryChecker(Checker):
         usage = DIALECTS[target.api].usage(payload) if isinstance(payload, dict) else {}
         check.usage = usage
         # a 2xx answer was generated, and billed, even when it is unreadable or reports no usage
-        check.cost = target.price.of_text(usage or ESTIMATED_USAGE, target.canary.per_million_tokens)
+        live = self.live_rates(target) if self.live_rates is not None else {}
+        check.cost = target.price.of_text(usage or ESTIMATED_USAGE, live | (target.canary.per_million_tokens or {}))
 
     async def check(self, target: Target) -> Check:
         check = await super().check(target)

@@ -160,16 +160,17 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     budget = Budget()
     scheduler = Scheduler(store, prober, budget)
     liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed, credentials=credentials)
+    from exporter.drift import catalog_watch
+
+    watch = catalog_watch(credentials)  # None when NANOBANANA_CATALOG_CHECK=off
     canary = CanaryChecker(redactor, on_failure=scheduler.canary_failed, credentials=credentials,
-                           refusal=scheduler.refusal, charge=budget.record)
+                           refusal=scheduler.refusal, charge=budget.record,
+                           live_rates=watch.rates_for if watch is not None else None)
     status = StatusPoller(redactor, on_incident=scheduler.incident_opened, on_degraded=scheduler.model_degraded)
     stack.push_async_callback(status.stop)
     stack.push_async_callback(liveness.stop)
     stack.push_async_callback(canary.stop)
     stack.push_async_callback(prober.aclose)
-    from exporter.drift import catalog_watch
-
-    watch = catalog_watch(credentials)  # None when NANOBANANA_CATALOG_CHECK=off
     if watch is not None:
         stack.push_async_callback(watch.stop)
     current = {"config": config}

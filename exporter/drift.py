@@ -131,6 +131,8 @@ class Report:
     drifts: list[Drift] = dataclasses.field(default_factory=list)
     compared: list[str] = dataclasses.field(default_factory=list)  # target names whose API answered
     unreachable: dict[str, str] = dataclasses.field(default_factory=dict)  # target name -> why
+    # target name -> the text rates its API publishes, USD per 1M tokens by token kind (OpenRouter's)
+    rates: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
 
 async def check_catalog(targets: Iterable[Target], client: httpx.AsyncClient, secret=None,
@@ -161,7 +163,22 @@ async def check_catalog(targets: Iterable[Target], client: httpx.AsyncClient, se
             continue
         report.compared.append(target.name)
         report.drifts.extend(d for d in compare(target, status, payload) if d not in report.drifts)
+        rates = live_rates(target, payload) if 200 <= status < 300 else {}
+        if rates:
+            report.rates[target.name] = rates
     return report
+
+
+def live_rates(target: Target, payload: Any) -> dict[str, float]:
+    """The text rates an OpenRouter listing publishes for the target's model: input from
+    `pricing.prompt`, output and thinking from `pricing.completion` (USD per 1M tokens)."""
+    if not target.api.startswith("openrouter") or not isinstance(payload, dict):
+        return {}
+    entry = next((m for m in payload.get("data") or [] if isinstance(m, dict) and m.get("id") == target.model), None)
+    pricing = entry.get("pricing") if isinstance(entry, dict) and isinstance(entry.get("pricing"), dict) else {}
+    prompt, completion = _per_million(pricing.get("prompt")), _per_million(pricing.get("completion"))
+    rates = {"input": prompt} if prompt is not None else {}
+    return rates | ({"output": completion, "thinking": completion} if completion is not None else {})
 
 
 async def _get(client: httpx.AsyncClient, request: Request) -> tuple[int, Any]:
@@ -260,6 +277,12 @@ class CatalogWatch:
                     log.info("catalog drift", extra={"kind": d.kind, "target": d.target, "model": d.model,
                                                      "catalog": d.catalog, "live": d.live})
             await asyncio.sleep(self.interval)
+
+    def rates_for(self, target: Target) -> dict[str, float]:
+        """The live text rates of a target that opted in (`price: {live: true}`); {} otherwise."""
+        if not target.price.live or self.report is None:
+            return {}
+        return self.report.rates.get(target.name, {})
 
     async def stop(self) -> None:
         if self._task is not None:

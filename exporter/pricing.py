@@ -39,6 +39,9 @@ class PriceSettings(BaseModel):
     per_image: dict[Resolution, NonNegativeFloat] | None = None
     per_million_tokens: dict[TokenKind, NonNegativeFloat] | None = None
     failed: Literal[tuple(FAILED_RULES)] | None = None  # type: ignore[valid-type]
+    # opt-in: where the target's API publishes a rate (OpenRouter's per-token prompt and completion
+    # rates, read by the daily catalog comparison, exporter/drift.py), the canary's cost and budget use it
+    live: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Price:
     per_million_tokens: dict[str, float] | None = None
     failed: str = "output"
     text_per_million_tokens: dict[str, float] | None = None  # the family's text rates: what a canary costs
+    live: bool = False  # PriceSettings.live
 
     @classmethod
     def resolve(cls, own: PriceSettings | None, inherited: PriceSettings | None, family: Family = PRO) -> "Price":
@@ -55,7 +59,8 @@ class Price:
         tokens = own.per_million_tokens if own.per_million_tokens is not None else inherited.per_million_tokens
         text = {"input": family.usd_per_million_input_tokens, "output": family.usd_per_million_text_tokens,
                 "thinking": family.usd_per_million_text_tokens}
-        return cls(per_image, dict(tokens) if tokens else None, own.failed or inherited.failed or "output", text)
+        live = own.live if own.live is not None else bool(inherited.live)
+        return cls(per_image, dict(tokens) if tokens else None, own.failed or inherited.failed or "output", text, live)
 
     def of_image(self, resolution: str) -> float:
         """The price of one successful probe without usage figures: the planning estimate."""

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from conftest import ROOT, config_for, exporter_env, free_port, running_exporter, running_simulator
@@ -149,3 +150,28 @@ def test_the_maintainers_command_prints_a_patch_that_applies(tmp_path):
     applied = subprocess.run(["patch", "-p1", "-d", str(tmp_path)], input=diff, capture_output=True, text=True, timeout=30)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "usd_per_million_text_tokens=18," in (tmp_path / "exporter" / "catalog.py").read_text()
+
+
+async def test_live_rates_are_read_and_used_only_by_targets_that_opt_in(simulator):
+    from exporter.canary import CanaryChecker
+    from exporter.checks import Check
+
+    sim, base = simulator
+    sim.configure({"listing_prices": {"google/gemini-3-pro-image": {"prompt": 4.0, "completion": 24.0}}})
+    opted = config_for(base, "openrouter", model="google/gemini-3-pro-image", price={"live": True}).targets[0]
+    plain = config_for(base, "openrouter", model="google/gemini-3-pro-image").targets[0]
+    async with httpx.AsyncClient() as client:
+        report = await drift.check_catalog([opted], client, None, 10)
+    assert report.rates == {"t": {"input": 4.0, "output": 24.0, "thinking": 24.0}}
+    watch = drift.CatalogWatch()
+    watch.report = report
+    canary = CanaryChecker(live_rates=watch.rates_for)
+    usage = {"choices": [{"message": {"content": "OK"}}], "usage": {"prompt_tokens": 1000, "completion_tokens": 1000}}
+    costs = []
+    for target in (opted, plain):
+        check = Check(started=0, outcome="success", duration=1)
+        canary.priced(target, check, 200, usage)
+        costs.append(check.cost)
+    assert costs == [pytest.approx((1000 * 4 + 1000 * 24) / 1e6), pytest.approx((1000 * 2 + 1000 * 12) / 1e6)]
+    await watch.stop()
+    await canary.stop()
