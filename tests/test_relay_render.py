@@ -50,6 +50,8 @@ def test_feishu_card_lists_what_the_on_call_person_needs():
     assert unquote(silence.split("filter=")[1]).startswith('{alertname="NanoBananaOutage", target="prod", model="gemini-3-pro-image"')
     assert resolved.startswith("**RESOLVED NanoBananaOutage**") and "resolved 2025-06-01 13:00:00 UTC" in resolved
     assert "First:" not in resolved and "[silence]" not in resolved  # nothing to do, nothing to silence
+    # it says resolved, not the summary written while it fired (which reads as still failing)
+    assert "Resolved: the condition is over after 59m 59s." in resolved and "summary #1" not in resolved
 
 
 def test_the_location_is_shown_in_the_title_the_labels_and_the_silence():

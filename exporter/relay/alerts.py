@@ -181,6 +181,21 @@ def when(moment: datetime | None) -> str:
         return moment.isoformat()
 
 
+def lasted(alert: Alert) -> str:
+    """' after 4m 30s' from the alert's start to its end, or nothing when either is unknown."""
+    if alert.startsAt is None or alert.endsAt is None or alert.endsAt.year < 2000 or alert.startsAt.year < 2000:
+        return ""
+    try:
+        seconds = round((alert.endsAt - alert.startsAt).total_seconds())
+    except (OverflowError, TypeError):
+        return ""
+    if seconds < 0:
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    return " after " + " ".join(part for part in (f"{hours}h" if hours else "", f"{rest // 60}m" if rest >= 60 else "",
+                                                   f"{rest % 60}s" if rest % 60 or seconds < 60 else "") if part)
+
+
 def alert_lines(n: Notification, alert: Alert, escape: Escape) -> list[str]:
     """The lines of one alert in the markdown subset Feishu, DingTalk and WeCom all render; every
     value from the alert passes through the platform's `escape`."""
@@ -191,7 +206,11 @@ def alert_lines(n: Notification, alert: Alert, escape: Escape) -> list[str]:
     severity = inline(alert.labels.get("severity", ""))
     state = "RESOLVED" if alert.status == "resolved" else "FIRING"
     lines = [f"**{state} {name}**" + (f" ({severity})" if severity else "")]
-    if alert.annotations.get("summary"):
+    if alert.status == "resolved":
+        # not the summary: written while it fired ("probe failing 4 times in a row"), it reads as
+        # still failing under a resolved header
+        lines.append(f"Resolved: the condition is over{lasted(alert)}.")
+    elif alert.annotations.get("summary"):
         lines.append(escape(alert.annotations["summary"]))
     if alert.status == "firing" and alert.annotations.get("description"):
         description = alert.annotations["description"]
