@@ -198,7 +198,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     exposition.registry.register(TasksCollector(asyncio.get_running_loop()))
     exposition.registry.register(MaintenanceCollector(lambda: current["config"], time.time))
     app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source,
-                       liveness, budget, lambda: current["config"], canary)
+                       liveness, budget, lambda: current["config"], canary, service.reloader)
     if not await service.start(app):
         return 1
     stack.push_async_callback(service.stop)

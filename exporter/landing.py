@@ -116,7 +116,19 @@ def _thumbnail(state, now: float) -> str:
             f'src="data:image/jpeg;base64,{base64.b64encode(data).decode()}"></td>')
 
 
-def render(store: Store, ready: bool, config_source: str, liveness=None, budget=None, config=None, canary=None) -> str:
+def _reload(reloader, now: float) -> str:
+    """The last reload: a failed one in red with its error (the process runs its previous config)."""
+    if reloader is None or reloader.last_attempt is None:
+        return ""
+    if reloader.successful:
+        return f"<p>Last reload: <span class=success>succeeded</span> {_when(reloader.success_time, now)}.</p>"
+    return (f"<p>Last reload: <span class=fail>FAILED</span> {_when(reloader.last_attempt, now)}: "
+            f"<code>{escape(reloader.last_error)}</code>. Running the config loaded {_when(reloader.success_time, now)} "
+            "(NanoBananaConfigReloadFailed); fix the file and reload again.</p>")
+
+
+def render(store: Store, ready: bool, config_source: str, liveness=None, budget=None, config=None, canary=None,
+           reloader=None) -> str:
     now = time.time()
     rows, details = [], []
     paused = {t.name for t in config.targets if config.maintenance.active(t.name, now)} if config is not None else set()
@@ -146,6 +158,7 @@ def render(store: Store, ready: bool, config_source: str, liveness=None, budget=
 <p>Version {escape(__version__)} &middot; config <code>{escape(config_source)}</code> &middot;
 {"ready" if ready else "not ready"} &middot; <a href="metrics">Metrics</a> &middot;
 <a href="-/healthy">Health</a> &middot; <a href="-/ready">Readiness</a></p>
+{_reload(reloader, now)}
 {_maintenance(config, now)}
 <h2>Series</h2>
 <table><tr>{header}<th>last outcome</th><th>duration</th><th>finished</th><th>last error</th><th>failures in a row</th><th>last image</th></tr>

@@ -34,12 +34,15 @@ class Reloader:
         self.redact = redact
         self.successful = True
         self.success_time = time.time()  # the config loaded at start counts as the first success
+        self.last_error = ""  # the error of the last reload when it failed (redacted), for the landing page
+        self.last_attempt: float | None = None
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
 
     async def reload(self, trigger: str) -> tuple[bool, str]:
         """(ok, summary or error). Never raises: the process keeps running either way."""
         async with self._lock:
+            self.last_attempt = time.time()
             try:
                 summary = await self.apply()
             except ConfigError as err:
@@ -47,13 +50,13 @@ class Reloader:
             except Exception as err:  # noqa: BLE001 - a reload must never take the process down
                 log.exception("reload crashed")
                 return self._failed(trigger, f"{type(err).__name__}: {err}")
-            self.successful, self.success_time = True, time.time()
+            self.successful, self.success_time, self.last_error = True, time.time(), ""
             log.info("config reloaded", extra={"trigger": trigger, "summary": summary})
             return True, summary
 
     def _failed(self, trigger: str, error: str) -> tuple[bool, str]:
         error = self.redact(error)
-        self.successful = False
+        self.successful, self.last_error = False, error
         log.error("reload failed, the running config stays", extra={"trigger": trigger, "error": error})
         return False, error
 

@@ -46,7 +46,7 @@ def parse_listen_address(address: str) -> tuple[str | None, int]:
 
 
 def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], config_source: Callable[[], str],
-             liveness=None, budget=None, maintenance=None, canary=None) -> web.Application:
+             liveness=None, budget=None, maintenance=None, canary=None, reloader=None) -> web.Application:
     def scrape(accept: str, gzipped: bool) -> tuple[bytes, dict[str, str]]:
         body, content_type = exposition.render(accept)
         if not gzipped:
@@ -63,7 +63,7 @@ def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], co
 
     async def index(request: web.Request) -> web.Response:
         html = landing.render(store, ready(), config_source(), liveness, budget,
-                              maintenance() if maintenance else None, canary)
+                              maintenance() if maintenance else None, canary, reloader)
         return web.Response(body=utf8(html), content_type="text/html", charset="utf-8")
 
     async def healthy(request: web.Request) -> web.Response:

@@ -699,6 +699,13 @@ def probe_detail(t: dict) -> dict:
              "its landing page with every series' recent attempts and errors.",
              [query(f"nanobanana_exporter_build_info{{{EXPORTER_SEL}}}", "{{version}} {{instance}}")],
              w=6, h=4, links=landing, text_mode="name"),
+        stat("Config reload", "Whether the exporter's last config reload (SIGHUP, POST /-/reload, systemctl reload) "
+             "succeeded. FAILED: it still runs the config it loaded before, not the file on disk "
+             "(NanoBananaConfigReloadFailed); the landing page shows the error.",
+             [query(f"nanobanana_exporter_config_last_reload_successful{{{EXPORTER_SEL}}}", "{{instance}}")],
+             thresholds=steps(RED, (1, GREEN)), w=6, h=4, links=landing + [runbook(t, "NanoBananaConfigReloadFailed")],
+             mappings=[{"type": "value", "options": {"0": {"text": "FAILED", "color": RED, "index": 0},
+                                                     "1": {"text": "ok", "color": GREEN, "index": 1}}}]),
     ]
     history = [
         row("Outcome history"),

@@ -97,6 +97,8 @@ def test_exporter_reload_keeps_adds_and_drops_series(tmp_path):
             failed = scrape()
             assert value(failed, OK) == 0
             reloaded_at = value(failed, WHEN)
+            page = httpx.get(f"{base}/", timeout=5).text  # the landing page says it, with the error
+            assert "Last reload: <span class=fail>FAILED</span>" in page and "targets[1].api: Input should be" in page
             count = total(failed, "kept")
             wait_until(lambda: total(scrape(), "kept") > count and total(scrape(), "added") > 0, what="old config running")
 
@@ -108,6 +110,7 @@ def test_exporter_reload_keeps_adds_and_drops_series(tmp_path):
             assert value(text, WHEN) > reloaded_at
             assert 'target="added"' not in text and total(text, "kept") >= count
             page = httpx.get(f"{base}/", timeout=5).text
+            assert "Last reload: <span class=success>succeeded</span>" in page
     assert 'msg="reload failed, the running config stays"' in proc.logs and "trigger=SIGHUP" in proc.logs
     for text in (proc.logs, page):
         assert FAKE_KEY not in text  # the key that arrived with the reload is masked too
