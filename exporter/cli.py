@@ -39,6 +39,9 @@ def exporter_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config.file", dest="config_file", default="nanobanana.yml", metavar="FILE")
     parser.add_argument("--config.check", dest="config_check", action="store_true",
                         help="validate the config, print the expanded probe plan, exit 0 (valid) or 1")
+    parser.add_argument("--prometheus.config", dest="prometheus_config", default=None, metavar="FILE",
+                        help="with --config.check: warn where this Prometheus config's scrape or evaluation interval "
+                        "differs from what the detection times assume")
     parser.add_argument("--demo", action="store_true",
                         help="probe the built-in simulator with the built-in demo config (no API key, no network)")
     parser.add_argument("--otlp.endpoint", dest="otlp_endpoint", default=None, metavar="URL",
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     redactor = Redactor()
     logs.setup("warning" if args.log_level == "warn" else args.log_level, args.log_format, redactor)
     if args.config_check:
-        return check(args.config_file, args.demo, args.web_config_file)
+        return check(args.config_file, args.demo, args.web_config_file, args.prometheus_config)
     malloc.return_large_buffers()
     try:
         return aio.run(run_exporter(args, redactor))
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def check(path: str, demo: bool, web_config_file: str | None = None) -> int:
+def check(path: str, demo: bool, web_config_file: str | None = None, prometheus_config: str | None = None) -> int:
     try:
         if demo:
             config = asyncio.run(_demo_config_only())
@@ -95,6 +98,14 @@ def check(path: str, demo: bool, web_config_file: str | None = None) -> int:
     if web_config_file:
         print(f"{web_config.source}: web config is valid ({describe_web_config(web_config)})")
     print_plan(config)
+    if prometheus_config:
+        from exporter.plan import prometheus_warnings
+
+        warnings = prometheus_warnings(prometheus_config)
+        for warning in warnings:
+            print(f"WARNING: {warning}")
+        if not warnings:
+            print(f"{prometheus_config}: scrape and evaluation intervals as the plan assumes")
     from exporter.credentials import describe
 
     for line in filter(None, map(describe, config.targets)):

@@ -43,6 +43,43 @@ GROUP_WAIT = 30.0  # alertmanager/alertmanager.yml route.group_wait
 ALLOWANCE = SCRAPE_INTERVAL + EVALUATION_INTERVAL + ALERT_FOR + GROUP_WAIT
 
 
+PROMETHEUS_DEFAULT_INTERVAL = "1m"  # Prometheus' own default for both intervals
+EXPORTER_JOB = "nanobanana"  # the scrape job the rules expect (nanobanana:exporter_job:info)
+
+
+def prometheus_warnings(path: str) -> list[str]:
+    """Where a Prometheus config disagrees with the intervals the detection times assume (its global
+    scrape and evaluation intervals, and the exporter job's own scrape interval)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as err:
+        return [f"{path}: cannot read it as a Prometheus config: {err}"]
+    if not isinstance(doc, dict):
+        return [f"{path}: not a Prometheus config (expected a mapping at the top)"]
+    glob = doc.get("global") or {}
+    jobs = [j for j in doc.get("scrape_configs") or [] if isinstance(j, dict) and j.get("job_name") == EXPORTER_JOB]
+    job = jobs[0] if jobs else {}
+    out = []
+    for key, value, assumed in (("scrape_interval", job.get("scrape_interval", glob.get("scrape_interval")), SCRAPE_INTERVAL),
+                                ("evaluation_interval", glob.get("evaluation_interval"), EVALUATION_INTERVAL)):
+        shown = f"{value} " if value is not None else f"{PROMETHEUS_DEFAULT_INTERVAL} (unset: Prometheus' default) "
+        try:
+            seconds = parse_duration(str(value or PROMETHEUS_DEFAULT_INTERVAL))
+        except ValueError:
+            out.append(f"{path}: {key} {value!r} is not a duration")
+            continue
+        if seconds != assumed:
+            out.append(f"{path}: {key} is {shown}but the plan assumes {assumed:g}s: each alert can fire up to "
+                       f"{seconds - assumed:g}s later than --config.check's detection times; set it to {assumed:g}s")
+    if not jobs:
+        out.append(f"{path}: no scrape job named {EXPORTER_JOB!r} (NanoBananaExporterDown expects it, rules.yml "
+                   "nanobanana:exporter_job:info)")
+    return out
+
+
 @dataclass(frozen=True)
 class SeriesPlan:
     series: Series
@@ -137,6 +174,8 @@ def print_plan(config: Config, out: Callable[[str], Any] = print, now: float | N
         f" failure, then the latency alert's for {LATENCY_FOR:g}s).")
     out(f"  All include probe timeouts and an allowance of {ALLOWANCE:g}s (scrape {SCRAPE_INTERVAL:g}s +"
         f" evaluation {EVALUATION_INTERVAL:g}s + for {ALERT_FOR:g}s + Alertmanager group_wait {GROUP_WAIT:g}s).")
+    out(f"  Prometheus is assumed to scrape the exporter every {SCRAPE_INTERVAL:g}s and evaluate the rules every "
+        f"{EVALUATION_INTERVAL:g}s (docs/alerting.md's prometheus.yml; --prometheus.config FILE checks yours).")
     out("costs: every probe succeeding at its per-image price; confirmations add up to confirm.count probes per failure streak.")
     if canaries:
         out("  detect and detect-paid include the canary: trigger_after failed canaries in a row probe the series at once.")

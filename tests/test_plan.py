@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,20 @@ targets:
     saved = usd_month * (a_hours + 2 * b_hours) / (30 * 24)
     total = re.search(r"^total with maintenance windows: \$([\d,.]+) over the next 30 days$", text, re.M)
     assert float(total[1].replace(",", "")) == pytest.approx(3 * usd_month - saved, abs=0.01)
+
+
+def test_the_documented_prometheus_config_matches_the_plan_and_an_unset_one_warns(tmp_path):
+    """docs/alerting.md's prometheus.yml sets the intervals --config.check's detection times assume;
+    a config that leaves them to Prometheus' 1m default gets a warning for each."""
+    from exporter.plan import prometheus_warnings
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "alerting.md").read_text()
+    [snippet] = re.findall(r"```yaml\n(# prometheus.yml\n.*?)```", docs, re.S)
+    documented = tmp_path / "documented.yml"
+    documented.write_text(snippet)
+    assert prometheus_warnings(str(documented)) == []
+    bare = tmp_path / "bare.yml"
+    bare.write_text("scrape_configs: [{job_name: nanobanana, static_configs: [{targets: ['localhost:9877']}]}]\n")
+    warnings = prometheus_warnings(str(bare))
+    assert [w.split(" is ")[0] for w in warnings] == [f"{bare}: scrape_interval", f"{bare}: evaluation_interval"]
+    assert all("1m (unset: Prometheus' default) but the plan assumes 15s" in w for w in warnings)
