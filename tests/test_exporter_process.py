@@ -59,6 +59,7 @@ def test_demo_end_to_end_every_family_and_promtool_clean(tmp_path):
         assert httpx.get(base + "/-/healthy").status_code == 200
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_openmetrics_negotiation():
     with running_exporter("--demo") as (base, _):
         response = httpx.get(f"{base}/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
@@ -78,6 +79,7 @@ def echoing_simulator(tmp_path):
 AUTH_ERROR_COUNTED = r'nanobanana_probes_total\{[^}]*outcome="auth_error"[^}]*target="gateway"[^}]*\} [1-9]'
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_secrets_never_reach_metrics_page_or_logs(tmp_path, echoing_simulator):
     base_sim = echoing_simulator
     key_file = tmp_path / "gateway.key"

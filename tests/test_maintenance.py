@@ -90,6 +90,7 @@ def value(text: str, name: str, **labels) -> float:
     return total if found else float("nan")
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_exporter_pauses_paid_probes_in_maintenance_and_keeps_free_checks(tmp_path):
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     with running_simulator() as (sim, _):

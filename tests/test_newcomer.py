@@ -58,6 +58,7 @@ async def test_each_documented_base_url_takes_a_probe(simulator, prober, api):
     assert attempt.outcome is Outcome.SUCCESS, attempt.message
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_the_documented_own_config_runs_against_the_documented_simulator(tmp_path):
     """docs/simulator.md's simulator command, its sim-targets.yml and the exporter command, as written
     but for the addresses (running_process gives each a free port)."""
@@ -126,6 +127,7 @@ def relay_config(path, channels: int) -> None:
 RELAY_ENV = {"FS_URL": "https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef"}
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_the_relay_listens_on_every_listen_address_and_reloads_a_changed_file(tmp_path):
     config = tmp_path / "relay.yml"
     relay_config(config, 1)

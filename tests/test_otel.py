@@ -121,6 +121,7 @@ def test_probes_become_genai_metrics_with_buckets_past_82_seconds(receiver):
     assert by_type == {"input": 12, "output": 2090}  # thinking tokens are billed as output
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_exporter_process_pushes_otlp(receiver):
     with running_exporter("--demo", "--otlp.endpoint", receiver.url, "--otlp.interval", "1s") as (base, proc):
         found = receiver.wait_for(DURATION, lambda x: x[2].count >= 1)

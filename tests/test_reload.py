@@ -11,6 +11,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from conftest import FAKE_KEY, ROOT, exporter_env, free_port, running_exporter, running_simulator
 from exporter.reload import SUCCESS_TIMESTAMP, SUCCESSFUL
@@ -59,6 +60,7 @@ def exporter_config(sim: str, *names: str, extra: dict[str, str] | None = None) 
         TARGET.format(name=n, sim=sim, extra=extra.get(n, "")) for n in names)
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_exporter_reload_keeps_adds_and_drops_series(tmp_path):
     sim_config = tmp_path / "sim.yml"
     sim_config.write_text("keys: [only-this-key-works]\n")  # the simulator echoes a wrong key back

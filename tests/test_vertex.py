@@ -222,6 +222,7 @@ def test_default_endpoints_follow_the_location():
         assert config.targets[0].base_url == host
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 @pytest.mark.timeout(90)
 def test_exporter_process_probes_vertex_and_never_shows_a_token(tmp_path):
     with running_simulator() as (sim, _):
@@ -281,6 +282,7 @@ def test_config_check_knows_vertex(tmp_path):
     assert "PRIVATE KEY" not in out
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 @pytest.mark.timeout(90)
 def test_adc_on_the_metadata_server_as_on_gke_or_cloud_run(tmp_path):
     """No key file anywhere: ADC falls back to the metadata server (the simulator plays it), as on

@@ -88,6 +88,7 @@ def test_exporter_mtls_and_basic_auth(pki, tmp_path):
             httpx.get(base.replace("https:", "http:") + "/-/healthy")
 
 
+@pytest.mark.slow  # over 10 s on a busy 2-core machine
 def test_bcrypt_checks_are_cached_so_scrapes_stay_fast(pki, tmp_path):
     hashed = pki["hash"].read_bytes()
     started = time.perf_counter()

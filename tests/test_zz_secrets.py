@@ -23,7 +23,9 @@ def test_no_fake_secret_in_anything_captured(request):
     leaks = CAPTURED.leaks()
     assert not leaks, f"{len(leaks)} fake secrets leaked:\n" + "\n".join(leaks[:20])
     assert CAPTURED.secrets and sum(sizes.values()) >= 10_000, f"too little captured to mean anything: {sizes}"
-    if len({item.module.__name__ for item in others}) >= 30:  # the whole suite ran: every kind must be there
+    whole_suite = len({item.module.__name__ for item in others}) >= 30 and not (
+        request.config.option.markexpr or request.config.option.keyword)  # `-m "not slow"` leaves out much of the log
+    if whole_suite:  # every kind must be there
         assert len(CAPTURED.secrets) >= 8, CAPTURED.secrets
         short = {kind: size for kind, size in sizes.items() if size < MIN_FULL_RUN[kind]}
         assert not short, f"the collector saw too little of these (is it still fed?): {short}"
