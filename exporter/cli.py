@@ -134,6 +134,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     from exporter import web
     from exporter.budget import Budget
     from exporter.canary import CanaryChecker
+    from exporter.credit import CreditChecker
     from exporter.credentials import Credentials
     from exporter.liveness import LivenessChecker
     from exporter.maintenance import MaintenanceCollector
@@ -178,6 +179,8 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
                            refusal=scheduler.refusal, charge=budget.record,
                            live_rates=watch.rates_for if watch is not None else None)
     status = StatusPoller(redactor, on_incident=scheduler.incident_opened, on_degraded=scheduler.model_degraded)
+    credit = CreditChecker(redactor)
+    stack.push_async_callback(credit.stop)
     stack.push_async_callback(status.stop)
     stack.push_async_callback(liveness.stop)
     stack.push_async_callback(canary.stop)
@@ -195,6 +198,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
         scheduler.apply(new)
         liveness.apply(new)
         canary.apply(new)
+        credit.apply(new)
         status.apply(new.status_sources)
         if watch is not None:
             watch.apply(new)
@@ -208,6 +212,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     exposition.registry.register(service.reloader)
     exposition.registry.register(TasksCollector(asyncio.get_running_loop()))
     exposition.registry.register(MaintenanceCollector(lambda: current["config"], time.time))
+    exposition.registry.register(credit)
     app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source,
                        liveness, budget, lambda: current["config"], canary, service.reloader)
     if not await service.start(app):
@@ -224,6 +229,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     scheduler.apply(config)
     liveness.apply(config)
     canary.apply(config)
+    credit.apply(config)
     status.apply(config.status_sources)
     if watch is not None:
         watch.apply(config)

@@ -96,6 +96,10 @@
           "expr": "vector(10)"
         },
         {
+          "record": "nanobanana:threshold:credit_days",
+          "expr": "vector(7)"
+        },
+        {
           "record": "nanobanana:threshold:stale_intervals",
           "expr": "vector(3)"
         },
@@ -503,6 +507,20 @@
             "summary": "Probe budget {{ $labels.scope }} is spent for today",
             "description": "The daily probe budget of scope {{ $labels.scope }} is reached: its paid probes pause until the budget day ends, so their series stop updating (free liveness checks go on). An outage that only paid probes see would go unnoticed until then. First: see where the money went on the SLO and cost dashboard (confirmations of a failure streak, a new series, a shorter interval), then compare with the plan of nanobanana-exporter --config.check.",
             "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananabudgetexhausted{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-slo-cost{{ end }}{{ end }}"
+          }
+        },
+        {
+          "alert": "NanoBananaCreditRunningOut",
+          "expr": "nanobanana_credit_remaining_usd\n/ (rate(nanobanana_credit_used_usd_total[1d]) > 0)\n< scalar(nanobanana:threshold:credit_days) * 86400",
+          "for": "30m",
+          "labels": {
+            "severity": "warning"
+          },
+          "annotations": {
+            "summary": "API credit of target {{ $labels.target }} runs out in {{ $value | humanizeDuration }}",
+            "description": "At the last day's spend, the credit left on the API key of target {{ $labels.target }} lasts {{ $value | humanizeDuration }}, under credit_days. When it is gone every probe and every request of your applications with this key fails (HTTP 402). The spend is the key's, all applications using it included. First: top up the credit or raise the key's limit (openrouter.ai, Settings, Keys), then check what spends it.",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananacreditrunningout{{ end }}{{ end }}",
             "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-slo-cost{{ end }}{{ end }}"
           }
         },

@@ -31,7 +31,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "exporter.dialects", "exporter.credentials", "exporter.openai_sdk", "exporter.probe"),
     "loading and background work: the config loader, the schedule, the free and paid checks": (
         "exporter.config", "exporter.reload", "exporter.scheduler", "exporter.checks", "exporter.liveness",
-        "exporter.canary", "exporter.status.poller", "exporter.drift"),
+        "exporter.canary", "exporter.status.poller", "exporter.drift", "exporter.credit"),
     "exposition and hosting: metrics, pages, OTel, the HTTP service the programs share": (
         "exporter.metrics", "exporter.status.collector", "exporter.web", "exporter.landing", "exporter.otel",
         "exporter.service"),

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from exporter.credit import CREDIT_FAMILIES
 from exporter.metrics import BUDGET_FAMILIES, CATALOG_FAMILIES, LIVENESS_FAMILIES, MODEL_FAMILIES
 from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
 from exporter.sizes import RESOLUTIONS, THINKING_LEVELS
@@ -253,7 +254,8 @@ def test_rules_classify_outcomes_like_outcomes_py():
 def test_cost_alerts_read_only_metrics_the_exporter_defines():
     [group] = [g for g in rule_groups() if g["name"] == "nanobanana-cost"]
     used = set(re.findall(r"\bnanobanana_[a-z_]+", " ".join(rule["expr"] for rule in group["rules"])))
-    assert used and used <= set(LIVENESS_FAMILIES) | set(BUDGET_FAMILIES) | set(MODEL_FAMILIES) | set(CATALOG_FAMILIES), used
+    credit = {f"{n}_total" if kind == "counter" else n for n, (kind, _) in CREDIT_FAMILIES.items()}
+    assert used and used <= set(LIVENESS_FAMILIES) | set(BUDGET_FAMILIES) | set(MODEL_FAMILIES) | set(CATALOG_FAMILIES) | credit, used
 
 
 def test_rules_and_inhibitions_match_the_impacts_the_exporter_exports():

@@ -477,6 +477,25 @@ COST = Group("nanobanana-cost", (
         fires_when="a budget scope has reached its daily limit: its paid probes pause until the budget day ends",
         dashboard="slo-cost"),
     Alert(
+        name="NanoBananaCreditRunningOut", severity="warning", for_="30m",
+        comment="Credit left on a key (OpenRouter's GET /api/v1/key, exporter/credit.py) divided by the key's spend "
+                "per second over the last day: the seconds until it runs out. A key without a limit has no "
+                "remaining figure; a key that spent nothing in a day runs out never (no division by 0).",
+        expr="""\
+nanobanana_credit_remaining_usd
+/ (rate(nanobanana_credit_used_usd_total[1d]) > 0)
+< scalar(nanobanana:threshold:credit_days) * 86400""",
+        summary="API credit of target {{ $labels.target }} runs out in {{ $value | humanizeDuration }}",
+        description=(
+            "At the last day's spend, the credit left on the API key of target {{ $labels.target }} lasts "
+            "{{ $value | humanizeDuration }}, under credit_days. When it is gone every probe and every request of "
+            "your applications with this key fails (HTTP 402). The spend is the key's, all applications using it "
+            "included. First: top up the credit or raise the key's limit (openrouter.ai, Settings, Keys), then "
+            "check what spends it."),
+        fires_when="at the last day's spend, the credit left on a target's API key lasts less than `credit_days` "
+                   "(OpenRouter keys with a limit)",
+        dashboard="slo-cost"),
+    Alert(
         name="NanoBananaBudgetBurningFast", severity="info", for_="15m",
         comment="At the spend rate of the last hour the scope reaches its limit before the day ends. "
                 "nanobanana_budget_spent_usd only rises within a day and drops to 0 when the next one starts, so "

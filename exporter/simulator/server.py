@@ -56,6 +56,8 @@ class Simulator:
         self.retired_models: list[str] = []
         # OpenRouter's listing: model -> {"prompt": USD per 1M, "completion": ...} instead of the catalog's
         self.listing_prices: dict[str, dict[str, float]] = {}
+        # OpenRouter's GET /api/v1/key: the key's credit limit (None: no limit) and its spend, in USD
+        self.credit: dict[str, float | None] = {"limit": None, "usage": 0.0}
         self.clock_zero = time.monotonic()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200)
         self.served_images: OrderedDict[str, bytes] = OrderedDict()  # url_image answers, newest last
@@ -65,7 +67,7 @@ class Simulator:
 
     def configure(self, raw: dict[str, Any]) -> None:
         unknown = set(raw) - {"speed", "faults", "keys", "models", "retired_models", "payload",
-                              "service_accounts", "token_lifetime", "metadata_account", "listing_prices"}
+                              "service_accounts", "token_lifetime", "metadata_account", "listing_prices", "credit"}
         if unknown:
             raise ValueError(f"unknown simulator keys: {', '.join(sorted(unknown))}")
         faults = parse_faults(raw["faults"]) if "faults" in raw else self.faults
@@ -87,6 +89,11 @@ class Simulator:
         if not isinstance(prices, dict) or not all(isinstance(v, dict) for v in prices.values()):
             raise ValueError("listing_prices must map model ids to {prompt, completion} in USD per 1M tokens")
         self.listing_prices = {str(m): {str(k): float(v) for k, v in rates.items()} for m, rates in prices.items()}
+        credit = raw.get("credit", self.credit)
+        if not isinstance(credit, dict) or set(credit) - {"limit", "usage"}:
+            raise ValueError("credit takes limit (USD or null) and usage (USD)")
+        limit = credit.get("limit", self.credit["limit"])
+        self.credit = {"limit": None if limit is None else float(limit), "usage": float(credit.get("usage", self.credit["usage"]))}
 
     def model_exists(self, model: str) -> bool:
         if model in self.retired_models or _shut_down(model):
@@ -129,6 +136,7 @@ class Simulator:
         app.router.add_get("/_sim/config", self._get_config)
         app.router.add_put("/_sim/config", self._put_config)
         app.router.add_get("/_sim/requests", self._get_requests)
+        app.router.add_get("/api/v1/key", self._openrouter_key)
         status_feed.add_routes(app, self)  # /incidents.json, /api/v1/models/{author}/{slug}/endpoints
         metadata.add_routes(app, self)  # GET /v1beta/models/{model}, GET /v1/models
         return app
@@ -246,6 +254,19 @@ class Simulator:
         except (ValueError, TypeError) as err:
             return web.json_response({"error": str(err)}, status=400)
         return await self._get_config(request)
+
+    async def _openrouter_key(self, request: web.Request) -> web.Response:
+        """OpenRouter's free GET /api/v1/key, the fields the exporter reads (shape as documented at
+        openrouter.ai/docs/api/api-reference/api-keys/get-current-key, seen 2026-12-06)."""
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.requests.append({"path": request.path, "api": "openrouter_key"})
+        if not key or (self.keys and key not in self.keys):
+            return web.json_response({"error": {"code": 401, "message": "No auth credentials found"}}, status=401)
+        limit, usage = self.credit["limit"], self.credit["usage"]
+        return web.json_response({"data": {
+            "label": "sk-or-v1-sim...key", "limit": limit, "limit_remaining": None if limit is None else max(limit - usage, 0.0),
+            "limit_reset": None, "usage": usage, "usage_daily": usage, "usage_weekly": usage, "usage_monthly": usage,
+            "is_free_tier": False, "include_byok_in_limit": False}})
 
     async def _get_requests(self, request: web.Request) -> web.Response:
         return web.json_response(list(self.requests))
