@@ -212,7 +212,7 @@ async def test_a_token_request_has_a_whole_deadline_and_a_size_cap(app, expected
         started = time.monotonic()
         with pytest.raises(exceptions.TransportError, match=expected):
             await asyncio.to_thread(request, base + "/token", "POST", b"grant", None, 1.0)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 8
     finally:
         request.close()
         await runner.cleanup()
@@ -238,7 +238,7 @@ async def test_scrapes_and_health_go_on_while_token_refreshes_trickle(tmp_path, 
                 started = time.monotonic()
                 assert (await client.get("/metrics")).status == 200
                 assert (await client.get("/-/healthy")).status == 200
-                assert time.monotonic() - started < 3
+                assert time.monotonic() - started < 5  # the old exporter hung here for good
         started = time.monotonic()
         with pytest.raises(ProbeFailure) as failed:  # the one refresh still running, awaited again
             await credentials.secret(vertex)
@@ -377,7 +377,7 @@ async def test_a_big_feed_does_not_hold_the_event_loop():
         await h.close()
         await runner.cleanup()
     # the parse runs in a thread, an entry at a time: the loop keeps turning meanwhile
-    assert len(gaps) > 3 and max(gaps) < max(0.5, parse_seconds / 2)
+    assert len(gaps) > 3 and max(gaps) < max(1.0, parse_seconds / 2)
 
 
 async def test_a_trickling_feed_ends_at_the_sources_timeout():
@@ -398,7 +398,7 @@ async def test_a_trickling_feed_ends_at_the_sources_timeout():
     try:
         started = time.monotonic()
         await h.poll("google_cloud")
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 8
         state = h.poller.get("google_cloud")
         assert state.up is False and "no complete answer within 1s" in state.error
     finally:
@@ -514,7 +514,7 @@ async def test_shutdown_is_bounded_when_the_otlp_collector_never_answers():
     try:
         started = time.monotonic()
         await otel.stop()
-        assert time.monotonic() - started < SHUTDOWN_TIMEOUT + 2
+        assert time.monotonic() - started < SHUTDOWN_TIMEOUT + 4  # it took 17.8 s
         assert accepted  # the export was tried
     finally:
         for writer in accepted:
