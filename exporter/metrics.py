@@ -120,15 +120,17 @@ BUDGET_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_budget_day_end_timestamp_seconds": (
         "gauge", "When the current budget day ends (midnight in the configured time zone).", ()),
 }
-# The catalog entries of the probed models (exporter/catalog.py): one series per model id.
+# The catalog entries of the probed models (exporter/catalog.py): one series per model id and api
+# (lifecycle dates are per platform: Model.shutdown_on).
 MODEL_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_model_info": (
-        "gauge", "A probed model id, its family (the catalog's, or the target's family:) and its stage today "
-                 "(preview, ga, deprecated, shutdown; unknown for ids the catalog does not know); always 1.",
-        ("model", "family", "stage")),
+        "gauge", "A probed model id on an api, its family (the catalog's, or the target's family:) and its stage "
+                 "today on that api (preview, ga, deprecated, shutdown; unknown for ids the catalog does not know); "
+                 "always 1.", ("model", "api", "family", "stage")),
     "nanobanana_model_shutdown_timestamp_seconds": (
-        "gauge", "Announced shutdown of a probed model id (Google's date, the earliest possible), where one is "
-                 "announced.", ("model",)),
+        "gauge", "Announced shutdown of a probed model id on an api, where one is announced: the platform's own "
+                 "date where the catalog has one (Vertex AI's), else Google's (the earliest possible).",
+        ("model", "api")),
 }
 _KINDS = {"histogram": HistogramMetricFamily, "counter": CounterMetricFamily, "gauge": GaugeMetricFamily}
 
@@ -173,15 +175,17 @@ class ProbeCollector:
     def models(self):
         f = _families(MODEL_FAMILIES)
         day = catalog.today()
-        seen: dict[str, str] = {}
+        seen: dict[tuple[str, str], str] = {}
         for state in self.store:
-            seen.setdefault(state.series.target.model, state.series.target.family.name)
-        for model_id, family in sorted(seen.items()):
+            target = state.series.target
+            seen.setdefault((target.model, target.api), target.family.name)
+        for (model_id, api), family in sorted(seen.items()):
             entry = catalog.MODELS.get(model_id)
-            f["nanobanana_model_info"].add_metric([model_id, family, entry.stage_on(day) if entry else "unknown"], 1)
-            if entry and entry.shutdown:
-                midnight = dt.datetime.combine(entry.shutdown, dt.time(), dt.timezone.utc)
-                f["nanobanana_model_shutdown_timestamp_seconds"].add_metric([model_id], midnight.timestamp())
+            f["nanobanana_model_info"].add_metric([model_id, api, family, entry.stage_on(day, api) if entry else "unknown"], 1)
+            shutdown = entry.shutdown_on(api) if entry else None
+            if shutdown:
+                midnight = dt.datetime.combine(shutdown, dt.time(), dt.timezone.utc)
+                f["nanobanana_model_shutdown_timestamp_seconds"].add_metric([model_id, api], midnight.timestamp())
         yield from f.values()
 
     def render(self, openmetrics: bool = False) -> bytes:

@@ -478,8 +478,8 @@
             "severity": "warning"
           },
           "annotations": {
-            "summary": "Model {{ $labels.model }} {{ if gt $value 0.0 }}shuts down in {{ $value | humanizeDuration }}{{ else }}is past its announced shutdown date{{ end }}",
-            "description": "Google announced the shutdown of model id {{ $labels.model }}, which this exporter probes (and so, probably, your application calls). After that date requests naming it answer 404 (NanoBananaModelGone). First: find the successor (`nanobanana-exporter --config.check` names it), move the applications and the exporter's target to it, and reload.",
+            "summary": "Model {{ $labels.model }} on {{ $labels.api }} {{ if gt $value 0.0 }}shuts down in {{ $value | humanizeDuration }}{{ else }}is past its announced shutdown date{{ end }}",
+            "description": "The shutdown of model id {{ $labels.model }} on {{ $labels.api }} is announced, and this exporter probes it there (and so, probably, your application calls it). After that date requests naming it answer 404 (NanoBananaModelGone). First: find the successor (`nanobanana-exporter --config.check` names it), move the applications and the exporter's target to it, and reload.",
             "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananamodelretiring{{ end }}{{ end }}",
             "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-overview?var-model={{ $labels.model | urlquery }}{{ end }}{{ end }}"
           }

@@ -118,20 +118,31 @@ def test_an_unknown_id_is_checked_nowhere_and_said_so():
     assert model_warnings(aliased) == [] and aliased.series[0].price == pytest.approx(0.034)
 
 
-def test_model_metrics_name_family_stage_and_shutdown():
+def test_model_metrics_name_family_stage_and_shutdown_per_api():
     config = load_text("targets:\n"
                        "  - {name: a, api: gemini, model: gemini-2.5-flash-image}\n"
                        "  - {name: b, api: gemini, model: gemini-3-pro-image, resolutions: [1K, 2K]}\n"
-                       "  - {name: c, api: openai_chat, base_url: 'https://gw.example/v1', model: nb, family: nano-banana-2}\n")
+                       "  - {name: c, api: openai_chat, base_url: 'https://gw.example/v1', model: nb, family: nano-banana-2}\n"
+                       "  - {name: d, api: gemini, model: gemini-3.1-flash-image-preview}\n"
+                       "  - {name: e, api: vertex, project: my-project, location: global, model: gemini-3.1-flash-image-preview}\n")
     store = Store()
     store.apply(config)
     samples = [s for f in ProbeCollector(store).models() for s in f.samples]
-    info = sorted((s.labels["model"], s.labels["family"], s.labels["stage"]) for s in samples if s.name == "nanobanana_model_info")
-    assert info == [("gemini-2.5-flash-image", "nano-banana", "shutdown"), ("gemini-3-pro-image", "nano-banana-pro", "ga"),
-                    ("nb", "nano-banana-2", "unknown")]
-    [shutdown] = [s for s in samples if s.name == "nanobanana_model_shutdown_timestamp_seconds"]
-    assert shutdown.labels == {"model": "gemini-2.5-flash-image"}
-    assert shutdown.value == dt.datetime(2026, 10, 2, tzinfo=dt.timezone.utc).timestamp()
+    info = sorted(tuple(s.labels[k] for k in ("model", "api", "family", "stage"))
+                  for s in samples if s.name == "nanobanana_model_info")
+    assert info == [("gemini-2.5-flash-image", "gemini", "nano-banana", "shutdown"),
+                    ("gemini-3-pro-image", "gemini", "nano-banana-pro", "ga"),
+                    ("gemini-3.1-flash-image-preview", "gemini", "nano-banana-2", "shutdown"),
+                    ("gemini-3.1-flash-image-preview", "vertex", "nano-banana-2", "shutdown"),
+                    ("nb", "openai_chat", "nano-banana-2", "unknown")]
+    shutdown = {(s.labels["model"], s.labels["api"]): dt.datetime.fromtimestamp(s.value, dt.timezone.utc).date()
+                for s in samples if s.name == "nanobanana_model_shutdown_timestamp_seconds"}
+    # each platform's own date, from the catalog: Vertex AI retired the preview id three weeks later
+    preview = catalog.MODELS["gemini-3.1-flash-image-preview"]
+    assert shutdown == {("gemini-2.5-flash-image", "gemini"): dt.date(2026, 10, 2),
+                        ("gemini-3.1-flash-image-preview", "gemini"): preview.shutdown_on("gemini"),
+                        ("gemini-3.1-flash-image-preview", "vertex"): preview.shutdown_on("vertex")}
+    assert preview.shutdown_on("vertex") == dt.date(2026, 7, 17) != preview.shutdown_on("gemini")
 
 
 async def test_nano_banana_2_is_probed_at_512_and_4_to_1(simulator, prober):

@@ -433,19 +433,21 @@ COST = Group("nanobanana-cost", (
         dashboard="overview", variables=MODEL_VARIABLES),
     Alert(
         name="NanoBananaModelRetiring", severity="warning",
-        comment=f"A probed model id is within {RETIRING_DAYS} days of its announced shutdown (exporter/catalog.py, "
-                "Google's dates; catalog.RETIRING_DAYS), or past it and still configured. No other signal warns "
+        comment=f"A probed model id is within {RETIRING_DAYS} days of its announced shutdown on the target's api "
+                "(exporter/catalog.py: the platform's own date where it has one, e.g. Vertex AI's, else Google's; "
+                "catalog.RETIRING_DAYS), or past it and still configured. No other signal warns "
                 "before an id disappears: NanoBananaModelGone only fires once it has.",
         expr=f"nanobanana_model_shutdown_timestamp_seconds - time() < {RETIRING_DAYS} * 86400",
-        summary="Model {{ $labels.model }} {{ if gt $value 0.0 }}shuts down in {{ $value | humanizeDuration }}"
-                "{{ else }}is past its announced shutdown date{{ end }}",
+        summary="Model {{ $labels.model }} on {{ $labels.api }} {{ if gt $value 0.0 }}shuts down in "
+                "{{ $value | humanizeDuration }}{{ else }}is past its announced shutdown date{{ end }}",
         description=(
-            "Google announced the shutdown of model id {{ $labels.model }}, which this exporter probes (and so, "
-            "probably, your application calls). After that date requests naming it answer 404 (NanoBananaModelGone). "
+            "The shutdown of model id {{ $labels.model }} on {{ $labels.api }} is announced, and this exporter probes "
+            "it there (and so, probably, your application calls it). After that date requests naming it answer 404 "
+            "(NanoBananaModelGone). "
             "First: find the successor (`nanobanana-exporter --config.check` names it), move the applications and "
             "the exporter's target to it, and reload."),
-        fires_when=f"a probed model id is within {RETIRING_DAYS} days of its announced shutdown (the model catalog), "
-                   "or past it",
+        fires_when=f"a probed model id is within {RETIRING_DAYS} days of its announced shutdown on the target's api "
+                   "(the model catalog), or past it",
         dashboard="overview", variables=("model",)),
     Alert(
         name="NanoBananaCatalogDrift", severity="info",
