@@ -77,7 +77,10 @@ class Scraper(threading.Thread):
                 time.sleep(0.02)
 
     def _compare(self, previous: dict[str, float], samples: dict[str, float]) -> None:
-        gone = [k for k in previous if k.startswith("nanobanana_") and k not in samples]
+        # nanobanana_probe_last_outcome carries the last outcome as its label: one series per probe
+        # series, whose label moves with the outcome (the old one ends, by design).
+        gone = [k for k in previous if k.startswith("nanobanana_") and k not in samples
+                and not k.startswith("nanobanana_probe_last_outcome{")]
         if gone:
             self.problems.append(f"scrape {self.count}: series vanished: {gone[:3]}")
         down = [(k, previous[k], v) for k, v in samples.items()
