@@ -21,7 +21,8 @@ from exporter.config import load_text
 from exporter.outcomes import Outcome
 from exporter.simulator.server import BASE_PATHS
 from tests import google_sa
-from tests.documentation import room, section
+from tests.captured import CAPTURED
+from tests.documentation import README, room, section
 
 DOC_ADDRESS = "127.0.0.1:9879"
 
@@ -226,3 +227,32 @@ def test_the_documented_silence_is_accepted_by_alertmanager(tmp_path, page):
         silences = httpx.get(f"{alertmanager.url}/api/v2/silences", timeout=10).json()
         assert [s["status"]["state"] for s in silences] == ["pending"]
         assert {m["name"]: m["value"] for m in silences[0]["matchers"]}["target"] == "prod"
+
+
+# --- the README's next steps: the relay to the simulator's Feishu bot, as written ------------------
+
+def test_the_readme_relay_step_delivers_to_the_simulators_feishu_bot(tmp_path):
+    """Step 4 of the README's Next steps, run as written but for the paths and ports: the token file,
+    the one-channel relay.yml and the relay pointed at the simulator's Feishu bot; a page posted as
+    Alertmanager posts it reaches the bot, and GET /_sim/bot-messages shows it (step 7)."""
+    from tests.relay_support import payload
+
+    step = re.search(r"4\. A token and the relay.*?```sh\n(.*?)```", README, re.S)[1]
+    token_file = tmp_path / "relay-token"
+    script = (step.replace("sudo install -d /etc/alertmanager/secrets && ", "").replace("sudo tee", "tee")
+              .replace("/etc/alertmanager/secrets/relay-token", str(token_file))
+              .replace("> relay.yml", f"> {tmp_path}/relay.yml"))
+    setup, relay_line = script.rsplit("\n", 2)[0], script.strip().splitlines()[-1]
+    subprocess.run(["bash", "-euo", "pipefail", "-c", setup], check=True, cwd=tmp_path, capture_output=True, timeout=30)
+    token = token_file.read_text().strip()
+    assert len(token) == 32
+    CAPTURED.secret(token)
+    with running_process(["simulator", "--speed", "0.05"], ready_path="/_sim/config") as (sim_base, _):
+        url = re.search(r"FEISHU_WEBHOOK_URL=(\S+)", relay_line)[1].replace("http://127.0.0.1:9879", sim_base)
+        args = relay_line.split("nanobanana-exporter ", 1)[1].split()
+        args[args.index("relay.yml")] = str(tmp_path / "relay.yml")
+        with running_process(args, env=exporter_env(FEISHU_WEBHOOK_URL=url)) as (relay, _):
+            answer = httpx.post(f"{relay}/alerts", json=payload(), headers={"Authorization": f"Bearer {token}"}, timeout=20)
+            assert answer.status_code == 200, answer.text
+            messages = httpx.get(f"{sim_base}/_sim/bot-messages", timeout=5).json()
+    assert len(messages) == 1 and "NanoBananaOutage" in json.dumps(messages[0]["message"], ensure_ascii=False)

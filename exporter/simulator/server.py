@@ -60,6 +60,7 @@ class Simulator:
         self.credit: dict[str, float | None] = {"limit": None, "usage": 0.0}
         self.clock_zero = time.monotonic()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200)
+        self.bot_messages: deque[dict[str, Any]] = deque(maxlen=100)  # what the fake Feishu bot received
         self.served_images: OrderedDict[str, bytes] = OrderedDict()  # url_image answers, newest last
         self.in_flight = 0
         self.max_in_flight = 0  # the most generation requests answered at once, for tests
@@ -137,6 +138,8 @@ class Simulator:
         app.router.add_put("/_sim/config", self._put_config)
         app.router.add_get("/_sim/requests", self._get_requests)
         app.router.add_get("/api/v1/key", self._openrouter_key)
+        app.router.add_post("/open-apis/bot/v2/hook/{token}", self._feishu_bot)  # a Feishu group bot, for the relay
+        app.router.add_get("/_sim/bot-messages", self._get_bot_messages)
         status_feed.add_routes(app, self)  # /incidents.json, /api/v1/models/{author}/{slug}/endpoints
         metadata.add_routes(app, self)  # GET /v1beta/models/{model}, GET /v1/models
         return app
@@ -150,7 +153,9 @@ class Simulator:
                  f"is {address}/token.", "", "base_url of a target, by api:"]
         lines += [f"  {api:<14} {address}{path}" for api, path in BASE_PATHS.items()]
         lines += ["", f"GET {address}/_sim/config    speed, payload and faults (PUT to change them)",
-                  f"GET {address}/_sim/requests  the recent requests"]
+                  f"GET {address}/_sim/requests  the recent requests",
+                  f"POST {address}/open-apis/bot/v2/hook/demo  a Feishu bot for the relay (FEISHU_WEBHOOK_URL);",
+                  f"GET {address}/_sim/bot-messages  what it received"]
         return web.Response(text="\n".join(lines) + "\n")
 
     def _handler(self, wire: Any):
@@ -267,6 +272,19 @@ class Simulator:
             "label": "sk-or-v1-sim...key", "limit": limit, "limit_remaining": None if limit is None else max(limit - usage, 0.0),
             "limit_reset": None, "usage": usage, "usage_daily": usage, "usage_weekly": usage, "usage_monthly": usage,
             "is_free_tier": False, "include_byok_in_limit": False}})
+
+    async def _feishu_bot(self, request: web.Request) -> web.Response:
+        """A Feishu custom bot's webhook, so the relay's path can be tried without a Feishu group: it
+        keeps the message and answers as Feishu does on success (code 0)."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"code": 9499, "msg": "Bad Request"})
+        self.bot_messages.append({"at": time.time(), "message": body})
+        return web.json_response({"code": 0, "msg": "success", "data": {}})
+
+    async def _get_bot_messages(self, request: web.Request) -> web.Response:
+        return web.json_response(list(self.bot_messages))
 
     async def _get_requests(self, request: web.Request) -> web.Response:
         return web.json_response(list(self.requests))
