@@ -10,8 +10,9 @@ target's credentials, through calls that cost nothing:
   Garden's entry): whether the id still exists. No prices, no list of new ids.
 - OpenRouter (both dialects): `GET {base}/models?output_modalities=image` (the default list hides
   image models): ids, `pricing.prompt` / `pricing.completion` in USD per token, compared with the
-  family's text rates; `supported_parameters`. Its per-image `pricing.image` is the price of an
-  input image (UNVERIFIED which), so image-token prices are not compared.
+  family's text rates; `supported_parameters`, compared with what a chat dialect sends (see
+  LISTED_PARAMETERS). Its per-image `pricing.image` is the price of an input image (UNVERIFIED
+  which), so image-token prices are not compared.
 - OpenAI-style gateways: `GET {base}/models`: whether the id is listed; a Gemini image id the
   catalog does not know is a new model.
 
@@ -33,14 +34,30 @@ from urllib.parse import quote
 import httpx
 
 from exporter import catalog
+from exporter.dialects import DIALECTS
 from exporter.dialects.base import Request
 from exporter.dialects.openai_images import bearer
-from exporter.targets import Config, Target
+from exporter.targets import Config, Series, Target
 
-KINDS: tuple[str, ...] = ("gone", "price", "new_model")  # the `kind` label of nanobanana_catalog_drift
+KINDS: tuple[str, ...] = ("gone", "price", "new_model", "parameter")  # the `kind` label of nanobanana_catalog_drift
 PRICE_TOLERANCE = 0.05  # a live price more than 5 % off the catalog's is drift
 MAX_BYTES = 8 * 1024 * 1024
 OFFLINE_ENV = "NANOBANANA_CATALOG_CHECK"  # "off": --config.check compares nothing (the tests set it)
+
+
+# The names OpenRouter's listing uses for what a model accepts: `supported_parameters` of the Model
+# schema ("List of supported parameters for this model", items the `Parameter` enum) in its
+# openapi.yaml (OpenRouterTeam/docs openapi/openapi.yaml, c26125a of 2026-08-22, seen 2026-12-06).
+# The SDKs read it as an open enum, so a name any entry of a listing uses counts too. A field the
+# vocabulary lacks (`modalities`, `image_config`, `messages`) is one the listing cannot speak of:
+# not compared. The list describes the chat completions request: only chat dialects are compared
+# (the Image API's own per-endpoint `supported_parameters` is another shape).
+LISTED_PARAMETERS = frozenset((
+    "temperature", "top_p", "top_k", "min_p", "top_a", "frequency_penalty", "presence_penalty",
+    "repetition_penalty", "max_tokens", "max_completion_tokens", "logit_bias", "logprobs", "top_logprobs",
+    "prediction", "seed", "response_format", "structured_outputs", "stop", "tools", "tool_choice",
+    "parallel_tool_calls", "include_reasoning", "reasoning", "reasoning_effort", "web_search_options", "verbosity"))
+CHAT_DIALECTS = ("openrouter", "openai_chat")
 
 
 @dataclass(frozen=True)
@@ -58,7 +75,32 @@ class Drift:
         if self.kind == "price":
             return (f"model {self.model} (target {self.target}): live {self.field} price {self.live} USD per 1M tokens, "
                     f"catalog {self.catalog}")
+        if self.kind == "parameter":
+            return (f"model {self.model} (target {self.target}): the request sends `{self.field}`, which the API's "
+                    f"listing leaves out of the model's supported parameters")
         return f"the API of target {self.target} lists an image model the catalog does not know: {self.model}"
+
+
+def sent_parameters(target: Target) -> set[str]:
+    """The top-level fields the target's requests carry, over all its series (extra_body applied):
+    built by the dialect itself, which does no I/O."""
+    dialect = DIALECTS[target.api]
+    return {field for resolution in target.resolutions for level in target.thinking_levels
+            for field in dialect.build(Series(target, resolution, level), None, "").body or {}}
+
+
+def accepted_parameters(target: Target, payload: Any) -> dict[str, bool]:
+    """For each field a chat target sends that the listing's vocabulary names: whether the listing
+    says the model accepts it. {} where the listing says nothing (no entry, no list, not a chat dialect)."""
+    if target.api not in CHAT_DIALECTS or not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        return {}
+    entries = [m for m in payload["data"] if isinstance(m, dict) and isinstance(m.get("supported_parameters"), list)]
+    entry = next((m for m in entries if m.get("id") == target.model), None)
+    if entry is None:
+        return {}
+    vocabulary = LISTED_PARAMETERS | {str(p) for m in entries for p in m["supported_parameters"]}
+    accepted = {str(p) for p in entry["supported_parameters"]}
+    return {field: field in accepted for field in sorted(sent_parameters(target) & vocabulary)}
 
 
 def listing_request(target: Target, secret: str | None) -> Request | None:
@@ -111,6 +153,8 @@ def compare(target: Target, status: int, payload: Any) -> list[Drift]:
             live = _per_million(pricing.get(field))
             if live is not None and abs(live - ours) > PRICE_TOLERANCE * ours:
                 drifts.append(Drift("price", target.name, target.model, f"{ours:g}", f"{live:g}", field))
+    drifts += [Drift("parameter", target.name, target.model, "sent", "not supported", field)
+               for field, ok in accepted_parameters(target, payload).items() if not ok]
     for model_id in sorted(listed):
         if model_id not in catalog.MODELS and _gemini_image_id(model_id) and (
                 target.api != "openrouter" or model_id.startswith("google/")):
@@ -133,6 +177,8 @@ class Report:
     unreachable: dict[str, str] = dataclasses.field(default_factory=dict)  # target name -> why
     # target name -> the text rates its API publishes, USD per 1M tokens by token kind (OpenRouter's)
     rates: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    # target name -> the sent fields its listing speaks of, and whether it says the model accepts each
+    parameters: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
 
 
 async def check_catalog(targets: Iterable[Target], client: httpx.AsyncClient, secret=None,
@@ -166,6 +212,9 @@ async def check_catalog(targets: Iterable[Target], client: httpx.AsyncClient, se
         rates = live_rates(target, payload) if 200 <= status < 300 else {}
         if rates:
             report.rates[target.name] = rates
+        parameters = accepted_parameters(target, payload) if 200 <= status < 300 else {}
+        if parameters:
+            report.parameters[target.name] = parameters
     return report
 
 
@@ -215,6 +264,9 @@ def config_check_lines(config: Config, timeout: float = 10.0) -> list[str]:
     if report.compared:
         lines.insert(0, f"catalog: compared with the live APIs of {', '.join(report.compared)}: "
                         f"{len(report.drifts) or 'no'} difference{'s' if len(report.drifts) != 1 else ''}")
+    for name, parameters in report.parameters.items():
+        said = "; ".join(f"{field} {'accepted' if ok else 'NOT accepted'}" for field, ok in parameters.items())
+        lines.append(f"catalog: target {name}: its API's listing says of the parameters sent: {said}")
     for name, why in report.unreachable.items():
         lines.append(f"catalog: the API of target {name} could not be reached ({why}): not compared")
     return lines

@@ -101,10 +101,11 @@ CATALOG_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "nanobanana_catalog_drift": (
         "gauge", f"Differences between the model catalog and the live APIs, by kind: gone (a configured model the "
                  f"API no longer lists), price (a live rate more than 5 % off the catalog's), new_model (an image "
-                 f"model the catalog does not know). {_CW}.", ("kind",)),
+                 f"model the catalog does not know), parameter (a request field the listing says the model does not accept). "
+                 f"{_CW}.", ("kind",)),
     "nanobanana_catalog_drift_info": (
-        "gauge", f"One difference: the target and model, its kind, the rate it concerns (price), the catalog's and "
-                 f"the live value; always 1. {_CW}.", ("target", "model", "kind", "field", "catalog", "live")),
+        "gauge", f"One difference: the target and model, its kind, the rate (price) or request field (parameter) it "
+                 f"concerns, the catalog's and the live value; always 1. {_CW}.", ("target", "model", "kind", "field", "catalog", "live")),
     "nanobanana_catalog_last_check_timestamp_seconds": (
         "gauge", f"When the last comparison finished (the targets whose API did not answer were skipped). {_CW}.", ()),
 }

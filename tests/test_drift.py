@@ -59,6 +59,47 @@ def test_a_new_image_model_is_named_and_other_models_are_not():
     assert [(d.kind, d.model) for d in drifts] == [("new_model", "gemini-4-flash-image-preview")]
 
 
+def chat_target(model: str, **settings):
+    spec = {"name": "t", "api": "openrouter", "model": model} | settings
+    return load_text(yaml.safe_dump({"targets": [spec]})).targets[0]
+
+
+def test_the_listing_says_whether_the_model_accepts_what_the_dialect_sends():
+    recorded = listing("openrouter-models-recorded.json")  # a live answer: both Nano Bananas name reasoning
+    thinking = chat_target("google/gemini-3.1-flash-image-preview", thinking_levels=["default", "high"])
+    assert drift.accepted_parameters(thinking, recorded) == {"reasoning": True}
+    assert drift.compare(thinking, 200, recorded) == []
+    # modalities and image_config are sent too, but no listing names them: not compared, never drift
+    assert {"modalities", "image_config", "reasoning"} <= drift.sent_parameters(thinking)
+    # without a thinking level reasoning is not sent, so the listing has nothing to say about the request
+    assert drift.accepted_parameters(chat_target("google/gemini-3.1-flash-image-preview"), recorded) == {}
+
+    answer = listing("openrouter-models-recorded.json")
+    answer["data"][0]["supported_parameters"].remove("reasoning")
+    [parameter] = drift.compare(thinking, 200, answer)
+    assert (parameter.kind, parameter.model, parameter.field, parameter.catalog, parameter.live) == (
+        "parameter", "google/gemini-3.1-flash-image-preview", "reasoning", "sent", "not supported")
+    assert "sends `reasoning`" in parameter.describe()
+
+
+def test_a_field_from_extra_body_is_compared_when_the_listing_uses_its_name():
+    answer = listing("openrouter-models-recorded.json")
+    answer["data"][1]["supported_parameters"].append("image_config")  # a name outside the spec's enum, in use
+    seeded = chat_target("google/gemini-3.1-flash-image-preview", extra_body={"seed": 7})
+    assert drift.accepted_parameters(seeded, answer) == {"image_config": False, "seed": True}
+    assert [(d.kind, d.field) for d in drift.compare(seeded, 200, answer)] == [("parameter", "image_config")]
+
+
+def test_the_image_api_and_listings_without_the_field_say_nothing_of_parameters():
+    recorded = listing("openrouter-models-recorded.json")
+    images = chat_target("google/gemini-3.1-flash-image-preview", api="openrouter_images", resolutions=["1K"])
+    assert drift.accepted_parameters(images, recorded) == {}  # the chat list does not describe POST /images
+    for entry in recorded["data"]:
+        del entry["supported_parameters"]
+    thinking = chat_target("google/gemini-3.1-flash-image-preview", thinking_levels=["high"])
+    assert drift.accepted_parameters(thinking, recorded) == {} and drift.compare(thinking, 200, recorded) == []
+
+
 def test_an_error_answer_compares_nothing():
     assert drift.compare(target("gemini", "gemini-3-pro-image"), 503, None) == []
 
@@ -88,7 +129,8 @@ def config_check_against(sim: str, tmp_path: Path) -> None:
               timeout=5).raise_for_status()
     path = tmp_path / "c.yml"
     path.write_text(f"targets:\n"
-                    f"  - {{name: or, api: openrouter, base_url: '{sim}/api/v1', model: google/gemini-3-pro-image}}\n"
+                    f"  - {{name: or, api: openrouter, base_url: '{sim}/api/v1', model: google/gemini-3-pro-image,"
+                    f" thinking_levels: [default, high]}}\n"
                     f"  - {{name: gone, api: openrouter, base_url: 'http://127.0.0.1:{free_port()}/api/v1',"
                     f" model: google/gemini-3-pro-image}}\n")
     result = run_check("--config.file", str(path), env=exporter_env(NANOBANANA_CATALOG_CHECK="on"))
@@ -97,6 +139,7 @@ def config_check_against(sim: str, tmp_path: Path) -> None:
     assert ("CATALOG DRIFT: the API of target or lists an image model the catalog does not know: "
             "google/gemini-nano-banana-3-image") in result.stdout
     assert "catalog: the API of target gone could not be reached (ConnectError" in result.stdout
+    assert "catalog: target or: its API's listing says of the parameters sent: reasoning accepted" in result.stdout
     offline = run_check("--config.file", str(path))  # the tests' default: no comparison at all
     assert offline.returncode == 0 and "catalog: not compared with the live APIs (NANOBANANA_CATALOG_CHECK=off)" in offline.stdout
 
@@ -126,6 +169,7 @@ def test_the_running_exporter_exports_the_drift_at_start(tmp_path):
                 time.sleep(0.2)
     for kind in ("gone", "price", "new_model"):
         assert f'nanobanana_catalog_drift{{kind="{kind}"}} 1.0' in text
+    assert 'nanobanana_catalog_drift{kind="parameter"} 0.0' in text  # the listing names reasoning; none sent
     assert ('nanobanana_catalog_drift_info{catalog="12",field="completion",kind="price",live="18",'
             'model="google/gemini-3-pro-image",target="or"} 1.0') in text
     assert 'kind="gone",live="not in the list",model="gemini-nano-banana-2.1",target="g"} 1.0' in text

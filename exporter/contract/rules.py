@@ -458,12 +458,17 @@ COST = Group("nanobanana-cost", (
         summary="The model catalog is out of date: {{ $labels.kind }} {{ $labels.model }}",
         description=(
             "The API of target {{ $labels.target }} disagrees with the exporter's model catalog about "
-            "{{ $labels.model }} ({{ $labels.kind }}{{ if $labels.field }}, {{ $labels.field }} rate{{ end }}): "
+            "{{ $labels.model }} ({{ $labels.kind }}{{ if eq $labels.kind \"parameter\" }}, field {{ $labels.field }}"
+            "{{ else if $labels.field }}, {{ $labels.field }} rate{{ end }}): "
             "catalog {{ if $labels.catalog }}{{ $labels.catalog }}{{ else }}-{{ end }}, live {{ $labels.live }}. "
-            "Prices, sizes and retirement warnings may be wrong. First: upgrade the exporter, or set `price:` / "
-            "`family:` on the target (`nanobanana-exporter --config.check` prints the differences)."),
+            "{{ if eq $labels.kind \"parameter\" }}The API may refuse the probes (client_error) or ignore the field "
+            "(then the series label says more than was measured). First: check the model's page; drop the field ("
+            "`extra_body: { {{ $labels.field }}: null }`; for reasoning, `thinking_levels: [default]` instead), or upgrade the exporter"
+            "{{ else }}Prices, sizes and retirement warnings may be wrong. First: upgrade the exporter, or set `price:` / "
+            "`family:` on the target{{ end }} (`nanobanana-exporter --config.check` prints the differences)."),
         fires_when="the daily comparison of the model catalog with the live APIs found a vanished model, a price "
-                   "more than 5 % off, or an image model the catalog does not know",
+                   "more than 5 % off, an image model the catalog does not know, or a request field the listing "
+                   "says the model does not accept",
         dashboard="overview", variables=("model",)),
     Alert(
         name="NanoBananaBudgetExhausted", severity="warning",
