@@ -22,7 +22,7 @@ from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
 from exporter.status import StatusSourcesModel, resolve_sources
 from exporter.targets import (SERIES_LABELS, CanarySettings, Config, ConfirmSettings, Duration, GoogleAuth, LivenessSettings, Series,
                               Strict, Target)
-from exporter.yamlconfig import ConfigError, Where, read_text, validate
+from exporter.yamlconfig import ConfigError, Problems, Where, read_text, validate
 
 # Config, Series, Target and the settings types live in exporter/targets.py; they are re-exported here
 # because a loaded config is what this module returns.
@@ -125,70 +125,77 @@ def load_text(text: str, source: str = "<config>", environ: dict[str, str] | Non
 
 
 def resolve(model: ConfigModel, source: str, environ: Any, where: Where) -> Config:
+    problems = Problems()  # every target is checked, so one run names the problems of all of them
     targets = []
-    defaults = model.defaults
     for index, t in enumerate(model.targets):
-
-        def pick(key: str, fallback: Any) -> Any:
-            own = getattr(t, key)
-            if own is not None:
-                return own
-            inherited = getattr(defaults, key)
-            return fallback if inherited is None else inherited
-
-        dialect = DIALECTS[t.api]
-        google = _google_settings(t, index, where)
-        base_url = t.base_url or dialect.default_base_url
-        if t.api == "vertex" and not t.base_url:
-            base_url = dialect.endpoint(t.location or "global")
-        if not base_url:
-            raise ConfigError(f"{where('targets', index, 'api')}: api {t.api} needs a base_url")
-        timeouts = {**DEFAULT_TIMEOUTS, **(defaults.timeout or {}), **(t.timeout or {})}
-        family = family_of(t.model, t.family)
-        resolutions = tuple(pick("resolutions", ["1K"]))
-        thinking_levels = tuple(pick("thinking_levels", ["default"]))
-        aspect_ratio = pick("aspect_ratio", "1:1")
-        _check_family(t, family, resolutions, thinking_levels, aspect_ratio, index, where)
-        _check_thinking_field(t, thinking_levels, index, where)
-        prompts = t.prompts or ([t.prompt] if t.prompt else None) or defaults.prompts or [defaults.prompt or DEFAULT_PROMPT]
-        targets.append(
-            Target(
-                name=t.name,
-                api=t.api,
-                model=t.model,
-                base_url=base_url.rstrip("/"),
-                api_key=_read_key(t, index, where, environ),
-                interval=pick("interval", DEFAULT_INTERVAL),
-                prompts=tuple(prompts),
-                aspect_ratio=aspect_ratio,
-                timeouts=timeouts,
-                resolutions=resolutions,
-                thinking_levels=thinking_levels,
-                max_concurrency=pick("max_concurrency", 2),
-                max_response_bytes=pick("max_response_bytes", 64 * 1024 * 1024),
-                image_urls=pick("image_urls", "https"),
-                extra_body=dict(t.extra_body),
-                family=family,
-                price=Price.resolve(t.price, defaults.price, family),
-                confirm=_merged(ConfirmSettings, t.confirm, defaults.confirm),
-                liveness=_merged(LivenessSettings, t.liveness, defaults.liveness),
-                canary=_merged(CanarySettings, t.canary, defaults.canary),
-                project=t.project,
-                location=(t.location or "global") if google else None,
-                google=google,
-            )
-        )
-    unknown = sorted(set(model.budget.targets) - {t.name for t in targets}) if model.budget else []
-    if unknown:
-        raise ConfigError(f"{where('budget', 'targets', unknown[0])}: no target is called {unknown[0]!r}")
-    for index, name in unknown_targets(model.maintenance, [t.name for t in targets])[:1]:
-        raise ConfigError(f"{where('maintenance', index, 'targets')}: no target is called {name!r}")
-    try:
-        status_sources = resolve_sources(model.status_sources, environ)
-    except ValueError as err:
-        raise ConfigError(f"{source}: {err}") from None
+        with problems.check():
+            targets.append(_target(t, index, model.defaults, environ, where))
+    names = [t.name for t in model.targets]
+    with problems.check():
+        unknown = sorted(set(model.budget.targets) - set(names)) if model.budget else []
+        if unknown:
+            raise ConfigError(f"{where('budget', 'targets', unknown[0])}: no target is called {unknown[0]!r}")
+    for index, name in unknown_targets(model.maintenance, names):
+        problems.found.append(f"{where('maintenance', index, 'targets')}: no target is called {name!r}")
+    status_sources = None
+    with problems.check():
+        try:
+            status_sources = resolve_sources(model.status_sources, environ)
+        except ValueError as err:
+            raise ConfigError(f"{source}: {err}") from None
+    problems.raise_any()
     return Config(targets=tuple(targets), source=source, status_sources=status_sources, budget=model.budget,
                   maintenance=Maintenance.of(model.maintenance))
+
+
+def _target(t: TargetModel, index: int, defaults: Settings, environ: Any, where: Where) -> Target:
+    def pick(key: str, fallback: Any) -> Any:
+        own = getattr(t, key)
+        if own is not None:
+            return own
+        inherited = getattr(defaults, key)
+        return fallback if inherited is None else inherited
+
+    dialect = DIALECTS[t.api]
+    google = _google_settings(t, index, where)
+    base_url = t.base_url or dialect.default_base_url
+    if t.api == "vertex" and not t.base_url:
+        base_url = dialect.endpoint(t.location or "global")
+    if not base_url:
+        raise ConfigError(f"{where('targets', index, 'api')}: api {t.api} needs a base_url")
+    timeouts = {**DEFAULT_TIMEOUTS, **(defaults.timeout or {}), **(t.timeout or {})}
+    family = family_of(t.model, t.family)
+    resolutions = tuple(pick("resolutions", ["1K"]))
+    thinking_levels = tuple(pick("thinking_levels", ["default"]))
+    aspect_ratio = pick("aspect_ratio", "1:1")
+    _check_family(t, family, resolutions, thinking_levels, aspect_ratio, index, where)
+    _check_thinking_field(t, thinking_levels, index, where)
+    prompts = t.prompts or ([t.prompt] if t.prompt else None) or defaults.prompts or [defaults.prompt or DEFAULT_PROMPT]
+    return Target(
+        name=t.name,
+        api=t.api,
+        model=t.model,
+        base_url=base_url.rstrip("/"),
+        api_key=_read_key(t, index, where, environ),
+        interval=pick("interval", DEFAULT_INTERVAL),
+        prompts=tuple(prompts),
+        aspect_ratio=aspect_ratio,
+        timeouts=timeouts,
+        resolutions=resolutions,
+        thinking_levels=thinking_levels,
+        max_concurrency=pick("max_concurrency", 2),
+        max_response_bytes=pick("max_response_bytes", 64 * 1024 * 1024),
+        image_urls=pick("image_urls", "https"),
+        extra_body=dict(t.extra_body),
+        family=family,
+        price=Price.resolve(t.price, defaults.price, family),
+        confirm=_merged(ConfirmSettings, t.confirm, defaults.confirm),
+        liveness=_merged(LivenessSettings, t.liveness, defaults.liveness),
+        canary=_merged(CanarySettings, t.canary, defaults.canary),
+        project=t.project,
+        location=(t.location or "global") if google else None,
+        google=google,
+    )
 
 
 def _check_family(t: TargetModel, family: Family, resolutions: tuple[str, ...], thinking_levels: tuple[str, ...],

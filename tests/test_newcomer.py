@@ -256,3 +256,18 @@ def test_the_readme_relay_step_delivers_to_the_simulators_feishu_bot(tmp_path):
             assert answer.status_code == 200, answer.text
             messages = httpx.get(f"{sim_base}/_sim/bot-messages", timeout=5).json()
     assert len(messages) == 1 and "NanoBananaOutage" in json.dumps(messages[0]["message"], ensure_ascii=False)
+
+
+def test_the_exporter_check_names_the_problems_of_every_target_too(tmp_path):
+    """Past the schema: a key not set, a key on a vertex target, a size the model does not take and an
+    unknown budget target, all in one run and in line order."""
+    config = tmp_path / "nb.yml"
+    config.write_text("budget: {targets: {nope: 1}}\ntargets:\n"
+                      "  - {name: a, api: gemini, model: gemini-3-pro-image, api_key_env: NOT_SET_ANYWHERE}\n"
+                      "  - {name: b, api: vertex, model: gemini-3-pro-image, project: my-project-123, api_key_env: X}\n"
+                      '  - {name: c, api: gemini, model: gemini-3-pro-image, resolutions: ["512"]}\n')
+    result = cli("--config.file", str(config), "--config.check")
+    assert result.returncode == 1
+    lines = result.stderr.removeprefix("FAILED: ").splitlines()
+    assert [line.split(": ")[1] for line in lines] == ["budget.targets.nope", "targets[0].api_key_env",
+                                                       "targets[1].api_key_env", "targets[2].resolutions"], lines
