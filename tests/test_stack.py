@@ -89,7 +89,7 @@ def test_alertmanager_runs_the_project_config(tmp_path):
         with start_alertmanager(config, tmp_path) as am:
             status = am.get("/api/v2/status")
             receivers = {r["name"] for r in yaml.safe_load(status["config"]["original"])["receivers"]}
-            assert receivers == {"page", "chat", "low-noise", "location-input"}
+            assert receivers == {"page", "chat", "low-noise", "location-input", "page-pagerduty", "page-opsgenie", "page-email"}
 
             # The fake fails twice: Alertmanager must retry until it gets through.
             chat.fail(500, times=2)
