@@ -63,6 +63,7 @@ def test_the_documented_edit_routes_every_page_to_the_tool(tmp_path, receiver):
         assert routed.stdout.strip() == expected, routed.stdout + routed.stderr
 
 
+@pytest.mark.realstack
 @pytest.mark.skipif(not ALERTMANAGER, reason="prometheus-alertmanager is not installed")
 def test_a_page_reaches_pagerduty_once_per_problem_with_the_key_from_its_file(tmp_path):
     with FakeWebhook() as fake:
