@@ -35,8 +35,10 @@ BASE = {"1K": 18.0, "2K": 36.0}
 # the families the report reads (the others would only make the file larger)
 REPORTED = ("nanobanana_probes_total", "nanobanana_probe_success", "nanobanana_probe_duration_seconds_bucket",
             "nanobanana_probe_duration_seconds_count", "nanobanana_probe_duration_seconds_sum",
-            "nanobanana_probe_cost_usd_total")
+            "nanobanana_probe_cost_usd_total", "nanobanana_probe_last_run_timestamp_seconds",
+            "nanobanana_probe_last_success_timestamp_seconds")
 SCRAPE_LABELS = 'job="nanobanana",instance="exporter:9877"'
+SCRAPE = 240  # seconds between the samples written (a coarse scrape keeps the month small)
 
 
 def config(series: int = 3):
@@ -57,7 +59,7 @@ def outcome_of(target: str, resolution: str, finished: float, k: int) -> tuple[O
     return Outcome.SUCCESS, BASE[resolution] + (k * 7919) % 1000 / 100  # +0..10 s
 
 
-def write_openmetrics(directory, series: int = 3, scrape: int = 240) -> list[Path]:
+def write_openmetrics(directory, series: int = 3, scrape: int = SCRAPE) -> list[Path]:
     """Write the month to one OpenMetrics file per day in `directory`; return their paths."""
     cfg = config(series)
     store = Store()

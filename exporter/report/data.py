@@ -15,6 +15,7 @@ from exporter.report.prom import Prometheus
 KEY = ("target", "model", "resolution")  # the report's granularity: locations and thinking levels summed
 DAY = 86400.0
 INCIDENT_MATCH = 6 * 3600.0  # an outage that began at most this long before an incident was listed is its start
+FINE_STEP = "15s"  # the scrape interval docs/alerting.md sets: outage ends are read at this resolution
 MAX_OUTAGE_QUERIES = 300  # causes are looked up per outage; past this many, the rest say "not looked up"
 
 
@@ -182,12 +183,31 @@ class Builder:
             if i >= MAX_OUTAGE_QUERIES:
                 o.note = "cause not looked up (too many outages)"
                 continue
+            self._exact(o)
             matchers = [f'{k}="{v}"' for k, v in zip(KEY, o.key)] + [FAILED]
             window = f"{int(o.duration + self.step)}s"  # the failing probe that turned it to 0 ran up to a step before
             result = self.prom.instant(f"sum by (outcome) (increase(nanobanana_probes_total{self.sel(*matchers)}"
                                        f"[{window}]))", o.end)
             o.causes = {c["metric"].get("outcome", ""): v for c in result if (v := _num(c["value"][1]) or 0.0) >= 0.5}
         return out
+
+    def _exact(self, o: Outage) -> None:
+        """The outage at the probes' own resolution, not the query step's: from the end of its first
+        failed probe (nanobanana_probe_last_run_timestamp_seconds where the gauge turned 0) to the
+        end of the first successful one after it (..._last_success_timestamp_seconds)."""
+        m = self.sel(*[f'{k}="{v}"' for k, v in zip(KEY, o.key)])
+        window = f"[{int(self.step)}s:{FINE_STEP}]"  # the step before the first point at 0, in scrape-sized steps
+        lower = o.start - self.step - 1
+        first = self.prom.instant(f"min(min_over_time(((nanobanana_probe_last_run_timestamp_seconds{m} > {lower:.0f})"
+                                  f" and nanobanana_probe_success{m} == 0){window}))", o.start)
+        if first and (t := _num(first[0]["value"][1])) is not None and t <= o.start:
+            o.start = t
+        if o.ongoing or o.note:
+            return
+        ended = self.prom.instant(f"min(min_over_time(((nanobanana_probe_last_success_timestamp_seconds{m} > "
+                                  f"{o.start:.0f}) and nanobanana_probe_success{m} == 1){window}))", o.end)
+        if ended and (t := _num(ended[0]["value"][1])) is not None and o.start < t <= o.end:
+            o.end = t
 
     def _latency(self, r: Report) -> dict[str, dict[str, float | None]]:
         out: dict[str, dict[str, float | None]] = {}

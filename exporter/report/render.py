@@ -3,7 +3,6 @@ nothing fetched) and as Markdown (the same tables)."""
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from html import escape
@@ -48,7 +47,7 @@ def tables(r: Report) -> dict[str, tuple[list[str], list[list[str]]]]:
     """Section title -> (header, rows): the one content both formats write."""
     out: dict[str, tuple[list[str], list[list[str]]]] = {}
     out["Availability"] = (
-        ["target", "model", "resolution", "probes", "failed", "availability", f"vs SLO {r.slo:.2%}",
+        ["target", "model", "resolution", "probes", "failed", "availability (time up)", f"vs SLO {r.slo:.2%}",
          "error budget used", "spend"],
         [[*row.key, f"{row.counted:.0f}", f"{row.failures:.0f}", _pct(row.availability),
           "n/a" if row.availability is None else ("met" if row.availability >= r.slo else "MISSED"),
@@ -98,20 +97,22 @@ def charts(r: Report) -> dict[str, str]:
     """Section title -> inline SVG."""
     out = {}
     if r.rows:
-        low = min((row.availability for row in r.rows if row.availability is not None), default=r.slo)
-        bottom = max(0.0, math.floor(min(low, r.slo) * 100 - 0.5))
-        c = _chart(pygal.HorizontalBar, f"Availability per series (SLO {r.slo:.2%}; green met, red missed)",
+        # an honest axis: 0 to 100 %, the SLO a guide line of its own (a 33 % bar looks like a third)
+        c = _chart(pygal.HorizontalBar, f"Availability per series, share of time up (SLO {r.slo:.2%}: the line; "
+                   "green met, red missed)",
                    value_formatter=lambda v: f"{v:.2f} %", height=max(200, 80 + 34 * len(r.rows)),
-                   show_legend=False, range=(bottom, 100), zero=bottom)
+                   show_legend=False, range=(0, 100), zero=0, y_labels=_percent_axis(r.slo))
         c.x_labels = [" / ".join(row.key) for row in r.rows]
         c.add("availability", [{"value": round(row.availability * 100, 3),
                                 "color": MET if row.availability >= r.slo else MISSED}
                                if row.availability is not None else None for row in r.rows])
         out["Availability"] = _svg(c)
     if r.daily_availability:
-        c = _chart(pygal.Line, "Availability per day" + (f" (the {LINES} targets lowest over the period)"
-                                                          if len(r.daily_availability) > LINES else ""), value_formatter=lambda v: f"{v:.2f} %", show_dots=False)
         days = next(iter(r.daily_availability.values()))
+        c = _chart(pygal.Line, "Availability per day" + (f" (the {LINES} targets lowest over the period)"
+                                                          if len(r.daily_availability) > LINES else ""),
+                   value_formatter=lambda v: f"{v:.2f} %", show_dots=len(days) < 3, dots_size=5,
+                   range=(0, 100), y_labels=_percent_axis(r.slo))
         c.x_labels = [_day(t) for t, _ in days]
         c.x_labels_major_every, c.show_minor_x_labels = 7, False
         for target in _worst(r, r.daily_availability):
@@ -139,6 +140,12 @@ def charts(r: Report) -> dict[str, str]:
     return out
 
 
+def _percent_axis(slo: float) -> list[float]:
+    """0 to 80 % in fifths, then the SLO instead of 100 % (the two labels would overlap): its guide
+    line is drawn, the axis still ends at 100 %."""
+    return [0.0, 20.0, 40.0, 60.0, 80.0, round(slo * 100, 3)]
+
+
 def _worst(r: Report, daily: dict) -> list[str]:
     """The targets of `daily`, at most LINES of them: those with the lowest availability over the period."""
     lowest: dict[str, float] = {}
@@ -159,7 +166,8 @@ def _summary(r: Report) -> list[str]:
             f"Series meeting it: {met} of {len(r.rows)}; outages: {len(r.outages)}, "
             f"{_human(sum(o.duration for o in r.outages))} in all; estimated spend ${r.spend:.2f}",
             f"Generated {_iso(time.time())} from {r.queries} Prometheus queries in {r.seconds:.1f} s; "
-            f"outage times are to the query step ({_human(r.step)})"]
+            "availability is the share of time up (the alerts' SLI); outages run from the first failed probe "
+            "to the first successful one"]
 
 
 def html(r: Report) -> str:
