@@ -96,6 +96,17 @@ def test_promtool_cases_name_only_existing_alerts():
     assert not unknown, f"promtool cases for alerts that rules.yml does not define: {unknown}"
 
 
+def test_promtool_cases_step_within_the_lookback():
+    """promtool evaluates the rule groups of a step in no fixed order, so an alert may read a record of
+    another group (the thresholds) from the step before: that value must still be inside Prometheus's
+    5-minute lookback, or the case passes or fails at random (credit_running_out.yml once stepped 10m)."""
+    from exporter.durations import parse_duration
+    coarse = {path.name: case["evaluation_interval"] for path in PROMTOOL_TESTS
+              for case in [yaml.safe_load(path.read_text())]
+              if parse_duration(str(case.get("evaluation_interval", "1m"))) >= 300}
+    assert not coarse, f"evaluation_interval of 5m or more: {coarse}"
+
+
 def test_rules_yml_is_the_only_rule_file_of_an_exporters_prometheus():
     """One file to load and to test: a new alert set (status, cost) is a group in rules.yml, its
     promtool cases are files in alertmanager/tests/ loading ../rules.yml. The one other file is for
