@@ -17,6 +17,7 @@ from exporter.catalog import FAMILIES, Family, family_of
 from exporter.dialects import DIALECTS
 from exporter.maintenance import Maintenance, WindowModel, unknown_targets
 from exporter.pricing import Price, PriceSettings, Resolution
+from exporter.scenes import CHECKS, DEFAULT_CHECKS, DEFAULT_PROMPTS
 from exporter.secrets import read_secret
 from exporter.sizes import ASPECT_RATIOS, RESOLUTIONS, THINKING_LEVELS
 from exporter.status import StatusSourcesModel, resolve_sources
@@ -36,7 +37,7 @@ Api = Literal[tuple(DIALECTS)]  # type: ignore[valid-type]
 
 DEFAULT_TIMEOUTS = {"512": 30.0, "1K": 45.0, "2K": 90.0, "4K": 180.0}
 DEFAULT_INTERVAL = 900.0  # 15m: with confirmations and free liveness checks, see docs/cost.md
-DEFAULT_PROMPT = "A simple red circle on a white background"
+DEFAULT_PROMPT = DEFAULT_PROMPTS[0]  # the first of the verifiable scenes the default rotation asks
 
 
 def _timeouts(value: Any) -> Any:
@@ -66,6 +67,8 @@ class Settings(Strict):
     confirm: ConfirmSettings | None = None
     liveness: LivenessSettings | None = None
     canary: CanarySettings | None = None
+    # the image checks to run on every image (exporter/imagechecks.py); [] turns them off
+    image_checks: list[Literal[CHECKS]] | None = None  # type: ignore[valid-type]
 
 
 class TargetModel(Settings):
@@ -83,7 +86,7 @@ class TargetModel(Settings):
     location: str | None = Field(default=None, pattern=r"^(global|[a-z]+-[a-z]+[0-9]+)$")
     credentials_file: str | None = None
 
-    @field_validator("resolutions", "thinking_levels")
+    @field_validator("resolutions", "thinking_levels", "image_checks")
     @classmethod
     def _no_repeats(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and len(set(value)) != len(value):
@@ -170,7 +173,8 @@ def _target(t: TargetModel, index: int, defaults: Settings, environ: Any, where:
     aspect_ratio = pick("aspect_ratio", "1:1")
     _check_family(t, family, resolutions, thinking_levels, aspect_ratio, index, where)
     _check_thinking_field(t, thinking_levels, index, where)
-    prompts = t.prompts or ([t.prompt] if t.prompt else None) or defaults.prompts or [defaults.prompt or DEFAULT_PROMPT]
+    prompts = (t.prompts or ([t.prompt] if t.prompt else None) or defaults.prompts
+               or ([defaults.prompt] if defaults.prompt else None) or DEFAULT_PROMPTS)
     return Target(
         name=t.name,
         api=t.api,
@@ -192,6 +196,7 @@ def _target(t: TargetModel, index: int, defaults: Settings, environ: Any, where:
         confirm=_merged(ConfirmSettings, t.confirm, defaults.confirm),
         liveness=_merged(LivenessSettings, t.liveness, defaults.liveness),
         canary=_merged(CanarySettings, t.canary, defaults.canary),
+        image_checks=tuple(pick("image_checks", DEFAULT_CHECKS)),
         project=t.project,
         location=(t.location or "global") if google else None,
         google=google,

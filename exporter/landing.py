@@ -9,12 +9,15 @@ from html import escape
 
 from exporter import __version__
 from exporter.outcomes import DESCRIPTIONS, Outcome
+from exporter.scenes import CHECKS
+from exporter.scenes import DESCRIPTIONS as CHECK_DESCRIPTIONS
 from exporter.state import Attempt, Store
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 .success{color:#1a7f37}.rate_limited{color:#9a6700}.fail{color:#cf222e;font-weight:600}.planned{color:#0550ae}
+.unchecked{color:#666}ul.verdicts{list-style:none;margin:0;padding:0;font-size:.9em;white-space:nowrap}
 img.thumb{max-width:96px;max-height:96px;border:1px solid #ddd}
 details{margin:.3em 0}summary{cursor:pointer}code{font-size:.9em}small{color:#666}
 """
@@ -116,6 +119,20 @@ def _thumbnail(state, now: float) -> str:
             f'src="data:image/jpeg;base64,{base64.b64encode(data).decode()}"></td>')
 
 
+def _verdicts(state) -> str:
+    """What served the last answer and each image check's last verdict, beside the last image."""
+    served = state.served or ("", "")
+    model = escape(served[0]) if served[0] else '<span class="unchecked">not named</span>'
+    provider = f" <small>via {escape(served[1])}</small>" if served[1] else ""
+    items = []
+    for check in CHECKS:
+        verdict, why = state.verdicts.get(check, ("unchecked", "no image judged yet"))
+        css = {"pass": "success", "fail": "fail"}.get(verdict, "unchecked")
+        items.append(f'<li title="{escape(CHECK_DESCRIPTIONS[check])}">{check}: '
+                     f'<span class="{css}" title="{escape(why)}">{escape(verdict)}</span></li>')
+    return f'<td>{model}{provider}</td><td><ul class="verdicts">{"".join(items)}</ul></td>'
+
+
 def _reload(reloader, now: float) -> str:
     """The last reload: a failed one in red with its error (the process runs its previous config)."""
     if reloader is None or reloader.last_attempt is None:
@@ -143,7 +160,7 @@ def render(store: Store, ready: bool, config_source: str, liveness=None, budget=
             + "".join(f"<td>{escape(v)}</td>" for v in labels.values())
             + (f"<td>{_outcome(last.outcome)}{pause}</td><td>{last.duration:.3f}s</td><td>{_when(last.started, now)}</td>"
                f"<td>{escape(last.message)}</td>" if last else f'<td colspan="4"><small>not probed yet</small>{pause}</td>')
-            + f"<td>{state.consecutive_failures}</td>{_thumbnail(state, now)}</tr>"
+            + f"<td>{state.consecutive_failures}</td>{_thumbnail(state, now)}{_verdicts(state)}</tr>"
         )
         history = "".join(_attempt_row(a, now) for a in reversed(state.history))
         details.append(
@@ -161,7 +178,7 @@ def render(store: Store, ready: bool, config_source: str, liveness=None, budget=
 {_reload(reloader, now)}
 {_maintenance(config, now)}
 <h2>Series</h2>
-<table><tr>{header}<th>last outcome</th><th>duration</th><th>finished</th><th>last error</th><th>failures in a row</th><th>last image</th></tr>
+<table><tr>{header}<th>last outcome</th><th>duration</th><th>finished</th><th>last error</th><th>failures in a row</th><th>last image</th><th>served by</th><th>image checks</th></tr>
 {"".join(rows)}</table>
 {_checks(liveness)}
 {_checks(canary)}

@@ -60,6 +60,23 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         f"failed), liveness (a free check failed), slow (a successful probe slower than its latency threshold), status (an "
         f"official incident appeared), uptime (OpenRouter's uptime of the model fell) or canary (canary calls failed "
         f"in a row). They count in nanobanana_probes_total too. {_BG}.", ("reason",)),
+    # the image checks (exporter/imagechecks.py, docs/image-checks.md): verdicts beside the outcome
+    "nanobanana_image_checks": (
+        "counter", f"Images judged by each image check, passed or failed (an unchecked image is not counted). {_BG}.",
+        ("check",)),
+    "nanobanana_image_check_failures": ("counter", f"Images that failed each image check. {_BG}.", ("check",)),
+    "nanobanana_image_check_passed": (
+        "gauge", f"1 if the last image judged by the check passed it, 0 if it failed; absent while the check has not "
+        f"judged an image. {_BG}.", ("check",)),
+    "nanobanana_image_check_consecutive_failures": (
+        "gauge", f"Images in a row that failed the check; an unchecked image neither resets nor extends it. {_BG}.",
+        ("check",)),
+    "nanobanana_probe_served_model_info": (
+        "gauge", f"The model the last answer said served it (Gemini's modelVersion, the OpenAI-style `model`); "
+        f"absent while no answer named one; always 1. {_BG}.", ("served_model",)),
+    "nanobanana_probe_served_provider_info": (
+        "gauge", f"The provider a router said served the last answer (OpenRouter's `provider`); always 1. {_BG}.",
+        ("provider",)),
 }
 
 # The background checks (exporter.checks): one series per target, each kind its own outcome list.
@@ -233,6 +250,19 @@ class ProbeCollector:
             f["nanobanana_probe_price_usd"].add_metric(values, state.series.price)
             for reason, count in state.confirmations.items():
                 f["nanobanana_probe_confirmations"].add_metric(values + [reason], count)
+            for check, count in state.image_checks.items():
+                f["nanobanana_image_checks"].add_metric(values + [check], count)
+                f["nanobanana_image_check_failures"].add_metric(values + [check], state.image_check_failures[check])
+                f["nanobanana_image_check_consecutive_failures"].add_metric(values + [check],
+                                                                            state.image_check_streaks[check])
+            for check, (verdict, _) in state.verdicts.items():
+                if verdict in ("pass", "fail"):
+                    f["nanobanana_image_check_passed"].add_metric(values + [check], float(verdict == "pass"))
+            if state.served is not None:
+                if state.served[0]:
+                    f["nanobanana_probe_served_model_info"].add_metric(values + [state.served[0]], 1)
+                if state.served[1]:
+                    f["nanobanana_probe_served_provider_info"].add_metric(values + [state.served[1]], 1)
 
 
 def _families(table: dict[str, tuple[str, str, tuple[str, ...]]], base: tuple[str, ...] = ()) -> dict:

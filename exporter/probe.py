@@ -125,6 +125,21 @@ class PhaseTimer:
             self.phases[phase] += max(0.0, now - started - spent)
 
 
+def judge(data: bytes, series: Series, served_model: str, prompt: str) -> dict[str, tuple[str, str]]:
+    """The image checks' verdicts (exporter/imagechecks.py) as (verdict, why) per check; on a worker
+    thread (it decodes the image in full), numpy imported on the first image."""
+    from exporter import imagechecks
+    try:
+        target = series.target
+        family = target.family if target.family.name != "unknown" else None
+        verdicts = imagechecks.check_image(data, target.model, served_model, prompt, target.image_checks, family)
+        return {check: (v.verdict, v.why) for check, v in verdicts.items()}
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        return {check: ("unchecked", f"image does not decode in full: {err}"[:200]) for check in imagechecks.CHECKS}
+    finally:
+        _trim()
+
+
 def inspect_image(data: bytes) -> tuple[str, int, int]:
     """(format, width, height) of a decodable PNG, JPEG or WebP image, else bad_image."""
     try:
@@ -276,7 +291,15 @@ class Prober:
             log.error("probe raised unexpectedly: %s", self.redact(repr(err)), exc_info=False)
             outcome, message = Outcome.BAD_RESPONSE, f"unexpected {type(err).__name__}: {err}"
         duration = time.perf_counter() - started
-        small = await self._thumbnail(series, result.pop("image", None))  # after the timing: not part of the probe
+        image = result.pop("image", None)
+        verdicts: dict[str, tuple[str, str]] = {}
+        served_model, served_provider = result.get("served", ("", ""))
+        if outcome is Outcome.SUCCESS and image and series.target.image_checks:  # after the timing, off the loop
+            verdicts = await asyncio.get_running_loop().run_in_executor(
+                self._thumbnails, judge, image, series, served_model, prompt or series.target.prompts[0])
+            if verdicts.get("blank", ("", ""))[0] == "fail":  # a blank frame is a broken image, not a picture
+                outcome, message = Outcome.BAD_IMAGE, f"image is blank: {verdicts['blank'][1]}"
+        small = await self._thumbnail(series, image)  # after the timing: not part of the probe
         return Attempt(
             started=started_wall,
             outcome=outcome,
@@ -289,6 +312,9 @@ class Prober:
             response_model=result.get("response_model", ""),
             message=self.redact(message)[:500],
             thumbnail=small,
+            verdicts=verdicts,
+            served_model=served_model,
+            served_provider=served_provider,
         )
 
     async def _attempt(self, series: Series, prompt: str, secret: str | None, timer: PhaseTimer,
@@ -316,6 +342,7 @@ class Prober:
         finally:
             del payload
         timer.add("decode", time.perf_counter() - decode_started)
+        result["served"] = (answer.model, answer.provider)
         image = answer.image
         if image is None and answer.image_url:
             download = bytearray()

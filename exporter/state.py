@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from exporter.targets import Config, Series
 from exporter.outcomes import Outcome
 from exporter.pricing import TOKEN_KINDS
+from exporter.scenes import CHECKS, FAIL, PASS
 
 PHASES: tuple[str, ...] = ("connect", "tls", "processing", "transfer", "decode")
 # why a paid call (a probe, a canary check) may not run now (Scheduler.refusal): budget: the day's spend
@@ -52,6 +53,9 @@ class Attempt:
     cost: float = 0.0  # estimated USD (exporter.pricing)
     confirmation: str = ""  # a CONFIRM_REASONS value when run early to confirm a failure
     thumbnail: bytes = field(default=b"", repr=False)  # a small JPEG of the image; moved to the series state
+    verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)  # check -> (verdict, why): exporter/imagechecks.py
+    served_model: str = ""  # the model the answer says served it
+    served_provider: str = ""  # who served it, where a router names it
 
 
 class SeriesState:
@@ -73,6 +77,13 @@ class SeriesState:
         self.last_success: float | None = None
         self.last: Attempt | None = None
         self.thumbnail: tuple[bytes, float] | None = None  # (small JPEG, when) of the last image that decoded
+        # the image checks: images judged (pass or fail) and failed, per check; the last verdicts, the
+        # failures in a row (an unchecked image neither resets nor extends them), what served the last answer
+        self.image_checks = dict.fromkeys(CHECKS, 0)
+        self.image_check_failures = dict.fromkeys(CHECKS, 0)
+        self.image_check_streaks = dict.fromkeys(CHECKS, 0)
+        self.verdicts: dict[str, tuple[str, str]] = {}
+        self.served: tuple[str, str] | None = None  # (model, provider) the last answer named
         self.history: deque[Attempt] = deque(maxlen=history)
         self.version = 0  # bumped by every change: the scrape reuses a series' text while it holds
 
@@ -91,6 +102,15 @@ class SeriesState:
         self.last = attempt
         self.history.append(attempt)
         self.cost += attempt.cost
+        if attempt.served_model or attempt.served_provider:
+            self.served = (attempt.served_model, attempt.served_provider)
+        if attempt.verdicts:
+            self.verdicts = attempt.verdicts
+        for check, (verdict, _) in attempt.verdicts.items():
+            if verdict in (PASS, FAIL):
+                self.image_checks[check] += 1
+                self.image_check_failures[check] += verdict == FAIL
+                self.image_check_streaks[check] = self.image_check_streaks[check] + 1 if verdict == FAIL else 0
         if attempt.confirmation:
             self.confirmations[attempt.confirmation] += 1
         for phase, seconds in attempt.phases.items():

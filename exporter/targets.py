@@ -21,6 +21,7 @@ from exporter.detection import latency_threshold
 from exporter.durations import Duration
 from exporter.maintenance import Maintenance
 from exporter.pricing import Price, TokenKind
+from exporter.scenes import DEFAULT_CHECKS
 from exporter.status import SourceConfig
 
 MAX_FILE_BYTES = 64 * 1024  # a service-account key is about 2.3 KB
@@ -128,6 +129,7 @@ class Target:
     project: str | None = None  # api: vertex
     location: str | None = None
     google: GoogleAuth | None = None  # Google credentials instead of a key (exporter/credentials.py)
+    image_checks: tuple[str, ...] = DEFAULT_CHECKS  # exporter/imagechecks.py
 
 
 @dataclass(frozen=True)

@@ -706,6 +706,20 @@ def probe_detail(t: dict) -> dict:
              thresholds=steps(RED, (1, GREEN)), w=6, h=4, links=landing + [runbook(t, "NanoBananaConfigReloadFailed")],
              mappings=[{"type": "value", "options": {"0": {"text": "FAILED", "color": RED, "index": 0},
                                                      "1": {"text": "ok", "color": GREEN, "index": 1}}}]),
+        stat("Served by", "The model the last answer said served it (Gemini's modelVersion, the OpenAI-style "
+             "`model`; OpenRouter also names the provider), from nanobanana_probe_served_model_info. Another "
+             "family than the one asked fails the `model` image check (NanoBananaModelSubstituted). Empty: the "
+             "answers name no model (OpenAI's images API).",
+             [query(f"nanobanana_probe_served_model_info{{{SEL}}}", "{{served_model}}"),
+              query(f"nanobanana_probe_served_provider_info{{{SEL}}}", "via {{provider}}")],
+             thresholds=steps(BLUE), w=6, h=4, text_mode="name", links=landing + [runbook(t, "NanoBananaModelSubstituted")]),
+        stat("Image checks", "Each image check's verdict on the last image it judged (docs/image-checks.md): "
+             "blank (a uniform frame), detail (a lower resolution scaled up), model (another model answered), "
+             "content (not the prompt's colour and shape). FAIL on one image is not an alert: "
+             f"{t['image_check_failures']:g} in a row are (NanoBananaImageBlank, ...Upscaled, ModelSubstituted, "
+             "ImageOffPrompt). Empty: no image judged yet, or the check is off.",
+             [query(f"min by (check) (nanobanana_image_check_passed{{{SEL}}})", "{{check}}")],
+             thresholds=steps(RED, (1, GREEN)), w=12, h=4, mappings=OK_FAIL, links=landing),
     ]
     history = [
         row("Outcome history"),

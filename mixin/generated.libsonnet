@@ -100,6 +100,10 @@
           "expr": "vector(7)"
         },
         {
+          "record": "nanobanana:threshold:image_check_failures",
+          "expr": "vector(3)"
+        },
+        {
           "record": "nanobanana:threshold:stale_intervals",
           "expr": "vector(3)"
         },
@@ -390,6 +394,63 @@
             "summary": "Nano Banana probe failing {{ $value }} times in a row: {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
             "description": "The last {{ $value }} probes of target {{ $labels.target }} (api {{ $labels.api }}, model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) failed; no image came back. First: check the official status (status.cloud.google.com, NanoBananaUpstreamIncident); if it is fine, read the last error on the exporter's landing page and check the API key, quota, network and request parameters. {{- with query (printf \"nanobanana_probe_last_outcome{job=%q,instance=%q,target=%q,resolution=%q,thinking_level=%q}\" $labels.job $labels.instance $labels.target $labels.resolution $labels.thinking_level) }} Last outcome: {{ . | first | label \"outcome\" }} (the error text is on the landing page of exporter {{ $labels.instance }}).{{ end }} {{- with query \"ALERTS{alertname=\\\"NanoBananaUpstreamIncident\\\",alertstate=\\\"firing\\\",impact=~\\\"disruption|outage\\\"}\" }} Official incident open: {{ . | first | label \"product\" }} ({{ . | first | label \"impact\" }}), likely upstream: inform users and follow the incident.{{ end }}",
             "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaprobefailing{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
+          }
+        }
+      ]
+    },
+    {
+      "name": "nanobanana-image-checks",
+      "rules": [
+        {
+          "alert": "NanoBananaImageBlank",
+          "expr": "nanobanana_image_check_consecutive_failures{check=\"blank\"} >= scalar(nanobanana:threshold:image_check_failures)",
+          "labels": {
+            "severity": "warning"
+          },
+          "annotations": {
+            "summary": "Nano Banana images blank ({{ $value }} in a row): {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
+            "description": "Images of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) are blank: {{ $value }} in a row vary too little to be a picture. The probes fail as bad_image too. First: open the last image on the exporter's landing page; a grey or black frame is usually a silent safety replacement or a failed render upstream: compare with the official status.",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaimageblank{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
+          }
+        },
+        {
+          "alert": "NanoBananaImageUpscaled",
+          "expr": "nanobanana_image_check_consecutive_failures{check=\"detail\"} >= scalar(nanobanana:threshold:image_check_failures)",
+          "labels": {
+            "severity": "warning"
+          },
+          "annotations": {
+            "summary": "Nano Banana images upscaled ({{ $value }} in a row): {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
+            "description": "Images of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) hold less detail than their resolution: {{ $value }} in a row have edges as soft as a lower resolution scaled up. First: if a gateway serves this target, ask it whether it resells a cheaper resolution (a 4K image costs more than a 1K one); compare with a probe of the same model direct.",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaimageupscaled{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
+          }
+        },
+        {
+          "alert": "NanoBananaModelSubstituted",
+          "expr": "nanobanana_image_check_consecutive_failures{check=\"model\"} >= scalar(nanobanana:threshold:image_check_failures)",
+          "labels": {
+            "severity": "warning"
+          },
+          "annotations": {
+            "summary": "Nano Banana images served by another model ({{ $value }} in a row): {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
+            "description": "Answers for target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) name another model than the one asked: {{ $value }} in a row. First: see nanobanana_probe_served_model_info (the probe-detail dashboard) for what answered; a gateway may route to a cheaper or older model. Ask the gateway, or map the alias with the target's `family:`.",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananamodelsubstituted{{ end }}{{ end }}",
+            "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
+          }
+        },
+        {
+          "alert": "NanoBananaImageOffPrompt",
+          "expr": "nanobanana_image_check_consecutive_failures{check=\"content\"} >= scalar(nanobanana:threshold:image_check_failures)",
+          "labels": {
+            "severity": "warning"
+          },
+          "annotations": {
+            "summary": "Nano Banana images off prompt ({{ $value }} in a row): {{ $labels.target }} {{ $labels.model }} {{ $labels.resolution }}",
+            "description": "Images of target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking {{ $labels.thinking_level }}) do not show what the prompt asked: {{ $value }} in a row miss its colour or shape. First: open the last image on the landing page; the same image every time means a cache in a gateway, another picture a degraded model or a broken safety filter.",
+            "runbook_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"runbook_url\" }}{{ . }}#nanobananaimageoffprompt{{ end }}{{ end }}",
             "dashboard_url": "{{ with query \"nanobanana:alert_links:info\" }}{{ with . | first | label \"grafana_url\" }}{{ . }}/d/nanobanana-probe-detail?var-target={{ $labels.target | urlquery }}&var-model={{ $labels.model | urlquery }}&var-resolution={{ $labels.resolution | urlquery }}&var-thinking_level={{ $labels.thinking_level | urlquery }}&var-job={{ $labels.job | urlquery }}&var-location={{ $labels.location | urlquery }}&var-instance={{ $labels.instance | urlquery }}{{ end }}{{ end }}"
           }
         }

@@ -89,6 +89,12 @@ FAULTS = [
     # Vertex AI (the vertex target of these tests is regional, us-central1)
     ({"kind": "revoked_account"}, Outcome.AUTH_ERROR),
     ({"kind": "model_not_in_region"}, Outcome.CLIENT_ERROR),
+    # images that are not what was paid for (exporter/imagechecks.py): a blank one is broken, the
+    # others succeed with a failed check beside the outcome (tests/test_imagechecks.py)
+    ({"kind": "blank"}, Outcome.BAD_IMAGE),
+    ({"kind": "upscaled"}, Outcome.SUCCESS),
+    ({"kind": "substituted"}, Outcome.SUCCESS),
+    ({"kind": "off_prompt"}, Outcome.SUCCESS),
 ]
 
 

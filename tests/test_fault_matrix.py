@@ -26,6 +26,9 @@ SAMPLE = re.compile(r"([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$")
 MONOTONIC = re.compile(r".*(_total|_bucket|_count|_sum)$")
 SCRAPE_BOUND = 2.0  # seconds: a scrape slower than this, on loopback, is a failure
 TIMEOUT = 1.0  # the probes' deadline: hang and slow_drip become timeouts this fast
+# the image faults and the check each fails; the images APIs' answers name no model: no model verdict
+IMAGE_FAULTS = {"blank": "blank", "upscaled": "detail", "substituted": "model", "off_prompt": "content"}
+NAME_NO_MODEL = ("openai_images", "openrouter_images")
 
 
 def parse(text: str) -> dict[str, float]:
@@ -36,6 +39,12 @@ def parse(text: str) -> dict[str, float]:
         if match and not line.startswith("#"):
             samples[match.group(1) + (match.group(2) or "")] = float(match.group(3))
     return samples
+
+
+def check_failures(samples: dict[str, float], api: str, check: str) -> float:
+    key = next(k for k in samples if k.startswith("nanobanana_image_check_failures_total{")
+               and f'api="{api}"' in k and f'check="{check}"' in k)
+    return samples[key]
 
 
 def outcome_count(samples: dict[str, float], api: str, outcome: str) -> float:
@@ -140,6 +149,15 @@ def test_every_fault_in_every_dialect_while_scraping(tmp_path):
                             break
                         assert time.monotonic() < deadline, \
                             f"{fault}: no {[expected(fault, outcome, api).value for api in missing]} from {missing}"
+                    # an image fault also fails its image check, in every dialect whose answer can show it
+                    check = IMAGE_FAULTS.get(fault["kind"])
+                    judged = [api for api in apis if not (check == "model" and api in NAME_NO_MODEL)]
+                    while check:
+                        now = scraper.snapshot(scraper.count)
+                        missing = [api for api in judged if check_failures(now, api, check) <= check_failures(before, api, check)]
+                        if not missing:
+                            break
+                        assert time.monotonic() < deadline, f"{fault}: no {check} failure from {missing}"
                     seen[str(fault)] = {api: outcome_count(now, api, expected(fault, outcome, api).value) for api in apis}
             finally:
                 scraper.stop.set()

@@ -365,6 +365,40 @@ BURN_ALERTS = (
 )
 
 _INCIDENT_LABELS = "source, product, impact, id, title, url"
+# The image checks (exporter/imagechecks.py): one warning per check on a sustained failure, the
+# verdicts counted beside the outcome. blank also makes the probe a bad_image failure: its page (and
+# alertmanager.yml's inhibition of the series' warnings while it fires) comes first.
+_IMAGE_CHECK_ALERTS = (
+    ("NanoBananaImageBlank", "blank", "blank",
+     "Images of " + SERIES + " are blank: {{ $value }} in a row vary too little to be a picture. The probes fail "
+     "as bad_image too. First: open the last image on the exporter's landing page; a grey or black frame is "
+     "usually a silent safety replacement or a failed render upstream: compare with the official status."),
+    ("NanoBananaImageUpscaled", "detail", "upscaled",
+     "Images of " + SERIES + " hold less detail than their resolution: {{ $value }} in a row have edges as soft "
+     "as a lower resolution scaled up. First: if a gateway serves this target, ask it whether it resells a "
+     "cheaper resolution (a 4K image costs more than a 1K one); compare with a probe of the same model direct."),
+    ("NanoBananaModelSubstituted", "model", "served by another model",
+     "Answers for " + SERIES + " name another model than the one asked: {{ $value }} in a row. First: see "
+     "nanobanana_probe_served_model_info (the probe-detail dashboard) for what answered; a gateway may route to "
+     "a cheaper or older model. Ask the gateway, or map the alias with the target's `family:`."),
+    ("NanoBananaImageOffPrompt", "content", "off prompt",
+     "Images of " + SERIES + " do not show what the prompt asked: {{ $value }} in a row miss its colour or shape. "
+     "First: open the last image on the landing page; the same image every time means a cache in a gateway, "
+     "another picture a degraded model or a broken safety filter."),
+)
+IMAGE_CHECKS = Group("nanobanana-image-checks", tuple(
+    Alert(
+        name=name, severity="warning",
+        expr=f'nanobanana_image_check_consecutive_failures{{check="{check}"}} '
+             f">= scalar(nanobanana:threshold:image_check_failures)",
+        summary=f"Nano Banana images {what} ({{{{ $value }}}} in a row)" + OF_SERIES,
+        description=description,
+        fires_when=f"the last `image_check_failures` images of a series failed the `{check}` image check",
+        dashboard="probe-detail", variables=SERIES_VARIABLES)
+    for name, check, what, description in _IMAGE_CHECK_ALERTS
+), comment="The image checks (docs/image-checks.md): a warning per check when images fail it in a row, not one "
+           "image (nanobanana:threshold:image_check_failures). Labels: the probe series' labels plus check.")
+
 STATUS = Group("nanobanana-status", (
     Alert(
         name="NanoBananaUpstreamIncident", severity="warning",
@@ -549,7 +583,7 @@ PROBES = Group("nanobanana", RECORDS + _holders_last(PROBE_ALERTS + BURN_ALERTS)
                        "more per series than the rest; with thousands of series, move them into a group of their "
                        "own with `interval: 1m`.")
 
-GROUPS: tuple[Group, ...] = (SETTINGS, PROBES, STATUS, COST)
+GROUPS: tuple[Group, ...] = (SETTINGS, PROBES, IMAGE_CHECKS, STATUS, COST)
 
 
 def alerts() -> list[Alert]:

@@ -42,6 +42,7 @@ CONSECUTIVE_SLOW = 3  # slow successful probes in a row that warn without a p95
 RATE_LIMITED_PER_HOUR = 10  # rate-limited probes per hour (per target, api, model) that inform
 STALE_INTERVALS = 3  # probe intervals (plus the timeout) after which a series is stale
 CREDIT_DAYS = 7  # days of API credit left at the last day's spend below which a warning fires
+IMAGE_CHECK_FAILURES = 3  # images in a row that fail one image check before its warning fires
 # p95 seconds of successful probes per resolution at low thinking (domain.md's latency table)...
 LATENCY_SECONDS: dict[str, float] = {"512": 15.0, "1K": 25.0, "2K": 50.0, "4K": 90.0}
 # ...times this per thinking level (2K high p95 is 75 s, 4K high 150 s: about 1.5-1.7x low).
@@ -116,6 +117,10 @@ SETTINGS: tuple[Setting, ...] = (
             "failure, with the same latency thresholds)"),
     Setting("rate_limited_per_hour", RATE_LIMITED_PER_HOUR, "rate-limited probes per hour above which an info fires"),
     Setting("credit_days", CREDIT_DAYS, "days of API credit left, at the last day's spend, below which a warning fires"),
+    Setting("image_check_failures", IMAGE_CHECK_FAILURES,
+            "images in a row that fail one image check (blank, detail, model, content) before its warning fires",
+            comment="An image check fails on one image now and then (a model draws a square for a circle): its "
+                    "warning needs this many failed images in a row (docs/image-checks.md)."),
     Setting("stale_intervals", STALE_INTERVALS, "probe intervals (plus the timeout) after which a series is stale",
             comment="Stale when the last probe finished more than this many intervals (plus the timeout) ago."),
     *(Setting("latency_p95_seconds", seconds,

@@ -44,6 +44,15 @@ class Request:
 class Answer:
     image: bytes | None = None  # decoded image bytes
     image_url: str | None = None  # an https URL to download instead
+    model: str = ""  # the model the answer says served it ("" when it does not say): the model check
+    provider: str = ""  # who served it, where a router names it (OpenRouter's `provider`)
+
+
+def served(payload: Any, key: str) -> str:
+    """A string field of the answer that names what served it, "" when absent or not a short string
+    (it becomes a label value: bounded, as the catalog's ids are)."""
+    value = payload.get(key) if isinstance(payload, dict) else None
+    return value.strip()[:100] if isinstance(value, str) else ""
 
 
 class Dialect:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from exporter.dialects.base import BLOCK_REASONS, Answer, Dialect, ProbeFailure, Request, _ints, decode_base64, dig, merge_body
+from exporter.dialects.base import (
+    BLOCK_REASONS, Answer, Dialect, ProbeFailure, Request, _ints, decode_base64, dig, merge_body, served,
+)
 from exporter.outcomes import NO_TEXT, Outcome
 
 
@@ -102,7 +104,10 @@ class Gemini(Dialect):
                 inline = part.get("inlineData") or part.get("inline_data")
                 if isinstance(inline, dict):
                     image = decode_base64(inline.get("data"), f"candidates[0].content.parts[{i}].inlineData.data")
-                    return Answer(image=image)
+                    # "Output only. The model version used to generate the response."
+                    # (https://ai.google.dev/api/generate-content#generatecontentresponse, seen 2026-12-06;
+                    # tests/fixtures/upstream/gemini-generatecontent-image-success.json)
+                    return Answer(image=image, model=served(payload, "modelVersion"))
         reason = str(candidate.get("finishReason") or "")
         if reason in BLOCK_REASONS:
             raise ProbeFailure(Outcome.CONTENT_BLOCKED, f"finish reason {reason}")

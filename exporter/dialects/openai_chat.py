@@ -19,7 +19,7 @@ from __future__ import annotations
 from exporter.blobs import Base64Blob
 from exporter.dialects.base import (
     Dialect, ProbeFailure, Request, chat_image_config, classify_error, dig, image_from_url, image_in_text, merge_body,
-    openai_chat_usage,
+    openai_chat_usage, served,
 )
 from exporter.dialects.openai_images import ModelList, bearer
 from exporter.outcomes import NO_TEXT, Outcome
@@ -117,4 +117,7 @@ class OpenAIChat(ChatCompletions, ModelList, Dialect):
                     break
         if answer is None:
             raise ProbeFailure(Outcome.NO_IMAGE, "message has no image (neither in content nor in images)")
+        # the chat completion object's `model`: "The model used for the chat completion."
+        # (https://platform.openai.com/docs/api-reference/chat/object, seen 2026-12-06)
+        answer.model = served(payload, "model")
         return answer

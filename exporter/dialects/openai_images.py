@@ -8,7 +8,9 @@ a gateway's own field goes in `extra_body`."""
 
 from __future__ import annotations
 
-from exporter.dialects.base import Answer, Dialect, ProbeFailure, Request, decode_base64, dig, image_from_url, merge_body, openai_usage
+from exporter.dialects.base import (
+    Answer, Dialect, ProbeFailure, Request, decode_base64, dig, image_from_url, merge_body, openai_usage, served,
+)
 from exporter.outcomes import Outcome
 from exporter.sizes import expected_size
 
@@ -56,7 +58,8 @@ class OpenAIImages(ModelList, Dialect):
 
 
 def images_data(payload) -> Answer:
-    """The image of an OpenAI-style images answer: data[0].b64_json, or data[0].url to download."""
+    """The image of an OpenAI-style images answer: data[0].b64_json, or data[0].url to download.
+    OpenAI's image object names no model; a gateway that adds `model` (and `provider`) says what served it."""
     data = dig(payload, "data")
     if not isinstance(data, list):
         raise ProbeFailure(Outcome.BAD_RESPONSE, "data is not a list")
@@ -64,7 +67,10 @@ def images_data(payload) -> Answer:
         raise ProbeFailure(Outcome.NO_IMAGE, "answer has an empty data list")
     item = data[0] if isinstance(data[0], dict) else {}
     if item.get("b64_json"):
-        return Answer(image=decode_base64(item["b64_json"], "data[0].b64_json"))
-    if item.get("url"):
-        return image_from_url(item["url"], "data[0].url")
-    raise ProbeFailure(Outcome.NO_IMAGE, "data[0] has neither b64_json nor url")
+        answer = Answer(image=decode_base64(item["b64_json"], "data[0].b64_json"))
+    elif item.get("url"):
+        answer = image_from_url(item["url"], "data[0].url")
+    else:
+        raise ProbeFailure(Outcome.NO_IMAGE, "data[0] has neither b64_json nor url")
+    answer.model, answer.provider = served(payload, "model"), served(payload, "provider")
+    return answer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.dialects.base import Dialect, ProbeFailure, Request, chat_image_config, dig, merge_body
+from exporter.dialects.base import Dialect, ProbeFailure, Request, chat_image_config, dig, merge_body, served
 from exporter.dialects.openai_chat import ChatCompletions, finish_check, images_field
 from exporter.dialects.openai_images import bearer
 from exporter.outcomes import Outcome
@@ -48,4 +48,7 @@ class OpenRouter(ChatCompletions, Dialect):
         answer = images_field(message)
         if answer is None:
             raise ProbeFailure(Outcome.NO_IMAGE, "message has no images")
+        # the slug that answered and the provider that served it, beside the choices
+        # (tests/fixtures/upstream/openrouter-chat-image-success.json, openrouter-200-finish-reason-error.json)
+        answer.model, answer.provider = served(payload, "model"), served(payload, "provider")
         return answer

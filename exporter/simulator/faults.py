@@ -23,6 +23,11 @@ KINDS: dict[str, str] = {
     "text_only": "answer well-formed, with text and no image",
     "reset": "close the connection without answering",
     "url_image": "not a fault: answer with an image URL to download instead of inline data",
+    # images that decode at the right size and are still not what was paid for (exporter/imagechecks.py)
+    "blank": "answer with a uniform grey image of the requested size",
+    "upscaled": "answer with the scene drawn at a quarter of the requested size and scaled up to it",
+    "substituted": "answer as another family's model and name it in the answer (modelVersion, model)",
+    "off_prompt": "answer with another scene than the prompt asks (another colour and shape)",
     # answers real services send (tests/fixtures/upstream/ has the recorded shapes)
     "error_in_body": "answer 200 with only an error object whose code is `status`, as OpenRouter reports errors "
                      "that happen after the model started",

@@ -22,7 +22,7 @@ import random
 import time
 import uuid
 from collections import OrderedDict, deque
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +32,8 @@ from exporter.simulator import google_auth, images, metadata, status_feed
 from exporter.simulator.faults import ONLY, Fault, parse_faults
 from exporter.simulator.latency import draw_seconds
 from exporter.simulator.wire import (
-    ALIASES, Ask, Gemini, OpenAIChat, OpenAIImages, OpenRouterImages, Vertex, error_in_body, moderation, unknown_field,
+    ALIASES, Ask, Gemini, OpenAIChat, OpenAIImages, OpenRouterImages, Vertex, error_in_body, moderation, substitute,
+    unknown_field,
 )
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,8 @@ class Simulator:
                                                 "invalid_request_error"), status=400)
         if kind == "hang":
             await asyncio.sleep(24 * 3600)
+        if kind == "substituted" and not ask.text:
+            ask = replace(ask, model=substitute(ask.model))
         await asyncio.sleep(latency)
         if kind == "safety_block":
             status, payload = wire.blocked(ask)
@@ -229,7 +232,11 @@ class Simulator:
     def _image_answer(self, request: web.Request, wire: Any, ask: Ask, kind: str | None) -> dict:
         """The answer with an image, as the image faults shape it."""
         width, height = (ask.width // 2, ask.height // 2) if kind == "wrong_size" else (ask.width, ask.height)
-        image: bytes | None = images.png(width, height, self.payload)
+        scene = images.scene_for(ask.prompt)
+        if kind == "off_prompt":
+            scene = images.off_prompt(scene)
+        look = kind if kind in ("blank", "upscaled") else "faithful"
+        image: bytes | None = images.png(width, height, self.payload, scene, look)
         if kind == "corrupt_image":
             image = b"\x89PNG\r\n\x1a\n" + random.randbytes(256)
         if kind == "bad_base64":

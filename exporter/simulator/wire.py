@@ -59,6 +59,12 @@ def model_family(model: str) -> Family:
     return FAMILIES[model] if model in ALIASES else family_of(model)
 
 
+def substitute(model: str) -> str:
+    """The cheaper model of another family a substituting gateway serves instead (the substituted fault)."""
+    other = "gemini-3.1-flash-image" if model_family(model).name == "nano-banana" else "gemini-2.5-flash-image"
+    return f"google/{other}" if model.startswith("google/") else other
+
+
 def _resolution_of(width: int, height: int, family: Family) -> str:
     area = width * height
     return min(family.resolutions, key=lambda r: abs(expected_size(r, "1:1", family)[0] ** 2 - area))
@@ -341,8 +347,8 @@ class OpenAIChat(_OpenAIStyle):
 
     def _answer(self, ask: Ask, message: dict, finish: str) -> dict:
         return {"id": "gen-" + uuid.uuid4().hex[:16], "object": "chat.completion", "created": int(time.time()),
-                "model": ask.model, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": self._usage(ask)}
+                "model": ask.model, **({"provider": "Google"} if ask.api == "openrouter" else {}),
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": self._usage(ask)}
 
 
 def _b64(image: bytes) -> str:
