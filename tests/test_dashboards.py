@@ -178,7 +178,8 @@ def load_thresholds() -> dict:
 # Settings that shape an alert but no panel colour: the minimum counts that tell a blip from an
 # outage, the outage window's ratio, staleness and the thinking-level factors.
 NOT_DRAWN = {"outage_failure_ratio", "outage_min_probes", "warning_min_failures", "page_min_failures",
-             "latency_min_probes", "stale_intervals", "latency_thinking_factor", "consecutive_slow"}
+             "latency_min_probes", "stale_intervals", "latency_thinking_factor", "consecutive_slow",
+             "image_check_failures"}
 
 
 def test_every_shared_threshold_colours_a_panel():
