@@ -255,9 +255,8 @@ class ProbeCollector:
                 f["nanobanana_image_check_failures"].add_metric(values + [check], state.image_check_failures[check])
                 f["nanobanana_image_check_consecutive_failures"].add_metric(values + [check],
                                                                             state.image_check_streaks[check])
-            for check, (verdict, _) in state.verdicts.items():
-                if verdict in ("pass", "fail"):
-                    f["nanobanana_image_check_passed"].add_metric(values + [check], float(verdict == "pass"))
+            for check, passed in state.last_judged.items():
+                f["nanobanana_image_check_passed"].add_metric(values + [check], float(passed))
             if state.served is not None:
                 if state.served[0]:
                     f["nanobanana_probe_served_model_info"].add_metric(values + [state.served[0]], 1)

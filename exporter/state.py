@@ -82,7 +82,8 @@ class SeriesState:
         self.image_checks = dict.fromkeys(CHECKS, 0)
         self.image_check_failures = dict.fromkeys(CHECKS, 0)
         self.image_check_streaks = dict.fromkeys(CHECKS, 0)
-        self.verdicts: dict[str, tuple[str, str]] = {}
+        self.verdicts: dict[str, tuple[str, str]] = {}  # of the last image checked (the landing page's)
+        self.last_judged: dict[str, bool] = {}  # check -> whether the last image it judged passed it
         self.served: tuple[str, str] | None = None  # (model, provider) the last answer named
         self.history: deque[Attempt] = deque(maxlen=history)
         self.version = 0  # bumped by every change: the scrape reuses a series' text while it holds
@@ -111,6 +112,7 @@ class SeriesState:
                 self.image_checks[check] += 1
                 self.image_check_failures[check] += verdict == FAIL
                 self.image_check_streaks[check] = self.image_check_streaks[check] + 1 if verdict == FAIL else 0
+                self.last_judged[check] = verdict == PASS
         if attempt.confirmation:
             self.confirmations[attempt.confirmation] += 1
         for phase, seconds in attempt.phases.items():

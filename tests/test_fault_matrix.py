@@ -24,6 +24,9 @@ pytestmark = pytest.mark.slow  # every fault in every dialect, with timing bound
 SAMPLE = re.compile(r"([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$")
 # Families whose samples only ever grow: counters, histogram buckets, counts and sums of positive values.
 MONOTONIC = re.compile(r".*(_total|_bucket|_count|_sum)$")
+# Families with one series per probe series whose label value is the state (what served the last
+# answer, the last outcome): a new value replaces the series, which is not a series vanishing.
+RELABELLED = re.compile(r"nanobanana_probe_(served_\w+_info|last_outcome)$")
 SCRAPE_BOUND = 2.0  # seconds: a scrape slower than this, on loopback, is a failure
 TIMEOUT = 1.0  # the probes' deadline: hang and slow_drip become timeouts this fast
 # the image faults and the check each fails; the images APIs' answers name no model: no model verdict
@@ -86,10 +89,8 @@ class Scraper(threading.Thread):
                 time.sleep(0.02)
 
     def _compare(self, previous: dict[str, float], samples: dict[str, float]) -> None:
-        # nanobanana_probe_last_outcome carries the last outcome as its label: one series per probe
-        # series, whose label moves with the outcome (the old one ends, by design).
         gone = [k for k in previous if k.startswith("nanobanana_") and k not in samples
-                and not k.startswith("nanobanana_probe_last_outcome{")]
+                and not RELABELLED.match(k.split("{")[0])]
         if gone:
             self.problems.append(f"scrape {self.count}: series vanished: {gone[:3]}")
         down = [(k, previous[k], v) for k, v in samples.items()

@@ -93,6 +93,7 @@ def test_a_gateway_alias_is_judged_by_the_target_family():
     ("openrouter", "openrouter-chat-image-success.json", ("google/gemini-3.1-flash-image", "Google")),
     ("openai_chat", "vercel-chat-image-success.json", ("google/gemini-3.1-flash-image-preview", "")),
     ("openai_images", "openai-images-response.json", ("", "")),  # OpenAI's images answer names no model
+    ("openrouter_images", "openrouter-images-api-success.json", ("", "")),  # nor does OpenRouter's images API
 ])
 def test_each_dialect_reads_what_served_the_answer(api, fixture, served):
     from exporter.dialects import DIALECTS
