@@ -13,7 +13,7 @@ tests/image_corpus.py):
 - `content`: for a verifiable prompt (SCENES: a named colour and shape), whether they are there.
 
 Pixels are read once, on a worker thread (the probe's thumbnail thread): `blank` and `content` look at a
-copy of at most SMALL pixels a side, `detail` at a few full-resolution tiles where the small copy has
+copy reduced to SMALL-2*SMALL pixels a side, `detail` at a few full-resolution tiles where the small copy has
 edges, so a check costs a fraction of the decode (BENCHMARKS.md, "Image checks").
 """
 
@@ -50,9 +50,10 @@ class Verdict:
 BLANK_STDEV = 4.0
 
 
-def blank(small: np.ndarray) -> Verdict:
-    """`small`: the RGB copy (H x W x 3, uint8)."""
-    stdev = float(small.reshape(-1, 3).std(axis=0).max())
+def blank(sample: np.ndarray) -> Verdict:
+    """`sample`: pixels of the image picked without averaging (H x W x 3, uint8): a box-reduced copy
+    would smooth fine texture (a noise-like picture) into a flat frame."""
+    stdev = float(sample.reshape(-1, 3).std(axis=0).max())
     if stdev < BLANK_STDEV:
         return Verdict(FAIL, f"near-uniform image (largest channel stdev {stdev:.1f} of 255)")
     return Verdict(PASS, f"channel stdev {stdev:.1f}")
@@ -87,7 +88,6 @@ def detail(image: Image.Image, small: np.ndarray) -> Verdict:
     ny, nx = max(1, gradient.shape[0] // cell), max(1, gradient.shape[1] // cell)
     cells = gradient[: ny * cell, : nx * cell].reshape(ny, cell, nx, cell).transpose(0, 2, 1, 3).reshape(ny, nx, -1)
     strongest = cells.max(axis=2)
-    luma = image.convert("L")
     ratios = []
     for index in np.argsort(strongest, axis=None)[::-1][:TILES]:
         y, x = divmod(int(index), nx)
@@ -95,7 +95,7 @@ def detail(image: Image.Image, small: np.ndarray) -> Verdict:
         cx, cy = int((x * cell + dx + 1) * fx), int((y * cell + dy + 1) * fy)
         left = min(max(0, cx - TILE // 2), max(0, image.width - TILE))
         top = min(max(0, cy - TILE // 2), max(0, image.height - TILE))
-        tile = np.asarray(luma.crop((left, top, left + TILE, top + TILE)), dtype=np.float32)
+        tile = np.asarray(image.crop((left, top, left + TILE, top + TILE)).convert("L"), dtype=np.float32)
         far = _steps(tile, 4)
         if far >= STEP_MIN:
             ratios.append(_steps(tile, 1) / far)
@@ -183,9 +183,14 @@ def content(small: np.ndarray, scene: Scene | None) -> Verdict:
 
 # --- all of them, on the decoded image
 def small_copy(image: Image.Image) -> np.ndarray:
-    small = image.convert("RGB")
-    small.thumbnail((SMALL, SMALL), Image.BOX)
-    return np.asarray(small)
+    """The RGB image reduced by a whole factor (box averages: one pass in C) to at most SMALL...2*SMALL a side."""
+    factor = max(1, max(image.size) // SMALL)
+    return np.asarray(image.reduce(factor) if factor > 1 else image)
+
+
+def sampled(image: Image.Image, small: np.ndarray) -> np.ndarray:
+    """Pixels of the image at the reduced copy's size, picked (nearest), not averaged."""
+    return np.asarray(image.resize((small.shape[1], small.shape[0]), Image.NEAREST))
 
 
 def check_image(data: bytes, asked_model: str, served_model: str, prompt: str,
@@ -196,10 +201,11 @@ def check_image(data: bytes, asked_model: str, served_model: str, prompt: str,
     if "model" in checks:
         out["model"] = model(asked_model, served_model, family)
     with Image.open(io.BytesIO(data)) as image:
-        image = image.convert("RGB")
+        image.load()
+        image = image if image.mode == "RGB" else image.convert("RGB")
     small = small_copy(image)
     if "blank" in checks:
-        out["blank"] = blank(small)
+        out["blank"] = blank(sampled(image, small))
         if out["blank"].failed:  # nothing else can be judged on a blank frame
             return out | {c: Verdict(UNCHECKED, "blank image") for c in ("detail", "content") if c in checks}
     if "detail" in checks:

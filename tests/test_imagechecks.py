@@ -119,3 +119,12 @@ async def test_the_simulator_faults_fail_their_check_and_only_it(simulator, prob
         assert attempt.outcome is Outcome.SUCCESS, attempt.message
         assert all(attempt.verdicts[c][0] == PASS for c in CHECKS if c != check), attempt.verdicts
     assert attempt.served_model == ("gemini-2.5-flash-image" if fault == "substituted" else "gemini-3-pro-image")
+
+
+def test_fine_texture_is_no_blank_frame():
+    # the simulator's noise payload (2x2-pixel blocks, stdev 30): averaged down to 256 px it is almost
+    # flat (stdev 3.8, found by the memory benchmark); blank reads pixels picked, not averaged
+    from exporter.simulator.images import png
+
+    verdicts = check_image(png(4096, 4096, "noise"), "gemini-3-pro-image", "", "A cat")
+    assert verdicts["blank"].verdict == PASS, verdicts["blank"].why
