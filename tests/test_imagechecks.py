@@ -128,3 +128,22 @@ def test_fine_texture_is_no_blank_frame():
 
     verdicts = check_image(png(4096, 4096, "noise"), "gemini-3-pro-image", "", "A cat")
     assert verdicts["blank"].verdict == PASS, verdicts["blank"].why
+
+
+async def test_the_landing_page_shows_what_served_and_each_verdict_beside_the_image(simulator, prober):
+    from exporter import landing
+    from exporter.state import Store
+
+    sim, base = simulator
+    sim.configure({"faults": [{"kind": "substituted"}]})
+    config = config_for(base, "openrouter", model="google/gemini-3-pro-image")
+    store = Store()
+    store.apply(config)
+    [state] = list(store)
+    state.record(await prober.probe(config.series[0], DEFAULT_PROMPTS[0]))
+    page = landing.render(store, True, "<test>")
+    assert "google/gemini-2.5-flash-image <small>via Google</small>" in page
+    assert 'model: <span class="fail" title="asked google/gemini-3-pro-image, served by google/gemini-2.5-flash-image' in page
+    for check in ("blank", "detail", "content"):
+        assert f'{check}: <span class="success"' in page
+    assert state.image_check_streaks["model"] == 1 and state.last_judged == dict.fromkeys(CHECKS, True) | {"model": False}
