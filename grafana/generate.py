@@ -861,6 +861,14 @@ def slo_cost(t: dict) -> dict:
                     query(f"nanobanana_budget_limit_usd{{{EXPORTER_SEL}}}", "{{scope}} {{location}} limit")],
                    "currencyUSD", w=12, min=0, links=[runbook(t, "NanoBananaBudgetBurningFast")],
                    overrides=[by_name(" limit$", **{"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}})]),
+        bargauge("API credit left", "Days the credit left on each target's API key lasts at the key's spend over "
+                 "the last day (OpenRouter's GET /api/v1/key; the spend is the key's, every application using it "
+                 f"included). Red under {t['credit_days']:g} days (NanoBananaCreditRunningOut); empty for keys "
+                 "without a limit, keys that spent nothing in a day, and APIs that publish no credit figure.",
+                 [query(f"nanobanana_credit_remaining_usd{{{MAINTENANCE_SEL}}} / (rate(nanobanana_credit_used_usd_total"
+                        f"{{{MAINTENANCE_SEL}}}[1d]) > 0) / 86400", "{{target}} {{location}}", instant=True)], "d",
+                 steps(RED, (t["credit_days"], GREEN)), w=24, h=5, min=0,
+                 links=[runbook(t, "NanoBananaCreditRunningOut")]),
         timeseries("Confirmations by reason", "Paid probes run early: failure (a paid probe failed), liveness (a "
                    "free check failed), slow (a probe slower than its latency threshold), status (an official "
                    "incident appeared; every Gemini series is probed at once), uptime (OpenRouter saw the model's "

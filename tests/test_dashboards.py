@@ -127,6 +127,8 @@ def test_units_follow_the_metric():
                 assert unit == "s", p["title"]
             elif re.search(r"\b(ratio|availability|shares)\b", p["title"], re.IGNORECASE):
                 assert unit == "percentunit", p["title"]
+            elif re.search(r"_usd\{[^}]*\} / \(rate\(\w+_usd", exprs):  # money over money per second: a time
+                assert unit in ("s", "d"), p["title"]
             elif "_usd" in exprs:  # money, or money over money (a budget's used share)
                 assert unit == ("percentunit" if re.search(r"_usd\{[^}]*\} / \w+_usd\b", exprs) else "currencyUSD"), p["title"]
             else:
@@ -189,7 +191,7 @@ def test_every_shared_threshold_colours_a_panel():
     wanted = {name: value for name, value in t.items() if name not in NOT_DRAWN and not isinstance(value, list)}
     wanted |= {f"latency {r['resolution']}": r["value"] for r in t["latency_p95_seconds"]}
     wanted |= {f"burn rate {p['long_window']}": p["value"] for p in t["burn_rate"]}
-    assert len(wanted) == 13, wanted
+    assert len(wanted) == 14, wanted
     shown = {step["value"] for name in DASHBOARDS for _, k, v in walk(load(name)) if k == "steps" and isinstance(v, list) for step in v}
     missing = {k: v for k, v in wanted.items() if v not in shown}
     assert not missing, f"rules.yml settings no panel is coloured by: {missing}"
