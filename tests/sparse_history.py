@@ -159,6 +159,7 @@ def _exporter_wide(location: str, t: float) -> dict[str, float]:
     out['nanobanana_budget_exhausted{scope="global"}'] = 0.0
     out['nanobanana_maintenance_active{target="google"}'] = 0.0  # no window configured
     out['nanobanana_exporter_build_info{version="0.9.0"}'] = 1.0
+    out["nanobanana_exporter_config_last_reload_successful"] = 1.0  # every exporter exports it from its start
     return out
 
 
@@ -185,7 +186,7 @@ def write_openmetrics(path) -> list[Probe]:
                 i, changed = i + 1, True
             if changed:
                 current = _samples(collector.render().decode(), scrape)
-            wide = {k.replace("}", f",{scrape}}}", 1) if "{" in k else k: v
+            wide = {k.replace("}", f",{scrape}}}", 1) if "{" in k else f"{k}{{{scrape}}}": v
                     for k, v in _exporter_wide(location, t).items()}
             for identity, (_, value) in current.items():
                 series.setdefault(identity, []).append((t, value))
