@@ -147,3 +147,19 @@ async def test_the_landing_page_shows_what_served_and_each_verdict_beside_the_im
     for check in ("blank", "detail", "content"):
         assert f'{check}: <span class="success"' in page
     assert state.image_check_streaks["model"] == 1 and state.last_judged == dict.fromkeys(CHECKS, True) | {"model": False}
+
+
+def test_the_period_report_counts_each_check_s_verdicts():
+    from exporter.report.data import Report, Row
+    from exporter.report.render import tables
+
+    row = Row(("prod", "gemini-3-pro-image", "4K"), {"success": 96.0},
+              image_checks={"detail": [96.0, 12.0], "model": [96.0, 0.0], "content": [0.0, 0.0]})
+    report = Report(0.0, 86400.0, 60.0, "", 0.995, "--slo")
+    report.rows = [row]
+    header, rows = tables(report)["Image checks"]
+    assert header[3:] == ["check", "images judged", "failed", "failed share"]
+    assert rows == [["prod", "gemini-3-pro-image", "4K", "detail", "96", "12", "12.5%"],
+                    ["prod", "gemini-3-pro-image", "4K", "model", "96", "0", "0.0%"]]  # never judged: left out
+    report.rows = [Row(row.key, {"success": 1.0})]
+    assert "Image checks" not in tables(report)  # an exporter without the checks: no section

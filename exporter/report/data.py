@@ -25,6 +25,7 @@ class Row:
     outcomes: dict[str, float]  # probes by outcome over the period
     spend: float = 0.0
     availability: float | None = None  # the SLI: the share of the period the series was up (None: no verdict)
+    image_checks: dict[str, list[float]] = field(default_factory=dict)  # check -> [images judged, failed]
 
     @property
     def counted(self) -> float:  # probes that are a verdict on the service (rate-limited ones left out)
@@ -156,6 +157,13 @@ class Builder:
             key = tuple(s["metric"].get(k, "") for k in KEY)
             if key in rows:
                 rows[key].spend = _num(s["value"][1]) or 0.0
+        # the image checks' verdicts (exporter/imagechecks.py): images judged and failed per check
+        for family, slot in (("nanobanana_image_checks_total", 0), ("nanobanana_image_check_failures_total", 1)):
+            for s in self.prom.instant(f"sum by ({by}, check) (increase({family}{self.sel()}[{self.window}]))", self.end):
+                key = tuple(s["metric"].get(k, "") for k in KEY)
+                if key in rows:
+                    counts = rows[key].image_checks.setdefault(s["metric"].get("check", ""), [0.0, 0.0])
+                    counts[slot] = _num(s["value"][1]) or 0.0
         # The SLI as the contract defines it (what nanobanana:probe_uptime:ratio<window> records), from
         # the raw gauge: the same figure on a Prometheus without the rules or with less history of them.
         for s in self.prom.instant(f"avg by ({by}) ({uptime_expr(self.window, self.sel()[1:-1])})", self.end):

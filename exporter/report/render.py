@@ -52,6 +52,13 @@ def tables(r: Report) -> dict[str, tuple[list[str], list[list[str]]]]:
         [[*row.key, f"{row.counted:.0f}", f"{row.failures:.0f}", _pct(row.availability),
           "n/a" if row.availability is None else ("met" if row.availability >= r.slo else "MISSED"),
           _pct(row.budget_used(r.slo), 0), f"${row.spend:.2f}"] for row in r.rows])
+    judged = [(row, check, counts) for row in r.rows for check, counts in sorted(row.image_checks.items())
+              if counts[0] >= 0.5]
+    if judged:  # only where the exporter ran the image checks (docs/image-checks.md)
+        out["Image checks"] = (
+            ["target", "model", "resolution", "check", "images judged", "failed", "failed share"],
+            [[*row.key, check, f"{counts[0]:.0f}", f"{counts[1]:.0f}", _pct(counts[1] / counts[0], 1)]
+             for row, check, counts in judged])
     out["Outages"] = (
         ["target", "model", "resolution", "start", "end", "duration", "cause (failed probes by outcome)"],
         [[*o.key, _iso(o.start), "ongoing" if o.ongoing else _iso(o.end), _human(o.duration),
