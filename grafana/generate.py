@@ -718,7 +718,7 @@ def probe_detail(t: dict) -> dict:
              "content (not the prompt's colour and shape). FAIL on one image is not an alert: "
              f"{t['image_check_failures']:g} in a row are (NanoBananaImageBlank, ...Upscaled, ModelSubstituted, "
              "ImageOffPrompt). Empty: no image judged yet, or the check is off.",
-             [query(f"min by (check) (nanobanana_image_check_passed{{{SEL}}})", "{{check}}")],
+             [query(f"min by (instance, check) (nanobanana_image_check_passed{{{SEL}}})", "{{check}}")],
              thresholds=steps(RED, (1, GREEN)), w=12, h=4, mappings=OK_FAIL, links=landing),
     ]
     history = [

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from exporter.config import load_text
 from exporter.metrics import BUDGET_FAMILIES, CANARY_FAMILIES, LIVENESS_FAMILIES, ProbeCollector
 from exporter.outcomes import CANARY_OUTCOMES, LIVENESS_OUTCOMES, Outcome
+from exporter.scenes import CHECKS, PASS
 from exporter.state import Attempt, Store
 
 SCRAPE = 15  # seconds, the provisioned datasource's timeInterval
@@ -114,7 +115,10 @@ def _attempt(p: Probe) -> Attempt:
     image = IMAGE_BYTES[p.key[3]] if ok else 0
     return Attempt(started=p.finished - d, outcome=p.outcome, duration=d, phases=phases,
                    response_bytes=image * 4 // 3 if ok else 300, image_bytes=image, usage=dict(p.tokens),
-                   cost=0.24 if p.key[3] == "4K" else 0.134 if ok else 0.0, confirmation=p.confirmation)
+                   cost=0.24 if p.key[3] == "4K" else 0.134 if ok else 0.0, confirmation=p.confirmation,
+                   # a faithful answer: the model asked served it, and its image passed every check
+                   served_model=p.key[2] if ok else "",
+                   verdicts={check: (PASS, "") for check in CHECKS} if ok else {})
 
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$")

@@ -127,7 +127,8 @@ def probe_detail_views():
 
 # Panels that may rightly be empty for a series: a series that never succeeded has no latency,
 # image or tokens per successful probe; p95 needs latency_min_probes probes in its window.
-EMPTY_WHEN_NEVER = {"p95 latency (range)", "Duration", "Sizes", "Tokens per probe", "Last image and response size"}
+EMPTY_WHEN_NEVER = {"p95 latency (range)", "Duration", "Sizes", "Tokens per probe", "Last image and response size",
+                    "Served by", "Image checks"}  # no answer named a model, no image was judged
 
 
 # Per-resolution panels of a resolution the history does not probe (512: Nano Banana 2 only) are empty.
@@ -157,7 +158,8 @@ def test_every_probe_detail_panel_for_each_series(history, kind, variables):
         problems += check_panel(p, series, may_be_empty=sparse_p95 or (kind == "never" and p["title"] in EMPTY_WHEN_NEVER))
         if p["type"] == "stat" and p["title"] not in ("Interval and timeout", "Last image and response size"):
             names = {s.name for s in series}
-            assert len(names) <= 1 or p["title"] in ("Liveness check", "Canary"), f"{p['title']}: one series, one value: {names}"
+            assert len(names) <= 1 or p["title"] in ("Liveness check", "Canary", "Image checks"), \
+                f"{p['title']}: one series, one value: {names}"
     assert not problems, "\n".join(problems)
 
 
