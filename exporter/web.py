@@ -21,6 +21,10 @@ from exporter.webconfig import REALM, AuthBusy, BasicAuth, WebConfig
 # closes a connection still waiting for a request or for the rest of its headers (aiohttp >= 3.14.4):
 # it is the idle timeout and the header-read timeout at once (slowloris). Its default is an hour.
 IDLE_TIMEOUT = 10.0  # seconds; Prometheus reconnects when the next scrape comes later
+# A TLS client must finish its handshake this fast, as a plain one must send its request within
+# IDLE_TIMEOUT. asyncio's default is 60 s, and aiohttp's sites do not pass one: connections that never
+# handshake held a file descriptor each for a minute (issue 32), so the listeners are opened here.
+HANDSHAKE_TIMEOUT = 10.0
 BODY_TIMEOUT = 10.0  # seconds to read a request body, where one is read (the relay's webhooks): read_body()
 LIMITS = {
     "keepalive_timeout": IDLE_TIMEOUT,
@@ -102,7 +106,7 @@ class Server:
         self.auth = BasicAuth()
         app.middlewares.append(self._guard)
         self.runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5, **LIMITS)
-        self.sites: list[web.BaseSite] = []
+        self.listeners: list[asyncio.AbstractServer] = []
         self.ports: list[int] = [port for _, port in self.endpoints]
 
     @property
@@ -121,28 +125,27 @@ class Server:
     async def _open(self, ports: list[int]) -> list[int]:
         """Open every listener; the ports they are bound to."""
         ssl_context = self.web_config.ssl_context()
+        tls = {"ssl": ssl_context, "ssl_handshake_timeout": HANDSHAKE_TIMEOUT} if ssl_context else {}
+        loop = asyncio.get_running_loop()
         bound = []
         for (host, _), port in zip(self.endpoints, ports):
-            known = len(self.runner.addresses)
-            site = web.TCPSite(self.runner, host, port, ssl_context=ssl_context)
-            await site.start()
-            self.sites.append(site)
-            bound.append(self.runner.addresses[known][1])
+            listener = await loop.create_server(self.runner.server, host, port, backlog=128, **tls)
+            self.listeners.append(listener)
+            bound.append(listener.sockets[0].getsockname()[1])
         for sock in self.sockets:
-            site = web.SockSite(self.runner, sock.dup(), ssl_context=ssl_context)
-            await site.start()
-            self.sites.append(site)
+            self.listeners.append(await loop.create_server(self.runner.server, sock=sock.dup(), backlog=128, **tls))
             bound.append(sock.getsockname()[1] if sock.family in (socket.AF_INET, socket.AF_INET6) else 0)
         return bound
 
     async def _close(self) -> None:
-        while self.sites:
-            await self.sites.pop().stop()
+        """Stop listening; open connections finish (runner.cleanup() closes them on stop)."""
+        while self.listeners:
+            self.listeners.pop().close()
 
     async def apply(self, new: WebConfig) -> None:
         """Switch to a new, already validated web config."""
         old, self.web_config = self.web_config, new
-        if new.tls_fingerprint == old.tls_fingerprint or not self.sites:
+        if new.tls_fingerprint == old.tls_fingerprint or not self.listeners:
             return
         await self._close()
         try:
@@ -154,6 +157,7 @@ class Server:
             raise
 
     async def stop(self) -> None:
+        await self._close()
         await self.runner.cleanup()
         for sock in self.sockets:
             sock.close()

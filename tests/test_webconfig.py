@@ -236,3 +236,23 @@ async def test_a_non_ascii_basic_auth_header_is_refused_not_an_error():
     for header in ("Basic ñ", "Basic \udcff\udcfe", "Basic " + b64.b64encode(b"prometheus:\xff").decode()):
         assert await auth.check(config, header) is False
     assert await auth.check(config, "Basic " + b64.b64encode(b"prometheus:pw").decode()) is True
+
+
+@pytest.mark.slow  # waits out the handshake timeout
+def test_a_tls_connection_that_never_handshakes_is_closed(pki, tmp_path):
+    """Issue 32: a client that connects and never sends its ClientHello held a file descriptor for
+    asyncio's default 60 s; the listener gives it HANDSHAKE_TIMEOUT, as a plain one gives IDLE_TIMEOUT."""
+    import socket
+
+    from exporter.web import HANDSHAKE_TIMEOUT
+    web = tmp_path / "web.yml"
+    web.write_text(web_yml(pki, users=False))
+    context = client_tls(pki, None)
+    with running_exporter("--demo", "--web.config.file", str(web), scheme="https", verify=context) as (base, _):
+        host, port = base.removeprefix("https://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=HANDSHAKE_TIMEOUT + 40) as silent:
+            started = time.monotonic()
+            assert silent.recv(1) == b"", "the server closes the connection"  # EOF, not a timeout
+            waited = time.monotonic() - started
+        assert waited < HANDSHAKE_TIMEOUT + 30, f"closed after {waited:.1f}s"  # far below the old 60 s
+        assert httpx.get(f"{base}/-/healthy", verify=context).status_code == 200
