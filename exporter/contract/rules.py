@@ -52,14 +52,28 @@ def _setting(name: str, **labels: str) -> str:
     return f"scalar(nanobanana:threshold:{name}{{{selector}}})" if selector else f"scalar(nanobanana:threshold:{name})"
 
 
-def _burn(pair: s.BurnRate, min_failures: str) -> str:
-    """Both windows of a burn-rate pair over their threshold, with enough failures in the long one."""
+# A ticket pair judges a day or more: only on a series probed since the start of its long window. The SLI
+# averages the time a window holds data, so a series an hour old that was down 3 minutes reads 5 %
+# "of a day": a new user's first short outage opened a ticket after it had paged and resolved.
+WHOLE_WINDOW_PROOF = "15m"
+
+
+def _probed_since(window: str) -> str:
+    """The series had a sample in the first WHOLE_WINDOW_PROOF of `window` (it is as old as the window)."""
+    offset = int((parse_duration(window) - parse_duration(WHOLE_WINDOW_PROOF)) // 60)
+    return f"present_over_time(nanobanana_probe_success[{WHOLE_WINDOW_PROOF}] offset {offset}m)"
+
+
+def _burn(pair: s.BurnRate, min_failures: str, whole_window: bool = False) -> str:
+    """Both windows of a burn-rate pair over their threshold, with enough failures in the long one (and,
+    with whole_window, a series as old as the long window)."""
     threshold = f"{_setting('burn_rate', long_window=pair.long_window)} * (1 - scalar(nanobanana:slo_objective:ratio))"
     return (f"(\n"
             f"  (1 - {uptime(pair.long_window)}) > {threshold}\n"
             f"  and (1 - {uptime(pair.short_window)}) > {threshold}\n"
             f"  and nanobanana:probe_failures:increase{pair.long_window} >= {_setting(min_failures)}\n"
-            f")")
+            + (f"  and {_probed_since(pair.long_window)}\n" if whole_window else "")
+            + ")")
 
 
 def _error_ratio(window: str) -> Record:
@@ -351,7 +365,7 @@ BURN_ALERTS = (
         dashboard="slo-cost", variables=MODEL_VARIABLES),
     Alert(
         name="NanoBananaErrorBudgetBurnSlow", severity="warning", for_="15m",
-        expr="\nor\n".join(_burn(pair, "warning_min_failures") for pair in TICKETS),
+        expr="\nor\n".join(_burn(pair, "warning_min_failures", whole_window=True) for pair in TICKETS),
         summary="Nano Banana error budget burning" + OF_SERIES,
         description=(
             "Target {{ $labels.target }} (model {{ $labels.model }}, resolution {{ $labels.resolution }}, thinking "
@@ -360,7 +374,7 @@ BURN_ALERTS = (
             "ticket. First: find the dominant failure outcome on the SLO dashboard and whether it is upstream or "
             "your side."),
         fires_when=f"the budget burns faster than the {_TICKET_PAIRS} `burn_rate`, with `warning_min_failures` or "
-                   "more failures",
+                   "more failures, on a series probed for the whole long window",
         dashboard="slo-cost", variables=MODEL_VARIABLES),
 )
 
