@@ -41,8 +41,11 @@ class Schedule:
             early = self.early_at is not None and self.early_at < self.regular + jitter
             due = self.early_at if early else self.regular + jitter
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that meets a
+            # wake-up in the same loop step, and the cancelled loop runs on (tests/test_runner.py)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, due - self.clock()))
+                async with asyncio.timeout(max(0.0, due - self.clock())):
+                    await self._wake.wait()
             if self._wake.is_set():
                 continue  # the plan changed while waiting: look again
             now = self.clock()

@@ -76,3 +76,27 @@ async def test_jobs_never_overlap_themselves_and_apply_keeps_unchanged_ones():
         assert not jobs._tasks
     finally:
         await jobs.stop()
+
+
+async def test_a_cancelled_wait_stays_cancelled_when_a_plan_arrives_in_the_same_step():
+    """Scheduler.stop and a reload cancel a series' loop; a probe that just finished may plan its
+    confirmation in the same loop step. On Python 3.11, asyncio.wait_for returned the wake-up and
+    swallowed that cancel: the loop ran on, probing forever, and stop() never returned (seen in CI:
+    a 300 s test timeout while the orphan loop probed every 2 s)."""
+    loop = asyncio.get_running_loop()
+    schedule = Schedule(interval=3600.0, offset=3600.0)
+
+    async def series_loop():
+        while True:
+            await schedule.next()
+
+    for steps in range(4):  # the race depends on the order of ready callbacks: try each
+        task = asyncio.create_task(series_loop())
+        for _ in range(3):
+            await asyncio.sleep(0)  # the loop is waiting for its next run
+        schedule.plan(loop.time() + 60, "failure")
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=10)
+        assert task in done and task.cancelled(), f"the cancel was lost after {steps} steps"
