@@ -14,7 +14,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from exporter.budget import BudgetSettings
 from exporter.catalog import FAMILIES, Family, family_of
-from exporter.dialects import DIALECTS
+from exporter.dialects import DIALECTS, Dialect
 from exporter.maintenance import Maintenance, WindowModel, unknown_targets
 from exporter.pricing import Price, PriceSettings, Resolution
 from exporter.scenes import CHECKS, DEFAULT_CHECKS, DEFAULT_PROMPTS
@@ -160,10 +160,8 @@ def _target(t: TargetModel, index: int, defaults: Settings, environ: Any, where:
         return fallback if inherited is None else inherited
 
     dialect = DIALECTS[t.api]
-    google = _google_settings(t, index, where)
-    base_url = t.base_url or dialect.default_base_url
-    if t.api == "vertex" and not t.base_url:
-        base_url = dialect.endpoint(t.location or "global")
+    google = _google_settings(t, dialect, index, where)
+    base_url = t.base_url or dialect.base_url(t.location)
     if not base_url:
         raise ConfigError(f"{where('targets', index, 'api')}: api {t.api} needs a base_url")
     timeouts = {**DEFAULT_TIMEOUTS, **(defaults.timeout or {}), **(t.timeout or {})}
@@ -243,19 +241,21 @@ def _merged(cls: type[Strict], own: Strict | None, inherited: Strict | None) -> 
     return cls().model_copy(update=values)
 
 
-def _google_settings(t: TargetModel, index: int, where: Where) -> GoogleAuth | None:
-    """`api: vertex` takes project, location and Google credentials, no key; other dialects none of them."""
-    vertex_keys = ("project", "location", "credentials_file")
-    if t.api != "vertex":
-        wrong = next((key for key in vertex_keys if getattr(t, key) is not None), None)
+def _google_settings(t: TargetModel, dialect: Dialect, index: int, where: Where) -> GoogleAuth | None:
+    """A dialect of Google credentials (Vertex AI) takes project, location and the credentials, no
+    key; other dialects none of them."""
+    google_keys = ("project", "location", "credentials_file")
+    if dialect.credentials != "google":
+        wrong = next((key for key in google_keys if getattr(t, key) is not None), None)
         if wrong:
-            raise ConfigError(f"{where('targets', index, wrong)}: only api: vertex takes {wrong}")
+            takers = " or ".join(name for name, d in DIALECTS.items() if d.credentials == "google")
+            raise ConfigError(f"{where('targets', index, wrong)}: only api: {takers} takes {wrong}")
         return None
     if not t.project:
-        raise ConfigError(f"{where('targets', index, 'api')}: api vertex needs a project (the Google Cloud project id)")
+        raise ConfigError(f"{where('targets', index, 'api')}: api {t.api} needs a project (the Google Cloud project id)")
     key = next((k for k in ("api_key_env", "api_key_file") if getattr(t, k) is not None), None)
     if key:
-        raise ConfigError(f"{where('targets', index, key)}: api vertex takes Google credentials "
+        raise ConfigError(f"{where('targets', index, key)}: api {t.api} takes Google credentials "
                           "(credentials_file, or Application Default Credentials without it), not an API key")
     try:
         return GoogleAuth.of(t.credentials_file)

@@ -20,13 +20,13 @@ import httpx
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from exporter import tls
+from exporter.dialects import DIALECTS
 from exporter.targets import Config, Target
 
 log = logging.getLogger(__name__)
 
 INTERVAL = 300.0  # seconds between looks: the figures move with spend, a few cents a probe
 TIMEOUT = 10.0
-CREDIT_APIS = ("openrouter", "openrouter_images")  # the dialects whose API publishes a key's credit
 
 # name -> (type, help); every family has the label `target`
 CREDIT_FAMILIES: dict[str, tuple[str, str]] = {
@@ -48,7 +48,8 @@ class Credit:
 
 
 def has_credit(target: Target) -> bool:
-    return target.api in CREDIT_APIS and bool(target.api_key)
+    """Whether the target's API publishes its key's credit (its dialect's `credit_request`)."""
+    return bool(target.api_key) and DIALECTS[target.api].credit_request(target, target.api_key) is not None
 
 
 def read_credit(payload: object) -> Credit:
@@ -97,9 +98,9 @@ class CreditChecker:
             await asyncio.sleep(self.interval)
 
     async def check(self, target: Target) -> None:
-        url = f"{target.base_url}/key"
+        request = DIALECTS[target.api].credit_request(target, target.api_key or "")
         try:
-            response = await self._client.get(url, headers={"Authorization": f"Bearer {target.api_key}"})
+            response = await self._client.request(request.method, request.url, headers=request.headers)
             if response.status_code != 200:
                 raise ValueError(f"HTTP {response.status_code}")
             self.credits[target.name] = read_credit(response.json())

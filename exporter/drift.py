@@ -35,8 +35,7 @@ import httpx
 
 from exporter import catalog
 from exporter.dialects import DIALECTS
-from exporter.dialects.base import Request
-from exporter.dialects.openai_images import bearer
+from exporter.dialects.base import Request, bearer
 from exporter.targets import Config, Series, Target
 
 KINDS: tuple[str, ...] = ("gone", "price", "new_model", "parameter")  # the `kind` label of nanobanana_catalog_drift

@@ -1,4 +1,4 @@
-"""The OpenAI-style dialects (`openai_images`, `openai_chat`) sent through the openai SDK, as the
+"""The OpenAI-style dialects (those whose class sets `openai_sdk_call`) sent through the openai SDK, as the
 teams' own applications call their gateways: `client.images.generate(...)`,
 `client.chat.completions.create(...)`, with the gateway's extra fields in `extra_body`.
 
@@ -29,7 +29,6 @@ import httpx
 from exporter.dialects.base import ProbeFailure, Request
 from exporter.outcomes import Outcome
 
-APIS = ("openai_images", "openai_chat")
 CLIENTS_KEPT = 16  # SDK clients per prober, by (base_url, key): a new key makes a new one
 
 
@@ -60,9 +59,10 @@ class SDK:
         self._clients.move_to_end(entry)
         return self._clients[entry]
 
-    async def call(self, api: str, base_url: str, key: str | None, request: Request,
+    async def call(self, kind: str, base_url: str, key: str | None, request: Request,
                    timeout: float) -> tuple[int, Any, str, int]:
-        """(status, parsed JSON payload or None, content type, body bytes) of one SDK call."""
+        """(status, parsed JSON payload or None, content type, body bytes) of one SDK call; `kind`:
+        the dialect's `openai_sdk_call`, "images" (images.generate) or "chat" (chat.completions.create)."""
         openai = self._openai or importlib.import_module("openai")
 
         client = self.client(base_url, key)
@@ -71,7 +71,7 @@ class SDK:
         if not key:  # send no Authorization header, as the other dialects do without a key
             options["extra_headers"] = {"Authorization": openai.omit}
         try:
-            if api == "openai_images":
+            if kind == "images":
                 raw = await client.images.with_raw_response.generate(
                     model=body.pop("model"), prompt=body.pop("prompt"), **options)
             else:

@@ -26,6 +26,7 @@ import threading
 from urllib.parse import urlsplit
 
 from exporter import __version__
+from exporter.dialects import DIALECTS
 from exporter.outcomes import Outcome
 from exporter.state import DURATION_BUCKETS, Store
 
@@ -37,12 +38,6 @@ TOKENS = "gen_ai.client.token.usage"
 DURATION_BOUNDARIES: tuple[float, ...] = (0.01, 0.05, 0.1, 0.25, *DURATION_BUCKETS)
 # the semantic conventions' advisory token buckets (powers of 4)
 TOKEN_BOUNDARIES: tuple[float, ...] = tuple(4.0 ** n for n in range(14))
-# gen_ai.provider.name per dialect: the conventions' values where one fits
-PROVIDERS = {"gemini": "gcp.gemini", "vertex": "gcp.vertex_ai", "openai_images": "openai", "openai_chat": "openai",
-             "openrouter": "openrouter", "openrouter_images": "openrouter"}
-# gen_ai.operation.name per dialect: generateContent, chat completions, the images endpoint
-OPERATIONS = {"gemini": "generate_content", "vertex": "generate_content", "openai_chat": "chat",
-              "openrouter": "chat", "openai_images": "generate_image", "openrouter_images": "generate_image"}
 # the exporter's token kinds -> gen_ai.token.type (thinking tokens are billed as output)
 TOKEN_TYPES = {"input": "input", "output": "output", "thinking": "output"}
 POLL = 0.25  # seconds between looks at the store
@@ -102,8 +97,9 @@ class OtelExport:
 
     def record(self, series, attempt) -> None:
         t = series.target
-        attributes = {"gen_ai.operation.name": OPERATIONS.get(t.api, t.api),
-                      "gen_ai.provider.name": PROVIDERS.get(t.api, t.api), "gen_ai.request.model": t.model,
+        dialect = DIALECTS[t.api]  # each dialect names its provider and operation
+        attributes = {"gen_ai.operation.name": dialect.otel_operation,
+                      "gen_ai.provider.name": dialect.otel_provider, "gen_ai.request.model": t.model,
                       **server_attributes(t.base_url),
                       "nanobanana.target": t.name, "nanobanana.resolution": series.resolution}
         if attempt.response_model:

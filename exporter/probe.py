@@ -22,7 +22,7 @@ from exporter.bodies import TooLarge, body_chunks, capped
 from exporter.credentials import Credentials
 from exporter.dialects import DIALECTS
 from exporter.dialects.base import Answer, Dialect, ProbeFailure, classify_error, error_in_body
-from exporter.openai_sdk import APIS as SDK_APIS, SDK
+from exporter.openai_sdk import SDK
 from exporter.outcomes import Outcome
 from exporter.sizes import size_problem
 from exporter.state import PHASES, Attempt
@@ -270,7 +270,7 @@ class Prober:
         try:
             async with asyncio.timeout(series.timeout):
                 secret = await self.credentials.secret(series.target)  # a key, or a (refreshed) token
-                if series.target.api in SDK_APIS:
+                if DIALECTS[series.target.api].openai_sdk_call:
                     await self.sdk.ready()
                 started_wall, started = time.time(), time.perf_counter()  # the model's time, not the token's
                 await self._attempt(series, prompt or series.target.prompts[0], secret, timer, result)
@@ -324,9 +324,9 @@ class Prober:
         request.headers.update(self.credentials.headers(series.target))
         cap = series.target.max_response_bytes
         _CURRENT.set((timer, cap))
-        if dialect.name in SDK_APIS:  # as the teams' applications call their gateways
+        if dialect.openai_sdk_call:  # as the teams' applications call their gateways
             status, payload, content_type, result["response_bytes"] = await self.sdk.call(
-                dialect.name, series.target.base_url, secret, request, series.timeout)
+                dialect.openai_sdk_call, series.target.base_url, secret, request, series.timeout)
             decode_started = time.perf_counter()  # the SDK parsed while reading: its time is transfer's
         else:  # the answer is parsed as it streams in (exporter/blobs.py): a 4K image never stalls the loop
             streamed = StreamedJSON()

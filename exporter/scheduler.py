@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter.budget import Budget
+from exporter.dialects import DIALECTS
 from exporter.targets import Config, ConfirmSettings, Series, Target
 from exporter.maintenance import Maintenance
 from exporter.outcomes import Outcome
@@ -29,9 +30,12 @@ from exporter.state import Store
 
 log = logging.getLogger(__name__)
 
-INCIDENT_APIS = ("gemini",)  # the dialects that call Google's own API, which status.cloud.google.com covers
 JITTER = 0.01  # fraction of the interval, at most MAX_JITTER seconds
 MAX_JITTER = 2.0
+
+
+def _google_status(series: Series) -> bool:
+    return DIALECTS[series.target.api].google_status
 
 
 def first_offset(series: Series) -> float:
@@ -137,15 +141,15 @@ class Scheduler:
         return None
 
     def incident_opened(self, source: str, incident: object) -> None:
-        """An official incident appeared on a watched Google product: probe every Gemini API series now
-        (the APIs the Google Cloud feed covers), at most once an interval per series."""
+        """An official incident appeared on a watched Google product: probe every series of an API the
+        Google Cloud feed covers (its dialect's `google_status`) now, at most once an interval per series."""
         if source != "google_cloud":
             return
         failing = [state.failing_since for state in self.store
-                   if state.series.target.api in INCIDENT_APIS and state.failing_since is not None]
+                   if _google_status(state.series) and state.failing_since is not None]
         if failing:  # how late the status page was: from our first failing probe to the incident's appearance
             self.store.incident_lag(source, max(0.0, self.clock() - min(failing)))
-        self._trigger(lambda series: series.target.api in INCIDENT_APIS, "status")
+        self._trigger(_google_status, "status")
 
     def model_degraded(self, source: str, model: str) -> None:
         """An aggregator (OpenRouter) reports the endpoints of `model` ("author/slug") degraded: probe

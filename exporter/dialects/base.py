@@ -55,12 +55,39 @@ def served(payload: Any, key: str) -> str:
     return value.strip()[:100] if isinstance(value, str) else ""
 
 
+def bearer(token: str | None) -> dict[str, str]:
+    """The Authorization header of a key or an access token sent as a bearer token; none without one."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 class Dialect:
-    name: ClassVar[str]
-    default_base_url: ClassVar[str | None] = None
+    """One API. Besides building and reading requests, its class declares every fact about the API
+    the rest of the exporter needs, so that no other module names an API (tests/test_dialect_names.py):
+    adding a dialect is its module and its entry in `DIALECTS`."""
+
+    name: ClassVar[str]  # the value of `api:` in the config
+    default_base_url: ClassVar[str | None] = None  # None: the config must give a base_url
+    # OpenTelemetry GenAI attributes of its probes (exporter/otel.py): gen_ai.provider.name, the
+    # conventions' well-known value where one fits, and gen_ai.operation.name
+    otel_provider: ClassVar[str]
+    otel_operation: ClassVar[str]
+    # What the probes authenticate with: "key" (api_key_env / api_key_file, optional) or "google"
+    # (Google credentials: credentials_file or Application Default Credentials, with project and
+    # location; exporter/credentials.py)
+    credentials: ClassVar[str] = "key"
+    # Sent through the openai SDK as the teams' applications call their gateways (exporter/openai_sdk.py):
+    # "images" (images.generate) or "chat" (chat.completions.create); None: plain HTTP
+    openai_sdk_call: ClassVar[str | None] = None
+    # Whether status.cloud.google.com's feed covers this API: an incident there re-probes its series
+    # (exporter/scheduler.py)
+    google_status: ClassVar[bool] = False
     # How a thinking level other than `default` is sent, as the API documents it (docs/configuration.md
     # "How each dialect is called"); None: the API documents no thinking field, and config refuses levels.
     thinking_field: ClassVar[str | None] = None
+
+    def base_url(self, location: str | None) -> str | None:
+        """The base URL of a target that gives none (`location`: a Google Cloud location, if any)."""
+        return self.default_base_url
 
     def build(self, series: Series, api_key: str | None, prompt: str) -> Request:
         raise NotImplementedError
@@ -101,6 +128,11 @@ class Dialect:
     def canary_text(self, payload: Any) -> str:
         """The text of a 2xx canary answer, or ProbeFailure (no_text when there is none)."""
         raise NotImplementedError
+
+    # The key's credit (exporter/credit.py): a free request for what the API says is left on the key,
+    # or None where the API publishes none.
+    def credit_request(self, target: Target, api_key: str) -> Request | None:
+        return None
 
 
 # Finish and block reasons that mean a safety or policy filter stopped the image.

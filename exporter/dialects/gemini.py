@@ -24,6 +24,8 @@ class Gemini(Dialect):
     name = "gemini"
     thinking_field = "generationConfig.thinkingConfig.thinkingLevel"  # python-genai ThinkingConfig
     default_base_url = "https://generativelanguage.googleapis.com"
+    otel_provider, otel_operation = "gcp.gemini", "generate_content"
+    google_status = True  # status.cloud.google.com lists the Gemini API
 
     def build(self, series, api_key, prompt):
         t = series.target

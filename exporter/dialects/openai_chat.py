@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from exporter.blobs import Base64Blob
 from exporter.dialects.base import (
-    Dialect, ProbeFailure, Request, chat_image_config, classify_error, dig, image_from_url, image_in_text, merge_body,
+    Dialect, ProbeFailure, Request, bearer, chat_image_config, classify_error, dig, image_from_url, image_in_text, merge_body,
     openai_chat_usage, served,
 )
-from exporter.dialects.openai_images import ModelList, bearer
+from exporter.dialects.openai_images import ModelList
 from exporter.outcomes import NO_TEXT, Outcome
 
 
@@ -82,6 +82,8 @@ class ChatCompletions:
 
 class OpenAIChat(ChatCompletions, ModelList, Dialect):
     name = "openai_chat"
+    otel_provider, otel_operation = "openai", "chat"
+    openai_sdk_call = "chat"
     thinking_field = "reasoning_effort"
 
     def build(self, series, api_key, prompt):

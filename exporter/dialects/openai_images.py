@@ -9,14 +9,10 @@ a gateway's own field goes in `extra_body`."""
 from __future__ import annotations
 
 from exporter.dialects.base import (
-    Answer, Dialect, ProbeFailure, Request, decode_base64, dig, image_from_url, merge_body, openai_usage, served,
+    Answer, Dialect, ProbeFailure, Request, bearer, decode_base64, dig, image_from_url, merge_body, openai_usage, served,
 )
 from exporter.outcomes import Outcome
 from exporter.sizes import expected_size
-
-
-def bearer(api_key: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 class ModelList:
@@ -34,6 +30,8 @@ class ModelList:
 
 class OpenAIImages(ModelList, Dialect):
     name = "openai_images"
+    otel_provider, otel_operation = "openai", "generate_image"
+    openai_sdk_call = "images"
 
     def build(self, series, api_key, prompt):
         t = series.target

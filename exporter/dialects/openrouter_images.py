@@ -16,14 +16,16 @@ What it sends: `model`, `prompt`, `n: 1`, `resolution` (512, 1K, 2K, 4K: the cat
 
 from __future__ import annotations
 
-from exporter.dialects.base import Dialect, ProbeFailure, Request, dig, merge_body, openai_chat_usage
-from exporter.dialects.openai_images import bearer, images_data
+from exporter.dialects.base import Dialect, ProbeFailure, Request, bearer, dig, merge_body, openai_chat_usage
+from exporter.dialects.openai_images import images_data
+from exporter.dialects.openrouter import KeyCredit
 from exporter.outcomes import Outcome
 
 
-class OpenRouterImages(Dialect):
+class OpenRouterImages(KeyCredit, Dialect):
     name = "openrouter_images"
     default_base_url = "https://openrouter.ai/api/v1"
+    otel_provider, otel_operation = "openrouter", "generate_image"
     liveness_names_model = True
 
     def build(self, series, api_key, prompt):

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from exporter.dialects.base import Request, dig, merge_body
+from exporter.dialects.base import Request, bearer, dig, merge_body
 from exporter.dialects.gemini import Gemini
-
-
-def bearer(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 class Vertex(Gemini):
     name = "vertex"
-    default_base_url = None  # from the location: endpoint()
+    default_base_url = None  # from the location: base_url()
+    otel_provider = "gcp.vertex_ai"
+    credentials = "google"
+    google_status = False  # the Gemini API's incidents re-probe only its own series (as before)
+
+    def base_url(self, location):
+        return self.endpoint(location or "global")
 
     @staticmethod
     def endpoint(location: str) -> str:
