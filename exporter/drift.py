@@ -29,13 +29,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from exporter import catalog
 from exporter.dialects import DIALECTS
-from exporter.dialects.base import Request, bearer
+from exporter.dialects.base import Request
 from exporter.targets import Config, Series, Target
 
 KINDS: tuple[str, ...] = ("gone", "price", "new_model", "parameter")  # the `kind` label of nanobanana_catalog_drift
@@ -56,7 +55,6 @@ LISTED_PARAMETERS = frozenset((
     "repetition_penalty", "max_tokens", "max_completion_tokens", "logit_bias", "logprobs", "top_logprobs",
     "prediction", "seed", "response_format", "structured_outputs", "stop", "tools", "tool_choice",
     "parallel_tool_calls", "include_reasoning", "reasoning", "reasoning_effort", "web_search_options", "verbosity"))
-CHAT_DIALECTS = ("openrouter", "openai_chat")
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ def sent_parameters(target: Target) -> set[str]:
 def accepted_parameters(target: Target, payload: Any) -> dict[str, bool]:
     """For each field a chat target sends that the listing's vocabulary names: whether the listing
     says the model accepts it. {} where the listing says nothing (no entry, no list, not a chat dialect)."""
-    if target.api not in CHAT_DIALECTS or not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+    if not DIALECTS[target.api].listing.parameters or not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
         return {}
     entries = [m for m in payload["data"] if isinstance(m, dict) and isinstance(m.get("supported_parameters"), list)]
     entry = next((m for m in entries if m.get("id") == target.model), None)
@@ -104,17 +102,7 @@ def accepted_parameters(target: Target, payload: Any) -> dict[str, bool]:
 
 def listing_request(target: Target, secret: str | None) -> Request | None:
     """The free call that lists what the target's API serves, or None for a dialect without one."""
-    base = target.base_url.rstrip("/")
-    if target.api == "gemini":
-        return Request(f"{base}/v1beta/models?pageSize=1000", {"x-goog-api-key": secret} if secret else {}, None, "GET")
-    if target.api == "vertex":
-        return Request(f"{base}/v1beta1/publishers/google/models/{quote(target.model, safe='')}", bearer(secret), None,
-                       "GET")
-    if target.api in ("openrouter", "openrouter_images"):
-        return Request(f"{base}/models?output_modalities=image", bearer(secret), None, "GET")
-    if target.api in ("openai_images", "openai_chat"):
-        return Request(f"{base}/models", bearer(secret), None, "GET")
-    return None
+    return DIALECTS[target.api].listing_request(target, secret)
 
 
 def _stage(target: Target) -> str:
@@ -130,22 +118,22 @@ def _gemini_image_id(model_id: str) -> bool:
 
 
 def compare(target: Target, status: int, payload: Any) -> list[Drift]:
-    """What a listing answer says against the catalog, for one target. A 404 on Vertex's lookup is
-    `gone`; other non-2xx answers say nothing (the liveness check reports them)."""
+    """What a listing answer says against the catalog, for one target (its dialect's `listing` says
+    how the answer reads). A 404 on a lookup (Vertex AI's publishers.models.get) is `gone`; other
+    non-2xx answers say nothing (the liveness check reports them)."""
+    dialect = DIALECTS[target.api]
+    listing = dialect.listing
     drifts: list[Drift] = []
-    if target.api == "vertex":
+    if listing.lookup:
         return [Drift("gone", target.name, target.model, _stage(target), "404 from publishers.models.get")] \
             if status == 404 else []
     if not 200 <= status < 300 or not isinstance(payload, dict):
         return []
-    if target.api == "gemini":
-        listed = {str(m.get("name", "")).removeprefix("models/"): m for m in payload.get("models") or [] if isinstance(m, dict)}
-    else:
-        listed = {str(m.get("id", "")): m for m in payload.get("data") or [] if isinstance(m, dict)}
-    if target.model not in listed and (target.model in catalog.MODELS or target.api in ("gemini", "openrouter", "openrouter_images")):
+    listed = dialect.listed(payload)
+    if target.model not in listed and (target.model in catalog.MODELS or listing.complete):
         drifts.append(Drift("gone", target.name, target.model, _stage(target), "not in the list"))
     entry = listed.get(target.model)
-    if entry is not None and target.api.startswith("openrouter"):
+    if entry is not None and listing.prices:
         family = target.family
         pricing = entry.get("pricing") if isinstance(entry.get("pricing"), dict) else {}
         for field, ours in (("prompt", family.usd_per_million_input_tokens), ("completion", family.usd_per_million_text_tokens)):
@@ -155,8 +143,7 @@ def compare(target: Target, status: int, payload: Any) -> list[Drift]:
     drifts += [Drift("parameter", target.name, target.model, "sent", "not supported", field)
                for field, ok in accepted_parameters(target, payload).items() if not ok]
     for model_id in sorted(listed):
-        if model_id not in catalog.MODELS and _gemini_image_id(model_id) and (
-                target.api != "openrouter" or model_id.startswith("google/")):
+        if model_id not in catalog.MODELS and _gemini_image_id(model_id) and model_id.startswith(listing.new_model_prefix):
             drifts.append(Drift("new_model", target.name, model_id, "", "listed"))
     return drifts
 
@@ -220,7 +207,7 @@ async def check_catalog(targets: Iterable[Target], client: httpx.AsyncClient, se
 def live_rates(target: Target, payload: Any) -> dict[str, float]:
     """The text rates an OpenRouter listing publishes for the target's model: input from
     `pricing.prompt`, output and thinking from `pricing.completion` (USD per 1M tokens)."""
-    if not target.api.startswith("openrouter") or not isinstance(payload, dict):
+    if not DIALECTS[target.api].listing.prices or not isinstance(payload, dict):
         return {}
     entry = next((m for m in payload.get("data") or [] if isinstance(m, dict) and m.get("id") == target.model), None)
     pricing = entry.get("pricing") if isinstance(entry, dict) and isinstance(entry.get("pricing"), dict) else {}

@@ -55,6 +55,17 @@ def served(payload: Any, key: str) -> str:
     return value.strip()[:100] if isinstance(value, str) else ""
 
 
+@dataclass(frozen=True)
+class Listing:
+    """How the API's free model listing reads, for the catalog check (exporter/drift.py)."""
+
+    lookup: bool = False  # one model's entry instead of a list: a 404 means the model is gone, nothing more is compared
+    complete: bool = False  # it lists all the API serves: a target's model missing is gone, in the catalog or not
+    prices: bool = False  # entries carry OpenRouter's text rates, `pricing.prompt` / `pricing.completion` (USD per token)
+    parameters: bool = False  # entries carry `supported_parameters`, compared with what a chat request sends
+    new_model_prefix: str = ""  # a new model's id starts so (a listing of every vendor's models)
+
+
 def bearer(token: str | None) -> dict[str, str]:
     """The Authorization header of a key or an access token sent as a bearer token; none without one."""
     return {"Authorization": f"Bearer {token}"} if token else {}
@@ -81,6 +92,8 @@ class Dialect:
     # Whether status.cloud.google.com's feed covers this API: an incident there re-probes its series
     # (exporter/scheduler.py)
     google_status: ClassVar[bool] = False
+    # How its free model listing reads (listing_request), for the catalog check (exporter/drift.py)
+    listing: ClassVar[Listing] = Listing()
     # How a thinking level other than `default` is sent, as the API documents it (docs/configuration.md
     # "How each dialect is called"); None: the API documents no thinking field, and config refuses levels.
     thinking_field: ClassVar[str | None] = None
@@ -128,6 +141,15 @@ class Dialect:
     def canary_text(self, payload: Any) -> str:
         """The text of a 2xx canary answer, or ProbeFailure (no_text when there is none)."""
         raise NotImplementedError
+
+    # The catalog check (exporter/drift.py): the free call that lists what the API serves (read as
+    # `listing` says), or None where there is none; `listed` reads its 2xx answer as entries by model id.
+    def listing_request(self, target: Target, secret: str | None) -> Request | None:
+        return None
+
+    def listed(self, payload: dict) -> dict[str, Any]:
+        """The entries of an OpenAI-style listing (`data[].id`), by model id."""
+        return {str(m.get("id", "")): m for m in payload.get("data") or [] if isinstance(m, dict)}
 
     # The key's credit (exporter/credit.py): a free request for what the API says is left on the key,
     # or None where the API publishes none.

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from exporter.dialects.base import (
-    BLOCK_REASONS, Answer, Dialect, ProbeFailure, Request, _ints, decode_base64, dig, merge_body, served,
+    BLOCK_REASONS, Answer, Dialect, Listing, ProbeFailure, Request, _ints, decode_base64, dig, merge_body, served,
 )
 from exporter.outcomes import NO_TEXT, Outcome
 
@@ -26,6 +26,16 @@ class Gemini(Dialect):
     default_base_url = "https://generativelanguage.googleapis.com"
     otel_provider, otel_operation = "gcp.gemini", "generate_content"
     google_status = True  # status.cloud.google.com lists the Gemini API
+    # models.list: which ids exist, no prices (https://ai.google.dev/api/models#method:-models.list)
+    listing = Listing(complete=True)
+
+    def listing_request(self, target, secret):
+        return Request(f"{target.base_url.rstrip('/')}/v1beta/models?pageSize=1000",
+                       {"x-goog-api-key": secret} if secret else {}, None, "GET")
+
+    def listed(self, payload):
+        return {str(m.get("name", "")).removeprefix("models/"): m for m in payload.get("models") or []
+                if isinstance(m, dict)}
 
     def build(self, series, api_key, prompt):
         t = series.target

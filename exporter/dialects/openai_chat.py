@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from exporter.blobs import Base64Blob
 from exporter.dialects.base import (
-    Dialect, ProbeFailure, Request, bearer, chat_image_config, classify_error, dig, image_from_url, image_in_text, merge_body,
+    Dialect, Listing, ProbeFailure, Request, bearer, chat_image_config, classify_error, dig, image_from_url, image_in_text, merge_body,
     openai_chat_usage, served,
 )
 from exporter.dialects.openai_images import ModelList
@@ -84,6 +84,7 @@ class OpenAIChat(ChatCompletions, ModelList, Dialect):
     name = "openai_chat"
     otel_provider, otel_operation = "openai", "chat"
     openai_sdk_call = "chat"
+    listing = Listing(parameters=True)  # gateways that copy OpenRouter's listing carry supported_parameters
     thinking_field = "reasoning_effort"
 
     def build(self, series, api_key, prompt):

@@ -21,6 +21,9 @@ class ModelList:
     def liveness_request(self, target, api_key):
         return Request(f"{target.base_url}/models", bearer(api_key), None, "GET")
 
+    def listing_request(self, target, secret):  # the catalog check reads the same list
+        return Request(f"{target.base_url.rstrip('/')}/models", bearer(secret), None, "GET")
+
     def model_listed(self, target, payload):
         data = dig(payload, "data")
         if not isinstance(data, list):

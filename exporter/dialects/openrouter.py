@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 from exporter.dialects.base import (
-    Dialect, ProbeFailure, Request, bearer, chat_image_config, dig, merge_body, served,
+    Dialect, Listing, ProbeFailure, Request, bearer, chat_image_config, dig, merge_body, served,
 )
 from exporter.dialects.openai_chat import ChatCompletions, finish_check, images_field
 from exporter.outcomes import Outcome
 
 
-class KeyCredit:
-    """OpenRouter publishes a key's limit, what is left of it and its spend at `GET {base}/key` (free,
-    the key itself as bearer token; openrouter.ai/docs/api/api-reference/api-keys/get-current-key,
-    seen 2026-12-06), read by exporter/credit.py."""
+class FreeCalls:
+    """The free calls both OpenRouter dialects share. The key's credit: OpenRouter publishes a key's
+    limit, what is left of it and its spend at `GET {base}/key` (the key itself as bearer token;
+    openrouter.ai/docs/api/api-reference/api-keys/get-current-key, seen 2026-12-06), read by
+    exporter/credit.py."""
 
     def credit_request(self, target, api_key):
         return Request(f"{target.base_url}/key", bearer(api_key), None, "GET")
 
+    # The catalog check: `GET {base}/models?output_modalities=image` (the default list hides image
+    # models) with ids, text rates and supported parameters
+    def listing_request(self, target, secret):
+        return Request(f"{target.base_url.rstrip('/')}/models?output_modalities=image", bearer(secret), None, "GET")
 
-class OpenRouter(KeyCredit, ChatCompletions, Dialect):
+
+class OpenRouter(FreeCalls, ChatCompletions, Dialect):
     name = "openrouter"
     thinking_field = "reasoning.effort"  # https://openrouter.ai/docs/api-reference/parameters (reasoning)
     default_base_url = "https://openrouter.ai/api/v1"
     otel_provider, otel_operation = "openrouter", "chat"
+    listing = Listing(complete=True, prices=True, parameters=True, new_model_prefix="google/")
 
     def build(self, series, api_key, prompt):
         t = series.target

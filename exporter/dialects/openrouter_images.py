@@ -16,16 +16,17 @@ What it sends: `model`, `prompt`, `n: 1`, `resolution` (512, 1K, 2K, 4K: the cat
 
 from __future__ import annotations
 
-from exporter.dialects.base import Dialect, ProbeFailure, Request, bearer, dig, merge_body, openai_chat_usage
+from exporter.dialects.base import Dialect, Listing, ProbeFailure, Request, bearer, dig, merge_body, openai_chat_usage
 from exporter.dialects.openai_images import images_data
-from exporter.dialects.openrouter import KeyCredit
+from exporter.dialects.openrouter import FreeCalls
 from exporter.outcomes import Outcome
 
 
-class OpenRouterImages(KeyCredit, Dialect):
+class OpenRouterImages(FreeCalls, Dialect):
     name = "openrouter_images"
     default_base_url = "https://openrouter.ai/api/v1"
     otel_provider, otel_operation = "openrouter", "generate_image"
+    listing = Listing(complete=True, prices=True)
     liveness_names_model = True
 
     def build(self, series, api_key, prompt):

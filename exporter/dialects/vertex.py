@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from exporter.dialects.base import Request, bearer, dig, merge_body
+from exporter.dialects.base import Listing, Request, bearer, dig, merge_body
 from exporter.dialects.gemini import Gemini
 
 
@@ -28,8 +28,15 @@ class Vertex(Gemini):
     credentials = "google"
     google_status = False  # the Gemini API's incidents re-probe only its own series (as before)
 
+    # publishers.models.get, Model Garden's entry: whether the id still exists, no prices, no new ids
+    listing = Listing(lookup=True)
+
     def base_url(self, location):
         return self.endpoint(location or "global")
+
+    def listing_request(self, target, secret):
+        return Request(f"{target.base_url.rstrip('/')}/v1beta1/publishers/google/models/{quote(target.model, safe='')}",
+                       bearer(secret), None, "GET")
 
     @staticmethod
     def endpoint(location: str) -> str:
