@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from exporter import tls
 from exporter.dialects import DIALECTS
+from exporter.metric_families import Collector, Table, counter, gauge
 from exporter.targets import Config, Target
 
 log = logging.getLogger(__name__)
@@ -28,16 +28,14 @@ log = logging.getLogger(__name__)
 INTERVAL = 300.0  # seconds between looks: the figures move with spend, a few cents a probe
 TIMEOUT = 10.0
 
-# name -> (type, help); every family has the label `target`
-CREDIT_FAMILIES: dict[str, tuple[str, str]] = {
-    "nanobanana_credit_remaining_usd": (
-        "gauge", "Credit left on the target's API key, as the API reports it (OpenRouter limit_remaining); "
-                 "absent when the key has no limit. Read every 5 minutes."),
-    "nanobanana_credit_limit_usd": ("gauge", "Credit limit of the target's API key (OpenRouter limit); absent "
-                                             "when the key has none."),
-    "nanobanana_credit_used_usd": ("counter", "All-time spend on the target's API key as the API reports it "
-                                              "(OpenRouter usage), every application using the key included."),
-}
+CREDIT_FAMILIES = Table(
+    gauge("nanobanana_credit_remaining_usd", "Credit left on the target's API key, as the API reports it (OpenRouter "
+          "limit_remaining); absent when the key has no limit. Read every 5 minutes."),
+    gauge("nanobanana_credit_limit_usd", "Credit limit of the target's API key (OpenRouter limit); absent when the "
+          "key has none."),
+    counter("nanobanana_credit_used_usd", "All-time spend on the target's API key as the API reports it (OpenRouter "
+            "usage), every application using the key included."),
+    base=("target",))
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,11 @@ def read_credit(payload: object) -> Credit:
     return Credit(used=usd("usage", False), limit=usd("limit", True), remaining=usd("limit_remaining", True))
 
 
-class CreditChecker:
-    """Reads the credit of every target whose API publishes it, every INTERVAL seconds."""
+class CreditChecker(Collector):
+    """Reads the credit of every target whose API publishes it, every INTERVAL seconds; a collector
+    of CREDIT_FAMILIES."""
+
+    families = CREDIT_FAMILIES
 
     def __init__(self, redact: Callable[[str], str] = str, interval: float = INTERVAL,
                  transport: httpx.AsyncBaseTransport | None = None):
@@ -116,16 +117,10 @@ class CreditChecker:
         await self._client.aclose()
 
     # metrics -----------------------------------------------------------------------------------
-    def describe(self):
-        return []
-
-    def collect(self):
-        families = {name: (GaugeMetricFamily if kind == "gauge" else CounterMetricFamily)(name, text, labels=["target"])
-                    for name, (kind, text) in CREDIT_FAMILIES.items()}
+    def fill(self, families) -> None:
         for name, credit in sorted(self.credits.items()):
             families["nanobanana_credit_used_usd"].add_metric([name], credit.used)
             if credit.limit is not None:
                 families["nanobanana_credit_limit_usd"].add_metric([name], credit.limit)
             if credit.remaining is not None:
                 families["nanobanana_credit_remaining_usd"].add_metric([name], credit.remaining)
-        yield from families.values()

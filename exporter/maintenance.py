@@ -14,22 +14,19 @@ from dataclasses import dataclass
 from typing import Annotated, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from exporter.durations import parse_duration
+from exporter.metric_families import Collector, Table, gauge
 
 MIN_YEAR, MAX_YEAR = 1970, 9000  # one-off windows' dates: every zone can place and show them
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
-# name -> (type, help, labels): the maintenance metric families
-MAINTENANCE_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "nanobanana_maintenance_active": (
-        "gauge", "1 while a maintenance window is open for the target (its paid probes are paused), else 0.",
-        ("target",)),
-    "nanobanana_maintenance_window_active": (
-        "gauge", "1 while the configured maintenance window is open, else 0.", ("window",)),
-}
+MAINTENANCE_FAMILIES = Table(
+    gauge("nanobanana_maintenance_active",
+          "1 while a maintenance window is open for the target (its paid probes are paused), else 0.", ("target",)),
+    gauge("nanobanana_maintenance_window_active", "1 while the configured maintenance window is open, else 0.",
+          ("window",)))
 
 
 class WindowModel(BaseModel):
@@ -180,25 +177,21 @@ def unknown_targets(models: list[WindowModel], names: Iterable[str]) -> list[tup
     return [(i, t) for i, m in enumerate(models) for t in (m.targets or ()) if t not in known]
 
 
-class MaintenanceCollector:
+class MaintenanceCollector(Collector):
     """nanobanana_maintenance_active per target and nanobanana_maintenance_window_active per window,
     from the config in force (read at every scrape: a reload changes them at once)."""
+
+    families = MAINTENANCE_FAMILIES
 
     def __init__(self, config, clock):
         self.config = config  # () -> Config
         self.clock = clock
 
-    def describe(self):
-        return []
-
-    def collect(self):
+    def fill(self, families) -> None:
         config, now = self.config(), self.clock()
-        families = {name: GaugeMetricFamily(name, help_, labels=list(labels))
-                    for name, (_, help_, labels) in MAINTENANCE_FAMILIES.items()}
         for target in config.targets:
             families["nanobanana_maintenance_active"].add_metric(
                 [target.name], float(config.maintenance.active(target.name, now)))
         for window in config.maintenance.windows:
             families["nanobanana_maintenance_window_active"].add_metric(
                 [window.name], float(window.open_at(now) is not None))
-        yield from families.values()

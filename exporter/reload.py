@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from prometheus_client.core import GaugeMetricFamily
 
 from exporter.config import ConfigError
+from exporter.metric_families import Collector, Table, gauge
 
 log = logging.getLogger("exporter.reload")
 
@@ -25,11 +25,20 @@ SUCCESSFUL = "{prefix}_config_last_reload_successful"
 SUCCESS_TIMESTAMP = "{prefix}_config_last_reload_success_timestamp_seconds"
 
 
-class Reloader:
+def reload_families(prefix: str) -> Table:
+    """prefix: nanobanana_exporter or nanobanana_relay."""
+    return Table(
+        gauge(SUCCESSFUL.format(prefix=prefix),
+              "1 if the last config reload succeeded (the config loaded at start counts), else 0."),
+        gauge(SUCCESS_TIMESTAMP.format(prefix=prefix), "When the config was last loaded or reloaded successfully."))
+
+
+class Reloader(Collector):
     def __init__(self, prefix: str, apply: Callable[[], Awaitable[str]], redact: Callable[[str], str] = str):
         """prefix: nanobanana_exporter or nanobanana_relay. apply: reads, checks and applies the new
         config, returns a one-line summary, raises ConfigError (nothing applied) when it is invalid."""
         self.prefix = prefix
+        self.families = reload_families(prefix)
         self.apply = apply
         self.redact = redact
         self.successful = True
@@ -96,18 +105,9 @@ class Reloader:
         app.router.add_post("/-/reload", reload)
 
     # metrics -----------------------------------------------------------------------------------
-    def describe(self):
-        return []
-
-    def collect(self):
-        ok = GaugeMetricFamily(SUCCESSFUL.format(prefix=self.prefix),
-                               "1 if the last config reload succeeded (the config loaded at start counts), else 0.")
-        ok.add_metric([], 1 if self.successful else 0)
-        when = GaugeMetricFamily(SUCCESS_TIMESTAMP.format(prefix=self.prefix),
-                                 "When the config was last loaded or reloaded successfully.")
-        when.add_metric([], self.success_time)
-        yield ok
-        yield when
+    def fill(self, f) -> None:
+        f[SUCCESSFUL.format(prefix=self.prefix)].add_metric([], 1 if self.successful else 0)
+        f[SUCCESS_TIMESTAMP.format(prefix=self.prefix)].add_metric([], self.success_time)
 
 
 def _cross_site(request: web.Request) -> bool:

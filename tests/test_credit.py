@@ -62,5 +62,5 @@ async def test_a_refused_key_leaves_no_figure(simulator):
 
 
 def test_every_credit_family_is_documented():
-    names = [f"{n}_total" if kind == "counter" else n for n, (kind, _) in CREDIT_FAMILIES.items()]
+    names = [f.text_name for f in CREDIT_FAMILIES.values()]
     assert [n for n in names if f"`{n}`" not in ALL] == []

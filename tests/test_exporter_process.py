@@ -36,7 +36,7 @@ def sample_names(family: str, kind: str) -> set[str]:
 
 def test_demo_end_to_end_every_family_and_promtool_clean(tmp_path):
     with running_exporter("--demo") as (base, proc):
-        expected = set().union(*(sample_names(n, k) for n, (k, _, _) in FAMILIES.items()))
+        expected = set().union(*(sample_names(f.name, f.type) for f in FAMILIES.values()))
         expected.add("nanobanana_exporter_build_info")
         deadline = time.monotonic() + 40
         while True:

@@ -91,10 +91,11 @@ def test_fast_text_follows_changes():
 
 
 def test_every_series_family_has_at_most_one_label_beyond_the_series_labels():
-    """The fast path writes a series' labels once and one extra label per sample (exporter.metrics._Lines)."""
-    from exporter.metrics import FAMILIES
+    """The fast path writes a series' labels once and one extra label per sample (exporter.text_format._Lines)."""
+    from exporter.metrics import CHECK_FAMILIES, FAMILIES
 
-    assert all(len(extra) <= 1 for _, _, extra in FAMILIES.values())
+    for table in (FAMILIES, *CHECK_FAMILIES.values()):
+        assert all(len(table.own_labels(name)) <= 1 for name in table)
 
 
 def _checkers() -> tuple[LivenessChecker, CanaryChecker]:

@@ -23,7 +23,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "exporter", "exporter.outcomes", "exporter.contract", "exporter.catalog", "exporter.pricing",
         "exporter.sizes", "exporter.durations", "exporter.aio", "exporter.blobs", "exporter.bodies",
         "exporter.files", "exporter.tls", "exporter.redact", "exporter.logs", "exporter.malloc",
-        "exporter.healthcheck", "exporter.text", "exporter.secrets", "exporter.yamlconfig", "exporter.webconfig", "exporter.runner"),
+        "exporter.healthcheck", "exporter.text", "exporter.secrets", "exporter.yamlconfig", "exporter.webconfig", "exporter.runner",
+        "exporter.metric_families"),
     "domain: what a loaded config is made of, and the probe results kept": (
         "exporter.targets", "exporter.detection", "exporter.maintenance", "exporter.budget", "exporter.status",
         "exporter.state"),
@@ -33,7 +34,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "exporter.config", "exporter.reload", "exporter.scheduler", "exporter.checks", "exporter.liveness",
         "exporter.canary", "exporter.status.poller", "exporter.drift", "exporter.credit"),
     "exposition and hosting: metrics, pages, OTel, the HTTP service the programs share": (
-        "exporter.metrics", "exporter.status.collector", "exporter.web", "exporter.landing", "exporter.otel",
+        "exporter.metrics", "exporter.text_format", "exporter.status.collector", "exporter.web", "exporter.landing", "exporter.otel",
         "exporter.service"),
     "programs": (
         "exporter.cli", "exporter.__main__", "exporter.demo", "exporter.plan", "exporter.relay", "exporter.report",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -74,6 +75,77 @@ def test_a_running_exporter_and_the_relay_export_the_snapshot():
         if family["labels"] is not None:  # a family with samples: exactly the snapshot's label names
             assert family["labels"] == want[name]["labels"], name
     assert sum(f["labels"] is not None for f in got.values()) > 0.8 * len(want)  # most families had samples
+
+
+def every_collector() -> CollectorRegistry:
+    """One registry with every collector the exporter and the relay register, made the way their
+    programs make them (describe() reads no state, so none of them runs)."""
+    from exporter.canary import CanaryChecker
+    from exporter.credit import CreditChecker
+    from exporter.liveness import LivenessChecker
+    from exporter.maintenance import MaintenanceCollector
+    from exporter.metrics import TasksCollector, make_registry
+    from exporter.relay.metrics import RelayMetrics
+    from exporter.reload import Reloader
+    from exporter.state import Store
+
+    registry = make_registry(Store(), status=object(), liveness=LivenessChecker(), budget=object(),
+                             canary=CanaryChecker(), catalog_watch=object())
+    for collector in (Reloader("nanobanana_exporter", None), TasksCollector(None), MaintenanceCollector(None, None),
+                      CreditChecker(), Reloader("nanobanana_relay", None)):
+        registry.register(collector)
+    for collector in list(RelayMetrics(["chat"]).registry._collector_to_names):
+        registry.register(collector)
+    return registry
+
+
+def declared(registry: CollectorRegistry) -> dict[str, dict]:
+    """What the collectors' describe() declares, as the snapshot writes it."""
+    return {f.name: {"type": f.type, "help": f.documentation, "labels": sorted(labels)}
+            for collector in registry._collector_to_names for f in getattr(collector, "describe", list)()
+            if f.name.startswith("nanobanana_") for labels in [_label_names(collector, f)]}
+
+
+def _label_names(collector, family) -> list[str]:
+    table = getattr(collector, "families", None)
+    if table is not None:
+        return list(table[family.name].labels)
+    return list(collector._labelnames)  # a prometheus_client instrument (the relay's)
+
+
+def test_every_collector_declares_exactly_the_snapshot():
+    """describe() is the whole contract, labels included, for every family, empty or not (but the
+    `_created` gauges prometheus_client's instruments write beside the relay's counters)."""
+    got = declared(every_collector())
+    assert got == {name: f for name, f in snapshot().items()
+                   if not (name.endswith("_created") and name.removesuffix("_created") in got)}
+
+
+def test_a_second_collector_with_a_family_name_already_taken_is_refused():
+    from exporter.maintenance import MAINTENANCE_FAMILIES, MaintenanceCollector
+    from exporter.metric_families import Collector, Table, counter, gauge
+
+    registry = every_collector()
+
+    class Again(Collector):
+        families = Table(gauge("nanobanana_maintenance_active", "Declared a second time.", ("target",)))
+
+    class Counted(Collector):  # the probes' counter again, declared by another room
+        families = Table(counter("nanobanana_probes_total", "Declared a second time."))
+
+    for collector in (Again(), Counted(), MaintenanceCollector(None, None)):
+        with pytest.raises(ValueError, match="Duplicated timeseries"):
+            registry.register(collector)
+    assert "nanobanana_maintenance_active" in MAINTENANCE_FAMILIES
+    fresh = CollectorRegistry()
+    fresh.register(Again())  # alone it registers: the refusal above was the duplicate, nothing else
+
+
+def test_a_table_refuses_a_family_declared_twice():
+    from exporter.metric_families import Table, gauge
+
+    with pytest.raises(ValueError, match="declared twice"):
+        Table(gauge("nanobanana_x", "One."), gauge("nanobanana_x", "Two."))
 
 
 if __name__ == "__main__":

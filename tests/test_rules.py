@@ -266,7 +266,7 @@ def test_rules_classify_outcomes_like_outcomes_py():
 def test_cost_alerts_read_only_metrics_the_exporter_defines():
     [group] = [g for g in rule_groups() if g["name"] == "nanobanana-cost"]
     used = set(re.findall(r"\bnanobanana_[a-z_]+", " ".join(rule["expr"] for rule in group["rules"])))
-    credit = {f"{n}_total" if kind == "counter" else n for n, (kind, _) in CREDIT_FAMILIES.items()}
+    credit = {f.text_name for f in CREDIT_FAMILIES.values()}
     assert used and used <= set(LIVENESS_FAMILIES) | set(BUDGET_FAMILIES) | set(MODEL_FAMILIES) | set(CATALOG_FAMILIES) | credit, used
 
 

@@ -9,53 +9,48 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from prometheus_client.core import GaugeMetricFamily
 
+from exporter.metric_families import Collector, Table, gauge
 from exporter.status.base import IMPACTS
 from exporter.status.poller import StatusPoller
 
 _BG = "Values come from the background status poller; a failed fetch keeps the last good values"
 
+STATUS_FAMILIES = Table(
+    gauge("nanobanana_status_source_up", "1 if the last fetch and parse of the status source succeeded, else 0.",
+          ("source",)),
+    gauge("nanobanana_status_source_last_success_timestamp_seconds",
+          "When the status source was last fetched and parsed successfully.", ("source",)),
+    gauge("nanobanana_status_source_fetch_duration_seconds", "How long the last fetch of the status source took.",
+          ("source",)),
+    gauge("nanobanana_upstream_incidents_active", f"Official incidents not yet ended, by watched product and impact. {_BG}.",
+          ("source", "product", "impact")),
+    gauge("nanobanana_upstream_incident_info", f"One series per official incident not yet ended; always 1. {_BG}.",
+          ("source", "product", "impact", "id", "title", "url")),
+    gauge("nanobanana_openrouter_endpoint_uptime_ratio",
+          f"Share of successful requests OpenRouter saw per provider endpoint, over a window. {_BG}.",
+          ("model", "provider", "window")),
+    gauge("nanobanana_openrouter_endpoint_latency_seconds",
+          f"Time to first token OpenRouter saw per provider endpoint over 30m, by quantile (needs an API key). {_BG}.",
+          ("model", "provider", "quantile")),
+    gauge("nanobanana_openrouter_endpoint_status",
+          f"OpenRouter's status code of the provider endpoint: 0 normal, negative degraded. {_BG}.", ("model", "provider")))
 
-class StatusCollector:
+
+class StatusCollector(Collector):
+    families = STATUS_FAMILIES
+
     def __init__(self, poller: StatusPoller, clock=time.time):
         self.poller = poller
         self.clock = clock
 
-    def describe(self):
-        return []  # families are dynamic; registering must not call collect()
-
-    def collect(self):
+    def fill(self, f) -> None:
         now = self.clock()
-        up = GaugeMetricFamily(
-            "nanobanana_status_source_up", "1 if the last fetch and parse of the status source succeeded, else 0.",
-            labels=["source"])
-        last_success = GaugeMetricFamily(
-            "nanobanana_status_source_last_success_timestamp_seconds",
-            "When the status source was last fetched and parsed successfully.", labels=["source"])
-        duration = GaugeMetricFamily(
-            "nanobanana_status_source_fetch_duration_seconds", "How long the last fetch of the status source took.",
-            labels=["source"])
-        active = GaugeMetricFamily(
-            "nanobanana_upstream_incidents_active",
-            f"Official incidents not yet ended, by watched product and impact. {_BG}.",
-            labels=["source", "product", "impact"])
-        info = GaugeMetricFamily(
-            "nanobanana_upstream_incident_info",
-            f"One series per official incident not yet ended; always 1. {_BG}.",
-            labels=["source", "product", "impact", "id", "title", "url"])
-        uptime = GaugeMetricFamily(
-            "nanobanana_openrouter_endpoint_uptime_ratio",
-            f"Share of successful requests OpenRouter saw per provider endpoint, over a window. {_BG}.",
-            labels=["model", "provider", "window"])
-        latency = GaugeMetricFamily(
-            "nanobanana_openrouter_endpoint_latency_seconds",
-            f"Time to first token OpenRouter saw per provider endpoint over 30m, by quantile "
-            f"(needs an API key). {_BG}.", labels=["model", "provider", "quantile"])
-        status = GaugeMetricFamily(
-            "nanobanana_openrouter_endpoint_status",
-            f"OpenRouter's status code of the provider endpoint: 0 normal, negative degraded. {_BG}.",
-            labels=["model", "provider"])
+        up, last_success, duration = (f[f"nanobanana_status_source_{n}"] for n in
+                                      ("up", "last_success_timestamp_seconds", "fetch_duration_seconds"))
+        active, info = f["nanobanana_upstream_incidents_active"], f["nanobanana_upstream_incident_info"]
+        uptime, latency, status = (f[f"nanobanana_openrouter_endpoint_{n}"] for n in
+                                   ("uptime_ratio", "latency_seconds", "status"))
         for state in self.poller:  # a snapshot: scrapes run in a worker thread
             kind = state.config.kind
             if state.up is not None:
@@ -85,4 +80,3 @@ class StatusCollector:
                     latency.add_metric([e.model, e.provider, quantile], seconds)
                 if e.status is not None:
                     status.add_metric([e.model, e.provider], e.status)
-        yield from (up, last_success, duration, active, info, uptime, latency, status)
