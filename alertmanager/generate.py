@@ -9,6 +9,10 @@
     python alertmanager/generate.py           # rewrite them
     python alertmanager/generate.py --check   # exit 1 if one drifted (tests run this)
 
+rules_yml(time_scale=1/60) writes the same rules with every duration scaled (windows, `for:`, holds,
+offsets: 1h -> 1m), for a real-stack test that lives an incident's whole life in minutes
+(tests/test_pages_compressed.py); the shipped files are never scaled.
+
 Then it runs what reads rules.yml (DOWNSTREAM: the dashboards, the PrometheusRule, the mixin), so
 this one command regenerates, or checks, everything the contract reaches.
 """
@@ -30,6 +34,7 @@ from exporter.contract.model import Alert, Group, Record  # noqa: E402
 from exporter.contract.locations import GLOBAL_GROUPS  # noqa: E402
 from exporter.contract.rules import GROUPS, alerts  # noqa: E402
 from exporter.contract.settings import SETTINGS  # noqa: E402
+from exporter.durations import parse_duration  # noqa: E402
 from exporter.targets import SERIES_LABELS  # noqa: E402
 
 RULES = ROOT / "alertmanager" / "rules.yml"
@@ -74,13 +79,33 @@ def _folded(text: str, indent: str) -> list[str]:
     return [f"{indent}{line.replace(chr(1), ' ')}" for line in lines]
 
 
-def rule_document(rule: Record | Alert) -> dict:
+# --- time scale (a test's compressed run): PromQL's durations are range selectors `[1h]`, subquery
+# ranges and steps `[30d:5m]` and offsets `offset 1425m`. Numbers of seconds compared with time()
+# (a shutdown date, a budget day's end) are real timestamps and stay as they are.
+_DURATION = r"(?:\d+(?:ms|s|m|h|d|w|y))+"
+_PROMQL_DURATION = re.compile(rf"(?<=\[){_DURATION}(?=[\]:])|(?<=:){_DURATION}(?=\])|(?<=offset ){_DURATION}\b")
+
+
+def scale_duration(duration: str, factor: float) -> str:
+    """'35m' x 1/60 -> '35s': whole seconds where they are, else milliseconds (Prometheus and
+    Alertmanager durations take no fractions)."""
+    seconds = parse_duration(duration) * factor
+    return f"{round(seconds)}s" if abs(seconds - round(seconds)) < 1e-9 else f"{max(1, round(seconds * 1000))}ms"
+
+
+def scale_promql(expr: str, factor: float) -> str:
+    return _PROMQL_DURATION.sub(lambda m: scale_duration(m[0], factor), expr)
+
+
+def rule_document(rule: Record | Alert, time_scale: float = 1.0) -> dict:
+    expr = rule.expr if time_scale == 1 else scale_promql(rule.expr, time_scale)
     if isinstance(rule, Record):
-        return {"record": rule.record, "expr": rule.expr, **({"labels": rule.labels} if rule.labels else {})}
+        return {"record": rule.record, "expr": expr, **({"labels": rule.labels} if rule.labels else {})}
     return {
         "alert": rule.name,
-        "expr": rule.expr,
-        **({"for": rule.for_} if rule.for_ != "0s" else {}),
+        "expr": expr,
+        **({"for": scale_duration(rule.for_, time_scale) if time_scale != 1 else rule.for_}
+           if rule.for_ != "0s" else {}),
         "labels": {"severity": rule.severity},
         "annotations": {"summary": rule.summary, "description": FOLDED, **rule.annotations,
                         **rule.links()},
@@ -92,12 +117,12 @@ def _comment(text: str, indent: int) -> list[str]:
     return [f"{pad}# {line}" for line in textwrap.wrap(text, WIDTH - indent - 2, break_on_hyphens=False)] if text else []
 
 
-def _group(group: Group) -> list[str]:
+def _group(group: Group, time_scale: float = 1.0) -> list[str]:
     lines = _comment(group.comment, 2) + [f"  - name: {group.name}", "    rules:"]
     for rule in group.rules:
         if isinstance(rule, Alert) and lines[-1] != "    rules:":
             lines.append("")  # alerts stand apart; settings and records stay dense
-        dumped = yaml.dump([rule_document(rule)], Dumper=_Dumper, sort_keys=False, width=float("inf"),
+        dumped = yaml.dump([rule_document(rule, time_scale)], Dumper=_Dumper, sort_keys=False, width=float("inf"),
                            allow_unicode=True)
         lines += _comment(rule.comment, 6)
         for line in dumped.splitlines():
@@ -109,15 +134,17 @@ def _group(group: Group) -> list[str]:
     return lines
 
 
-def _rule_file(header: str, groups: tuple[Group, ...]) -> str:
+def _rule_file(header: str, groups: tuple[Group, ...], time_scale: float = 1.0) -> str:
     lines = ["groups:"]
     for i, group in enumerate(groups):
-        lines += ([""] if i else []) + _group(group)
+        lines += ([""] if i else []) + _group(group, time_scale)
     return header + "\n".join(lines) + "\n"
 
 
-def rules_yml() -> str:
-    return _rule_file(HEADER, GROUPS)
+def rules_yml(time_scale: float = 1.0) -> str:
+    """rules.yml; with a time_scale, every duration of its rules scaled (never written to the repository)."""
+    header = HEADER if time_scale == 1 else f"# Every duration scaled by {time_scale:g} (a compressed test run).\n"
+    return _rule_file(header, GROUPS, time_scale)
 
 
 def rules_global_yml() -> str:

@@ -32,6 +32,7 @@ import httpx
 import yaml
 from aiohttp import web
 
+from alertmanager.generate import scale_duration
 from tests.captured import CAPTURED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -301,13 +302,15 @@ def start_alertmanager(config_path: Path, workdir: Path, *, extra_args: list[str
 
 
 def alertmanager_config_for_test(source: Path, workdir: Path, *, slack_url: str, relay_url: str,
-                                 token: str | None = "test-relay-token", group_wait: str = "1s",
-                                 group_interval: str = "2s", repeat_interval: str | None = None) -> Path:
+                                 token: str | None = "test-relay-token", group_wait: str | None = "1s",
+                                 group_interval: str | None = "2s", repeat_interval: str | None = None,
+                                 time_scale: float | None = None) -> Path:
     """A copy of the project's Alertmanager config pointed at local fakes, with short timings.
 
     Slack's api_url_file gets a file holding `slack_url`; every webhook URL keeps its path
     (/alerts/<channel>) on `relay_url`; the bearer token file holds `token` (None drops auth);
-    templates are made absolute. Returns the path of the new config in workdir."""
+    templates are made absolute. With `time_scale`, every route keeps its own timings scaled by it
+    (30s x 1/60 -> 500ms) instead of the given ones. Returns the path of the new config in workdir."""
     source, workdir = Path(source), Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load(source.read_text())  # anchors come out expanded
@@ -330,7 +333,10 @@ def alertmanager_config_for_test(source: Path, workdir: Path, *, slack_url: str,
 
     def shorten(route: dict) -> None:
         for key, value in (("group_wait", group_wait), ("group_interval", group_interval), ("repeat_interval", repeat_interval)):
-            if value is not None and (key in route or route is config["route"]):
+            if time_scale is not None:
+                if key in route:
+                    route[key] = scale_duration(route[key], time_scale)
+            elif value is not None and (key in route or route is config["route"]):
                 route[key] = value
         for child in route.get("routes", []):
             shorten(child)

@@ -318,6 +318,30 @@ def test_rules_and_their_tables_are_generated_from_the_contract():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@needs_promtool
+def test_the_compressed_rules_scale_every_duration_and_only_durations(tmp_path):
+    """rules_yml(time_scale) (tests/test_pages_compressed.py) is rules.yml with each range, subquery step,
+    offset and `for:` scaled; names, labels and thresholds stay, and promtool accepts it."""
+    from alertmanager.generate import rules_yml, scale_promql
+    from exporter.durations import parse_duration
+
+    assert scale_promql("x[1h] offset 1425m + y[30d:5m] + z[90s]", 1 / 60) == "x[60s] offset 1425s + y[43200s:5s] + z[1500ms]"
+    shipped = yaml.safe_load((AM / "rules.yml").read_text())
+    compressed = rules_yml(1 / 60)
+    scaled = yaml.safe_load(compressed)
+    for group, small in zip(shipped["groups"], scaled["groups"], strict=True):
+        for rule, fast in zip(group["rules"], small["rules"], strict=True):
+            assert fast["expr"] == scale_promql(rule["expr"], 1 / 60) and {**fast, "expr": "", "for": ""} == {
+                **rule, "expr": "", "for": ""}
+            if "for" in rule:
+                assert parse_duration(fast["for"]) * 60 == parse_duration(rule["for"])
+    durations = re.findall(r"\[(\d+[smhd])\]", compressed)
+    assert durations and all(d.endswith("s") for d in durations), durations
+    (tmp_path / "rules.yml").write_text(compressed)
+    result = run("promtool", "check", "rules", str(tmp_path / "rules.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_exporter_judges_slow_probes_by_the_recorded_latency_settings():
     """The exporter confirms slow probes (exporter/detection.py) with the numbers NanoBananaLatencyHigh
     compares the p95 with: both come from exporter/contract/settings.py."""

@@ -92,14 +92,15 @@ def _uptime(window: str) -> Record:
 
 
 PAGES = tuple(pair for pair in s.BURN_RATES if pair.action == "page")
+AVAILABILITY_WINDOW = "6h"  # NanoBananaAvailabilityLow's, and how long it is held back after a paged outage
 TICKETS = tuple(pair for pair in s.BURN_RATES if pair.action == "ticket")
 # The windows of the SLI (the share of time up): the availability alert's, the burn-rate pairs', and
 # UPTIME_BASE, which dashboards and the report average over longer periods.
 UPTIME_WINDOWS = tuple(dict.fromkeys(
-    [UPTIME_BASE, "6h"] + [w for p in s.BURN_RATES for w in (p.short_window, p.long_window)]))
+    [UPTIME_BASE, AVAILABILITY_WINDOW] + [w for p in s.BURN_RATES for w in (p.short_window, p.long_window)]))
 # The share of failed PROBES (a probe-count signal, not the SLI): the outage and error-rate alerts'.
 ERROR_WINDOWS = ("5m", "1h", "2h")
-FAILURE_WINDOWS = tuple(dict.fromkeys(["1h", "2h", "6h"] + [p.long_window for p in s.BURN_RATES]))
+FAILURE_WINDOWS = tuple(dict.fromkeys(["1h", "2h", AVAILABILITY_WINDOW] + [p.long_window for p in s.BURN_RATES]))
 # How long after a paged outage ended a burn-rate page still could start on its failures: the longest
 # short window of the page pairs, plus a few evaluations of scrape and rule lag.
 _LONGEST_SHORT = max(parse_duration(p.short_window) for p in PAGES)
@@ -191,9 +192,9 @@ PROBE_ALERTS = (
         comment="The SLI over 6h. Not for an outage that paged and is over: a series probed every 15 minutes is "
                 "down at least 15 minutes (4 % of 6 hours) for any failure, and that outage had its page.",
         expr=f"""\
-{uptime("6h")} < scalar(nanobanana:threshold:availability_ratio)
-and nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:warning_min_failures)
-""" + _after("NanoBananaProbeFailing|NanoBananaOutage", "6h"),
+{uptime(AVAILABILITY_WINDOW)} < scalar(nanobanana:threshold:availability_ratio)
+and nanobanana:probe_failures:increase{AVAILABILITY_WINDOW} >= scalar(nanobanana:threshold:warning_min_failures)
+""" + _after("NanoBananaProbeFailing|NanoBananaOutage", AVAILABILITY_WINDOW),
         summary="Nano Banana availability {{ $value | humanizePercentage }} over 6h" + OF_SERIES,
         description=(
             "Over the last 6 hours " + SERIES + " was up only {{ $value | humanizePercentage }} of the time (below "
