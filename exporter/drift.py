@@ -119,13 +119,13 @@ def _gemini_image_id(model_id: str) -> bool:
 
 def compare(target: Target, status: int, payload: Any) -> list[Drift]:
     """What a listing answer says against the catalog, for one target (its dialect's `listing` says
-    how the answer reads). A 404 on a lookup (Vertex AI's publishers.models.get) is `gone`; other
+    how the answer reads). A 404 on a lookup of the model (Vertex AI's) is `gone`; other
     non-2xx answers say nothing (the liveness check reports them)."""
     dialect = DIALECTS[target.api]
     listing = dialect.listing
     drifts: list[Drift] = []
     if listing.lookup:
-        return [Drift("gone", target.name, target.model, _stage(target), "404 from publishers.models.get")] \
+        return [Drift("gone", target.name, target.model, _stage(target), f"404 from {listing.lookup}")] \
             if status == 404 else []
     if not 200 <= status < 300 or not isinstance(payload, dict):
         return []

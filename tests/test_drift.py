@@ -219,3 +219,19 @@ async def test_live_rates_are_read_and_used_only_by_targets_that_opt_in(simulato
     assert costs == [pytest.approx((1000 * 4 + 1000 * 24) / 1e6), pytest.approx((1000 * 2 + 1000 * 12) / 1e6)]
     await watch.stop()
     await canary.stop()
+
+
+def test_a_lookup_says_gone_on_404_only_and_each_api_has_its_own_listing_call():
+    """Vertex AI's listing is a lookup of the one model (its dialect's Listing): 404 is gone, 200 says
+    nothing more; every dialect names its own free call (the URLs the catalog check always used)."""
+    vertex = load_text(yaml.safe_dump({"targets": [{"name": "v", "api": "vertex", "project": "probe-project", "location": "us-central1",
+                                                    "model": "gemini-3-pro-image"}]})).targets[0]
+    [gone] = drift.compare(vertex, 404, None)
+    assert (gone.kind, gone.live) == ("gone", "404 from publishers.models.get")
+    assert drift.compare(vertex, 200, {"name": "publishers/google/models/gemini-3-pro-image"}) == []
+    assert drift.listing_request(vertex, "tok").url == ("https://us-central1-aiplatform.googleapis.com/v1beta1/publishers/"
+                                                        "google/models/gemini-3-pro-image")
+    assert drift.listing_request(target("gemini", "gemini-3-pro-image"), "k").url == \
+        "https://generativelanguage.googleapis.com/v1beta/models?pageSize=1000"
+    assert drift.listing_request(target("openrouter", "google/gemini-3-pro-image"), "k").url == \
+        "https://openrouter.ai/api/v1/models?output_modalities=image"

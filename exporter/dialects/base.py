@@ -59,7 +59,9 @@ def served(payload: Any, key: str) -> str:
 class Listing:
     """How the API's free model listing reads, for the catalog check (exporter/drift.py)."""
 
-    lookup: bool = False  # one model's entry instead of a list: a 404 means the model is gone, nothing more is compared
+    # the call's name where it fetches one model's entry instead of a list: a 404 means the model is
+    # gone, and nothing more is compared
+    lookup: str = ""
     complete: bool = False  # it lists all the API serves: a target's model missing is gone, in the catalog or not
     prices: bool = False  # entries carry OpenRouter's text rates, `pricing.prompt` / `pricing.completion` (USD per token)
     parameters: bool = False  # entries carry `supported_parameters`, compared with what a chat request sends

@@ -29,7 +29,7 @@ class Vertex(Gemini):
     google_status = False  # the Gemini API's incidents re-probe only its own series (as before)
 
     # publishers.models.get, Model Garden's entry: whether the id still exists, no prices, no new ids
-    listing = Listing(lookup=True)
+    listing = Listing(lookup="publishers.models.get")
 
     def base_url(self, location):
         return self.endpoint(location or "global")
