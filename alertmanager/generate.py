@@ -34,8 +34,8 @@ from exporter.contract.model import Alert, Group, Record  # noqa: E402
 from exporter.contract.locations import GLOBAL_GROUPS  # noqa: E402
 from exporter.contract.rules import GROUPS, alerts  # noqa: E402
 from exporter.contract.settings import SETTINGS  # noqa: E402
-from exporter.durations import parse_duration  # noqa: E402
-from exporter.targets import SERIES_LABELS  # noqa: E402
+from exporter.common.durations import parse_duration  # noqa: E402
+from exporter.domain.targets import SERIES_LABELS  # noqa: E402
 
 RULES = ROOT / "alertmanager" / "rules.yml"
 RULES_GLOBAL = ROOT / "alertmanager" / "rules-global.yml"

@@ -33,13 +33,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exporter.config import DEFAULT_INTERVAL, DEFAULT_TIMEOUTS, ConfirmSettings, LivenessSettings, load_text  # noqa: E402
-from exporter.liveness import LivenessChecker  # noqa: E402
+from exporter.loading.config import DEFAULT_INTERVAL, DEFAULT_TIMEOUTS, ConfirmSettings, LivenessSettings, load_text  # noqa: E402
+from exporter.background.liveness import LivenessChecker  # noqa: E402
 from exporter.plan import CONSECUTIVE_FAILURES, EVALUATION_INTERVAL, SCRAPE_INTERVAL  # noqa: E402
-from exporter.probe import Prober  # noqa: E402
-from exporter.scheduler import MAX_JITTER, Scheduler  # noqa: E402
+from exporter.probing.probe import Prober  # noqa: E402
+from exporter.background.scheduler import MAX_JITTER, Scheduler  # noqa: E402
 from exporter.simulator import Simulator, start  # noqa: E402
-from exporter.state import Store  # noqa: E402
+from exporter.domain.state import Store  # noqa: E402
 
 DAY = 86400.0
 MODEL = "gemini-3-pro-image"

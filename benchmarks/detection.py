@@ -12,7 +12,7 @@ simulated seconds so a starved run shows itself (probes then time out and page f
    latency, slow-probe thresholds) divided by --speedup. All scenarios run at once, each against a
    simulator of its own; every plan of a scenario is a target of the same exporter.
 2. Scrapes the exporter's metrics every 15 simulated seconds, as Prometheus would, through the
-   exporter's own collector (exporter.metrics), on a mirror of the store whose attempts are scaled
+   exporter's own collector (exporter.exposition.metrics), on a mirror of the store whose attempts are scaled
    back to simulated seconds, so the histogram buckets, timestamps and intervals are the real ones.
 3. Writes the scraped series as a promtool rule test (input_series at 15 s, evaluation every 15 s)
    that loads alertmanager/rules.yml and asks, at the end, when each alert was first firing
@@ -50,16 +50,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from exporter import detection  # noqa: E402
-from exporter.canary import CanaryChecker  # noqa: E402
-from exporter.config import (DEFAULT_INTERVAL, DEFAULT_TIMEOUTS, CanarySettings, ConfirmSettings,  # noqa: E402
+from exporter.background.canary import CanaryChecker  # noqa: E402
+from exporter.loading.config import (DEFAULT_INTERVAL, DEFAULT_TIMEOUTS, CanarySettings, ConfirmSettings,  # noqa: E402
                              LivenessSettings, load_text)
-from exporter.liveness import LivenessChecker  # noqa: E402
-from exporter.metrics import CheckCollector, ProbeCollector  # noqa: E402
+from exporter.background.liveness import LivenessChecker  # noqa: E402
+from exporter.exposition.metrics import CheckCollector, ProbeCollector  # noqa: E402
 from exporter.plan import plan_series  # noqa: E402
-from exporter.probe import Prober  # noqa: E402
-from exporter.scheduler import MAX_JITTER, Scheduler  # noqa: E402
+from exporter.probing.probe import Prober  # noqa: E402
+from exporter.background.scheduler import MAX_JITTER, Scheduler  # noqa: E402
 from exporter.simulator import Simulator, start  # noqa: E402
-from exporter.state import Store  # noqa: E402
+from exporter.domain.state import Store  # noqa: E402
 
 RULES = ROOT / "alertmanager" / "rules.yml"
 ALERTMANAGER = ROOT / "alertmanager" / "alertmanager.yml"
@@ -336,7 +336,7 @@ def parse_first_firing(out: str) -> list[tuple[dict[str, str], float]]:
 
 def group_waits() -> dict[str, float]:
     """Alertmanager's group_wait per severity, from the shipped alertmanager.yml."""
-    from exporter.durations import parse_duration
+    from exporter.common.durations import parse_duration
 
     route = yaml.safe_load(ALERTMANAGER.read_text())["route"]
     waits = {}
@@ -360,7 +360,7 @@ class Verdict:
 
 def pending_seconds() -> dict[str, float]:
     """Each alert's `for:` (the same for every rule of one name), from the shipped rules."""
-    from exporter.durations import parse_duration
+    from exporter.common.durations import parse_duration
 
     return {r["alert"]: parse_duration(r["for"]) if "for" in r else 0.0
             for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r}

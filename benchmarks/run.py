@@ -194,8 +194,8 @@ def fixed_upstream(route: str, body: bytes, delay: float):
 async def exporter_timings(base: str, probes: int, target: dict | None = None) -> list[tuple[float, float, float]]:
     """(truth, duration, processing) per probe, the exporter's Prober as the scheduler runs it
     (`target`: another dialect's target against the fixed upstream, benchmarks/sdk.py)."""
-    from exporter.config import load_text
-    from exporter.probe import Prober
+    from exporter.loading.config import load_text
+    from exporter.probing.probe import Prober
 
     target = target or {"name": "fixed", "api": "gemini", "base_url": base, "model": MODEL}
     config = load_text(yaml.safe_dump({"targets": [target]}))
@@ -219,8 +219,8 @@ async def exporter_timings(base: str, probes: int, target: dict | None = None) -
 
 def blackbox_timings(base: str, probes: int) -> list[tuple[float, float, float]]:
     """(truth, probe_duration_seconds, processing phase) per probe of blackbox_exporter's http prober."""
-    from exporter.config import load_text
-    from exporter.dialects import DIALECTS
+    from exporter.loading.config import load_text
+    from exporter.probing.dialects import DIALECTS
 
     config = load_text(yaml.safe_dump({"targets": [{"name": "fixed", "api": "gemini", "base_url": base, "model": MODEL}]}))
     request = DIALECTS["gemini"].build(config.series[0], None, config.targets[0].prompts[0])
@@ -386,9 +386,9 @@ def reset_peak() -> None:
 async def memory_worker(base: str, inflight: int) -> dict:
     """In its own process (run.py --memory-worker): the exporter's Prober with `inflight` 4K probes
     started together, the event loop's worst stall measured meanwhile."""
-    from exporter import malloc
-    from exporter.config import load_text
-    from exporter.probe import Prober
+    from exporter.common import malloc
+    from exporter.loading.config import load_text
+    from exporter.probing.probe import Prober
 
     malloc.return_large_buffers()  # as the exporter's main() does: without it the worst stall with 3 x 4K is ~34 ms
     levels = ["default", "minimal", "low", "medium", "high"][:inflight]

@@ -7,7 +7,7 @@
 
 The upstream (`--serve-fixed PORT`, its own process) answers an OpenAI Images JSON with a real 1K
 PNG after exactly 200 ms and reports its own clock, as benchmarks/run.py's does for Gemini. The
-"httpx" path is the probe as it was before the SDK (exporter.probe.SDK_APIS emptied for the run).
+"httpx" path is the probe as it was before the SDK (exporter.probing.probe.SDK_APIS emptied for the run).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def serve_fixed(port: int) -> None:
 
 
 async def timings(base: str, probes: int, sdk: bool) -> list[tuple[float, float, float]]:
-    from exporter import probe as probe_module
+    from exporter.probing import probe as probe_module
 
     probe_module.SDK_APIS = ("openai_images", "openai_chat") if sdk else ()
     target = {"name": "fixed", "api": "openai_images", "base_url": base + "/v1", "model": MODEL}
@@ -50,7 +50,7 @@ async def timings(base: str, probes: int, sdk: bool) -> list[tuple[float, float,
 def import_cost(repeats: int) -> dict[str, float]:
     """Import time and resident memory of `import openai` + one AsyncOpenAI, in fresh interpreters
     that already hold what the exporter imports anyway (httpx, pydantic); medians of `repeats`."""
-    code = ("import time, psutil, httpx, pydantic, exporter.probe; p = psutil.Process(); r0 = p.memory_info().rss; "
+    code = ("import time, psutil, httpx, pydantic, exporter.probing.probe; p = psutil.Process(); r0 = p.memory_info().rss; "
             "t = time.perf_counter(); import openai; c = openai.AsyncOpenAI(api_key='x', http_client=httpx.AsyncClient()); "
             "print(time.perf_counter() - t, p.memory_info().rss - r0)")
     rows = []
@@ -67,8 +67,8 @@ async def peak_memory(sdk: bool, resolution: str) -> int:
     (the simulator's `noise` payload): what an answer in flight holds at once."""
     import tracemalloc
 
-    from exporter import probe as probe_module
-    from exporter.config import load_text
+    from exporter.probing import probe as probe_module
+    from exporter.loading.config import load_text
     from exporter.simulator import Simulator, start
 
     probe_module.SDK_APIS = ("openai_images", "openai_chat") if sdk else ()

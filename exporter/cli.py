@@ -16,10 +16,11 @@ import logging
 import sys
 import time
 
-from exporter import __version__, aio, logs, malloc
-from exporter.config import Config, ConfigError, load_file
-from exporter.redact import Redactor
-from exporter.service import counted, describe_web_config, load_web_config, service_flags
+from exporter import __version__
+from exporter.common import aio, logs, malloc
+from exporter.loading.config import Config, ConfigError, load_file
+from exporter.common.redact import Redactor
+from exporter.exposition.service import counted, describe_web_config, load_web_config, service_flags
 
 log = logging.getLogger("exporter")
 
@@ -106,11 +107,11 @@ def check(path: str, demo: bool, web_config_file: str | None = None, prometheus_
             print(f"WARNING: {warning}")
         if not warnings:
             print(f"{prometheus_config}: scrape and evaluation intervals as the plan assumes")
-    from exporter.credentials import describe
+    from exporter.probing.credentials import describe
 
     for line in filter(None, map(describe, config.targets)):
         print(f"credentials: {line}")
-    from exporter.drift import config_check_lines
+    from exporter.background.drift import config_check_lines
 
     for line in config_check_lines(config):  # free listing calls; offline is said, never a failure
         print(line)
@@ -131,20 +132,20 @@ async def run_exporter(args: argparse.Namespace, redactor: Redactor) -> int:
 
 
 async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib.AsyncExitStack) -> int:
-    from exporter import web
-    from exporter.budget import Budget
-    from exporter.canary import CanaryChecker
-    from exporter.credit import CreditChecker
-    from exporter.credentials import Credentials
-    from exporter.liveness import LivenessChecker
-    from exporter.maintenance import MaintenanceCollector
-    from exporter.metrics import Exposition, TasksCollector
-    from exporter.probe import Prober
-    from exporter.scheduler import Scheduler
-    from exporter.state import Store
+    from exporter.exposition import web
+    from exporter.domain.budget import Budget
+    from exporter.background.canary import CanaryChecker
+    from exporter.background.credit import CreditChecker
+    from exporter.probing.credentials import Credentials
+    from exporter.background.liveness import LivenessChecker
+    from exporter.domain.maintenance import MaintenanceCollector
+    from exporter.exposition.metrics import Exposition, TasksCollector
+    from exporter.probing.probe import Prober
+    from exporter.background.scheduler import Scheduler
+    from exporter.domain.state import Store
     from exporter.status.poller import StatusPoller
 
-    from exporter.service import Service
+    from exporter.exposition.service import Service
 
     web_config = load_web_config(args.web_config_file)
     if args.demo:
@@ -172,7 +173,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     budget = Budget()
     scheduler = Scheduler(store, prober, budget)
     liveness = LivenessChecker(redactor, on_failure=scheduler.liveness_failed, credentials=credentials)
-    from exporter.drift import catalog_watch
+    from exporter.background.drift import catalog_watch
 
     watch = catalog_watch(credentials)  # None when NANOBANANA_CATALOG_CHECK=off
     canary = CanaryChecker(redactor, on_failure=scheduler.canary_failed, credentials=credentials,
@@ -242,13 +243,13 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
 
 
 def start_otel(args: argparse.Namespace, store):
-    """The optional OpenTelemetry export (exporter/otel.py), or None when --otlp.endpoint is not set."""
+    """The optional OpenTelemetry export (exporter/exposition/otel.py), or None when --otlp.endpoint is not set."""
     if not args.otlp_endpoint:
         return None
-    from exporter.durations import parse_duration
+    from exporter.common.durations import parse_duration
 
     try:
-        from exporter.otel import OtelExport
+        from exporter.exposition.otel import OtelExport
     except ImportError as err:
         raise ConfigError(f"--otlp.endpoint needs the OpenTelemetry SDK ({err.name} is missing): "
                           "pip install 'nanobanana-exporter[otel]'") from None

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from exporter.config import Config, load_text
+from exporter.loading.config import Config, load_text
 from exporter.simulator import Simulator, start
-from exporter.web import parse_listen_address
+from exporter.exposition.web import parse_listen_address
 
 
 def demo_text() -> str:

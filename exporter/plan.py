@@ -2,7 +2,7 @@
 
 `--config.check` prints it. Figures are steady-state estimates at the configured prices: every
 probe succeeds and is charged its per-image price; confirmations add up to `confirm.count` probes
-per failure streak; liveness checks are free; a canary (exporter/canary.py) costs its estimated
+per failure streak; liveness checks are free; a canary (exporter/background/canary.py) costs its estimated
 usage at the family's text rates, per target.
 
 Worst-case detection assumes the outage starts right after a probe started, every failing probe
@@ -22,16 +22,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from exporter import catalog
-from exporter.budget import GLOBAL, target_scope
-from exporter.targets import Config, Series
+from exporter.models import catalog
+from exporter.domain.budget import GLOBAL, target_scope
+from exporter.domain.targets import Config, Series
 from exporter.contract.rules import alert
 from exporter.contract.settings import CONSECUTIVE_FAILURES, CONSECUTIVE_SLOW
-from exporter.durations import format_duration, parse_duration
-from exporter.canary import estimated_cost, has_canary
-from exporter.liveness import has_check
-from exporter.scheduler import JITTER, MAX_JITTER
-from exporter.service import counted
+from exporter.common.durations import format_duration, parse_duration
+from exporter.background.canary import estimated_cost, has_canary
+from exporter.background.liveness import has_check
+from exporter.background.scheduler import JITTER, MAX_JITTER
+from exporter.exposition.service import counted
 
 DAY = 86400.0
 MONTH_DAYS = 30
@@ -195,7 +195,7 @@ def canary_price(target) -> str:
 
 
 def model_warnings(config: Config) -> list[str]:
-    """Model ids that are shut down, shut down soon or deprecated (exporter/catalog.py), and ids the
+    """Model ids that are shut down, shut down soon or deprecated (exporter/models/catalog.py), and ids the
     catalog does not know, whose sizes and levels go unchecked and whose price is a guess."""
     warnings, seen = [], set()
     for t in config.targets:

@@ -35,13 +35,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout, no install needed
 
-from exporter.config import DEFAULT_INTERVAL  # noqa: E402
+from exporter.loading.config import DEFAULT_INTERVAL  # noqa: E402
 from exporter.contract.model import COUNTED, FAILED, SUCCEEDED, downtime_over, uptime, uptime_over  # noqa: E402
-from exporter.outcomes import CANARY_OUTCOMES, LIVENESS_OUTCOMES, OUTCOMES, Outcome  # noqa: E402
-from exporter.sizes import RESOLUTIONS  # noqa: E402
-from exporter.state import PHASES, TOKEN_KINDS  # noqa: E402
+from exporter.contract.outcomes import CANARY_OUTCOMES, LIVENESS_OUTCOMES, OUTCOMES, Outcome  # noqa: E402
+from exporter.models.sizes import RESOLUTIONS  # noqa: E402
+from exporter.domain.state import PHASES, TOKEN_KINDS  # noqa: E402
 from exporter.status.base import IMPACTS, UPTIME_WINDOWS  # noqa: E402
-from exporter.targets import SERIES_LABELS  # noqa: E402
+from exporter.domain.targets import SERIES_LABELS  # noqa: E402
 
 RULES_FILE = ROOT / "alertmanager" / "rules.yml"
 SETTINGS_GROUP = "nanobanana-settings"
@@ -50,7 +50,7 @@ SCHEMA_VERSION = 39  # Grafana 10.4 / 11
 TAGS = ["nanobanana"]
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
-# The probe series' labels (exporter/targets.py SERIES_LABELS) less `api`, which follows from the
+# The probe series' labels (exporter/domain/targets.py SERIES_LABELS) less `api`, which follows from the
 # target: every list below is derived from them, so a new series label reaches every dashboard.
 PROBE_LABELS = tuple(label for label in SERIES_LABELS if label != "api")
 # Variables in the order Grafana shows them; each filters on the label of the same name. `location`

@@ -15,13 +15,13 @@ import httpx
 import pytest
 import yaml
 
-from exporter.config import load_text
+from exporter.loading.config import load_text
 from exporter.simulator import Simulator, start
 from exporter.simulator.server import BASE_PATHS
 from tests import google_sa
 from tests.captured import CAPTURED, install_httpx_hook
 
-# no test reaches the internet: --config.check compares the catalog only where a test asks (exporter/drift.py)
+# no test reaches the internet: --config.check compares the catalog only where a test asks (exporter/background/drift.py)
 os.environ.setdefault("NANOBANANA_CATALOG_CHECK", "off")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ async def simulator():
 @pytest.fixture
 async def prober():
     """A Prober without a redactor (tests that check redaction build their own)."""
-    from exporter.probe import Prober
+    from exporter.probing.probe import Prober
 
     p = Prober()
     yield p

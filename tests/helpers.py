@@ -22,7 +22,7 @@ from collections.abc import Callable
 import pytest
 
 from conftest import ROOT, exporter_env, free_port
-from exporter.outcomes import Outcome
+from exporter.contract.outcomes import Outcome
 from exporter.simulator.faults import ONLY
 from tests.stack import FakeWebhook, start_service
 
@@ -89,7 +89,7 @@ FAULTS = [
     # Vertex AI (the vertex target of these tests is regional, us-central1)
     ({"kind": "revoked_account"}, Outcome.AUTH_ERROR),
     ({"kind": "model_not_in_region"}, Outcome.CLIENT_ERROR),
-    # images that are not what was paid for (exporter/imagechecks.py): a blank one is broken, the
+    # images that are not what was paid for (exporter/probing/imagechecks.py): a blank one is broken, the
     # others succeed with a failed check beside the outcome (tests/test_imagechecks.py)
     ({"kind": "blank"}, Outcome.BAD_IMAGE),
     ({"kind": "upscaled"}, Outcome.SUCCESS),

@@ -1,4 +1,4 @@
-"""A corpus for the image checks (exporter/imagechecks.py), made with Pillow: renderings a real model
+"""A corpus for the image checks (exporter/probing/imagechecks.py), made with Pillow: renderings a real model
 plausibly returns for each verifiable prompt, which must pass, and wrong answers, which must fail.
 
 Each case is (name, image bytes, prompt, the checks it must fail). tests/test_imagechecks.py asserts
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from exporter.scenes import COLOURS, SHAPES, Scene, prompt_of
+from exporter.domain.scenes import COLOURS, SHAPES, Scene, prompt_of
 
 # shades a model may pick for each named colour
 SHADES: dict[str, tuple[tuple[int, int, int], ...]] = {
@@ -206,7 +206,7 @@ def report() -> str:
 
 
 def rates() -> str:
-    from exporter import imagechecks
+    from exporter.probing import imagechecks
 
     parts = {"faithful 1K": faithful(), "wrong": wrong(), "2K (1K scaled up 2x)": upscaled("2K"),
              "4K (1K scaled up 4x)": upscaled("4K")}
@@ -234,7 +234,7 @@ def costs() -> str:
 
     from PIL import Image as PILImage
 
-    from exporter import imagechecks
+    from exporter.probing import imagechecks
 
     costs = ["| image | PNG KiB | decode ms | small copy ms | blank ms | detail ms | content ms |",
              "|---|---|---|---|---|---|---|"]

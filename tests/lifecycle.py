@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from exporter.config import load_text
-from exporter.metrics import ProbeCollector
-from exporter.outcomes import Outcome
-from exporter.state import Attempt, Store
+from exporter.loading.config import load_text
+from exporter.exposition.metrics import ProbeCollector
+from exporter.contract.outcomes import Outcome
+from exporter.domain.state import Attempt, Store
 from sparse_history import _samples
 
 CONFIRMATIONS, CONFIRM_AFTER = 2, 30.0

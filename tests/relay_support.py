@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, timedelta, timezone
 
-from exporter.redact import Redactor
+from exporter.common.redact import Redactor
 from exporter.relay.config import load_text
 from exporter.relay.delivery import Courier
 from exporter.relay.metrics import RelayMetrics
 from exporter.relay.server import make_app
-from exporter.web import Server
+from exporter.exposition.web import Server
 from tests.captured import CAPTURED
 
 # Each is searched for in logs, metrics and responses by the tests that could leak it.

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from exporter.config import load_text
-from exporter.metrics import ProbeCollector
-from exporter.outcomes import Outcome
-from exporter.state import Attempt, Store
+from exporter.loading.config import load_text
+from exporter.exposition.metrics import ProbeCollector
+from exporter.contract.outcomes import Outcome
+from exporter.domain.state import Attempt, Store
 from sparse_history import _samples
 
 END = int(dt.datetime(2026, 12, 1, tzinfo=dt.UTC).timestamp())  # the month is November 2026

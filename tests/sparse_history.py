@@ -2,9 +2,9 @@
 have stored it, written as OpenMetrics for `promtool tsdb create-blocks-from openmetrics`.
 
 The probe series' samples are not invented here: every probe is recorded in the exporter's own
-`SeriesState` (exporter/state.py) and the samples are what its `ProbeCollector` renders at each
+`SeriesState` (exporter/domain/state.py) and the samples are what its `ProbeCollector` renders at each
 scrape. Only the exporter-wide series (liveness, canary, status sources, budget, build info) are written
-directly, with the metric names of exporter/metrics.py.
+directly, with the metric names of exporter/exposition/metrics.py.
 
 `EVENTS` keeps what happened (every probe with its time, outcome and tokens), so tests compare
 what a panel shows with the truth.
@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from exporter.config import load_text
-from exporter.metrics import BUDGET_FAMILIES, CANARY_FAMILIES, LIVENESS_FAMILIES, ProbeCollector
-from exporter.outcomes import CANARY_OUTCOMES, LIVENESS_OUTCOMES, Outcome
-from exporter.scenes import CHECKS, PASS
-from exporter.state import Attempt, Store
+from exporter.loading.config import load_text
+from exporter.exposition.metrics import BUDGET_FAMILIES, CANARY_FAMILIES, LIVENESS_FAMILIES, ProbeCollector
+from exporter.contract.outcomes import CANARY_OUTCOMES, LIVENESS_OUTCOMES, Outcome
+from exporter.domain.scenes import CHECKS, PASS
+from exporter.domain.state import Attempt, Store
 
 SCRAPE = 15  # seconds, the provisioned datasource's timeInterval
 INTERVAL = 900  # the default probe interval
@@ -62,7 +62,7 @@ IMAGE_BYTES = {"1K": 1_500_000, "2K": 5_000_000, "4K": 12_000_000}
 @dataclass
 class Probe:
     location: str
-    key: tuple[str, ...]  # the series' labels, exporter.config.SERIES_LABELS order
+    key: tuple[str, ...]  # the series' labels, exporter.loading.config.SERIES_LABELS order
     finished: float
     outcome: Outcome
     duration: float

@@ -114,7 +114,7 @@ def status_config(status_yaml: str, environ: dict[str, str] | None = None):
     """A Config whose `status_sources:` is `status_yaml` (indented by the caller's own layout)."""
     from textwrap import indent
 
-    from exporter.config import load_text
+    from exporter.loading.config import load_text
 
     text = ("targets:\n  - {name: t, api: gemini, model: m, base_url: 'http://127.0.0.1:9'}\n"
             "status_sources:\n" + indent(status_yaml.strip("\n"), "  ") + "\n")

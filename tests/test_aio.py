@@ -1,4 +1,4 @@
-"""The event loop the exporter runs on (exporter/aio.py): asyncio's by default; uvloop when
+"""The event loop the exporter runs on (exporter/common/aio.py): asyncio's by default; uvloop when
 NANOBANANA_EVENT_LOOP=uvloop asks and it is installed, asyncio's (with a warning) when it is not.
 Either way aio.run runs the coroutine to its value."""
 
@@ -8,7 +8,7 @@ import asyncio
 import importlib.util
 import logging
 
-from exporter import aio
+from exporter.common import aio
 
 
 async def _answer():
@@ -26,7 +26,7 @@ def test_asyncio_by_default(monkeypatch):
 def test_uvloop_when_asked_and_installed_else_asyncio_with_a_warning(monkeypatch, caplog):
     monkeypatch.setenv(aio.ENV, "uvloop")
     installed = importlib.util.find_spec("uvloop") is not None
-    with caplog.at_level(logging.WARNING, logger="exporter.aio"):
+    with caplog.at_level(logging.WARNING, logger="exporter.common.aio"):
         name, _ = aio.loop_factory()
     assert name == ("uvloop" if installed else "asyncio")
     assert installed or "uvloop is not installed" in caplog.text

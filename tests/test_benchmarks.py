@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from conftest import ROOT, config_for, exporter_env
-from exporter.outcomes import Outcome
-from exporter.probe import Prober
+from exporter.contract.outcomes import Outcome
+from exporter.probing.probe import Prober
 
 
 @pytest.mark.slow  # a benchmark

@@ -1,4 +1,4 @@
-"""exporter/blobs.py: an answer parsed as it streams in must parse to exactly what json.loads of the
+"""exporter/common/blobs.py: an answer parsed as it streams in must parse to exactly what json.loads of the
 whole body gives, whatever the chunking, with each long strict-base64 string already decoded."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from exporter.blobs import BLOB_MIN, Base64Blob, StreamedJSON
+from exporter.common.blobs import BLOB_MIN, Base64Blob, StreamedJSON
 
 RNG = random.Random(16)
 IMAGE = bytes(RNG.getrandbits(8) for _ in range(3000))  # 4,000 base64 characters

@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from conftest import config_for
-from exporter.budget import GLOBAL, Budget, BudgetSettings, target_scope
-from exporter.config import load_text
-from exporter.liveness import LivenessChecker
-from exporter.metrics import make_registry
-from exporter.probe import Prober
-from exporter.scheduler import Scheduler
-from exporter.state import Store
+from exporter.domain.budget import GLOBAL, Budget, BudgetSettings, target_scope
+from exporter.loading.config import load_text
+from exporter.background.liveness import LivenessChecker
+from exporter.exposition.metrics import make_registry
+from exporter.probing.probe import Prober
+from exporter.background.scheduler import Scheduler
+from exporter.domain.state import Store
 from tests.helpers import wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -94,7 +94,7 @@ def test_a_target_limit_pauses_only_that_target(tmp_path):
 def test_a_corrupt_state_file_is_reported_and_counts_as_zero(tmp_path, caplog, content):
     (tmp_path / "budget.json").write_text(content)
     clock = Clock(datetime(2026, 3, 10, 12, 0, tzinfo=BERLIN))
-    with caplog.at_level(logging.WARNING, logger="exporter.budget"):
+    with caplog.at_level(logging.WARNING, logger="exporter.domain.budget"):
         budget = Budget(settings(tmp_path, daily_limit_usd=1.0), ["google"], clock)
     assert any("budget state file" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     assert budget.states()[0].spent == 0.0
@@ -105,7 +105,7 @@ def test_a_corrupt_state_file_is_reported_and_counts_as_zero(tmp_path, caplog, c
 def test_an_unwritable_state_file_is_reported_once_and_spend_kept_in_memory(tmp_path, caplog):
     clock = Clock(datetime(2026, 3, 10, 12, 0, tzinfo=BERLIN))
     path = tmp_path / "missing-dir" / "budget.json"
-    with caplog.at_level(logging.INFO, logger="exporter.budget"):
+    with caplog.at_level(logging.INFO, logger="exporter.domain.budget"):
         budget = Budget(BudgetSettings(daily_limit_usd=1.0, state_file=str(path)), ["google"], clock)
         budget.record("google", 0.4)
         budget.record("google", 0.4)

@@ -1,4 +1,4 @@
-"""The canary (exporter/canary.py): a paid text-only generation on the image model. Its request in
+"""The canary (exporter/background/canary.py): a paid text-only generation on the image model. Its request in
 every dialect, its verdict on answers the real services send (tests/fixtures/upstream/), against
 the simulator (outcomes, tokens, cost charged to the budget, a fault of image output alone it cannot
 see), its metrics, and three failed canaries probing the target's series at once."""
@@ -15,18 +15,18 @@ import yaml
 from prometheus_client import generate_latest
 
 from conftest import FAKE_BEARER, FAKE_KEY, config_for
-from exporter.budget import GLOBAL, Budget, BudgetSettings
-from exporter.canary import ESTIMATED_USAGE, CanaryChecker, estimated_cost, has_canary
-from exporter.config import ConfigError, load_text
-from exporter.credentials import Credentials
-from exporter.dialects import DIALECTS
-from exporter.metrics import CANARY_FAMILIES, make_registry
-from exporter.outcomes import CANARY_OUTCOMES, NO_TEXT
+from exporter.domain.budget import GLOBAL, Budget, BudgetSettings
+from exporter.background.canary import ESTIMATED_USAGE, CanaryChecker, estimated_cost, has_canary
+from exporter.loading.config import ConfigError, load_text
+from exporter.probing.credentials import Credentials
+from exporter.probing.dialects import DIALECTS
+from exporter.exposition.metrics import CANARY_FAMILIES, make_registry
+from exporter.contract.outcomes import CANARY_OUTCOMES, NO_TEXT
 from exporter.plan import print_plan
-from exporter.probe import Prober
-from exporter.redact import Redactor
-from exporter.scheduler import Scheduler
-from exporter.state import Store
+from exporter.probing.probe import Prober
+from exporter.common.redact import Redactor
+from exporter.background.scheduler import Scheduler
+from exporter.domain.state import Store
 from tests.helpers import wait_for
 
 UPSTREAM = Path(__file__).parent / "fixtures" / "upstream"
@@ -312,7 +312,7 @@ def test_config_check_plans_the_canary_cost_and_its_detection():
 
 
 async def test_the_landing_page_shows_each_canary_with_its_cost(simulator, checker):
-    from exporter import landing
+    from exporter.exposition import landing
 
     sim, base = simulator
     cfg = canary_config(base)

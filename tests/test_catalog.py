@@ -1,4 +1,4 @@
-"""The model catalog (exporter/catalog.py) as users meet it: config validation, prices, the plan's
+"""The model catalog (exporter/models/catalog.py) as users meet it: config validation, prices, the plan's
 warnings, the model metrics, the simulator's model-aware answers, and every shipped example naming
 current model ids."""
 
@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, config_for
-from exporter import catalog
-from exporter.config import load_text
-from exporter.metrics import ProbeCollector
-from exporter.outcomes import Outcome
+from exporter.models import catalog
+from exporter.loading.config import load_text
+from exporter.exposition.metrics import ProbeCollector
+from exporter.contract.outcomes import Outcome
 from exporter.plan import model_warnings
-from exporter.state import Store
+from exporter.domain.state import Store
 from exporter.status.openrouter import DEFAULT_MODELS
 from tests.documentation import room
 from tests.helpers import run_check

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, exporter_env
-from exporter.config import ConfigError, load_file
+from exporter.loading.config import ConfigError, load_file
 from tests.helpers import run_check
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -30,7 +30,7 @@ INVALID = {
     "invalid-yaml.yml": "4: invalid YAML: did not find expected '-' indicator",  # libyaml's wording
     "invalid-aspect-ratio.yml": "2: defaults.aspect_ratio: Input should be '1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9', '21:9', '1:4', '4:1', '1:8', '8:1' or '9:21' (got '7:3')",
     "invalid-repeated-resolution.yml": "2: targets[0].resolutions: lists a value twice",
-    # what the model takes, from the catalog (exporter/catalog.py) or the target's family:
+    # what the model takes, from the catalog (exporter/models/catalog.py) or the target's family:
     "invalid-model-resolution.yml": "5: targets[0].resolutions: model gemini-3-pro-image (Nano Banana Pro) does not take 512; it takes 1K, 2K, 4K",
     "invalid-model-aspect-ratio.yml": "2: defaults.aspect_ratio: model gemini-3-pro-image (Nano Banana Pro) does not take 1:8; it takes 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9",
     "invalid-model-thinking.yml": "7: targets[0].thinking_levels: model nano-banana (Nano Banana) does not take high; it takes default (no thinking setting)",

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from conftest import config_for
-from exporter.config import ConfirmSettings
-from exporter.metrics import make_registry
-from exporter.outcomes import OUTCOMES, Outcome
-from exporter.probe import Prober
-from exporter.scheduler import Scheduler, confirmation_delay
-from exporter.state import Store
+from exporter.loading.config import ConfirmSettings
+from exporter.exposition.metrics import make_registry
+from exporter.contract.outcomes import OUTCOMES, Outcome
+from exporter.probing.probe import Prober
+from exporter.background.scheduler import Scheduler, confirmation_delay
+from exporter.domain.state import Store
 from tests.helpers import wait_for
 
 DEFAULT = ConfirmSettings()
@@ -37,7 +37,7 @@ def test_confirmation_delay(done, count, after, interval, expected):
 
 
 def test_confirm_settings_inherit_key_by_key():
-    from exporter.config import load_text
+    from exporter.loading.config import load_text
 
     config = load_text("defaults: {confirm: {after: 10s}}\n"
                        "targets: [{name: a, api: gemini, model: m, confirm: {count: 1}}, {name: b, api: gemini, model: m}]\n")

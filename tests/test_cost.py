@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import config_for
-from exporter.outcomes import Outcome
+from exporter.contract.outcomes import Outcome
 
 
 async def cost_of(prober, config):
@@ -93,7 +93,7 @@ async def test_per_token_prices_apply_when_the_answer_reports_usage(simulator, p
 
 
 def test_prices_inherit_per_resolution_from_defaults():
-    from exporter.config import load_text
+    from exporter.loading.config import load_text
 
     config = load_text("defaults: {price: {per_image: {1K: 0.05, 2K: 0.05}, failed: all}}\n"
                        "targets: [{name: a, api: gemini, model: gemini-3-pro-image, price: {per_image: {2K: 0.07}}}]\n")

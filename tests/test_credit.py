@@ -1,4 +1,4 @@
-"""Credit headroom (exporter/credit.py): OpenRouter's free GET /api/v1/key read from the simulator
+"""Credit headroom (exporter/background/credit.py): OpenRouter's free GET /api/v1/key read from the simulator
 as the documented shape, exported per target, and refused when it is not that shape."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from conftest import FAKE_KEY, config_for
-from exporter.credit import CREDIT_FAMILIES, CreditChecker, has_credit, read_credit
+from exporter.background.credit import CREDIT_FAMILIES, CreditChecker, has_credit, read_credit
 from tests.documentation import ALL
 
 # The example answer of openrouter.ai/docs/api/api-reference/api-keys/get-current-key (its SDKs'

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.sizes import RESOLUTIONS
+from exporter.models.sizes import RESOLUTIONS
 from conftest import ROOT, free_port, running_exporter
 from tests.documentation import room
 from tests.helpers import DASHBOARDS, GRAFANA, all_expressions, load, panels, substitute

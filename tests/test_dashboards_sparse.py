@@ -23,12 +23,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporter.sizes import RESOLUTIONS
+from exporter.models.sizes import RESOLUTIONS
 import yaml
 
 import sparse_history as h
 from conftest import ROOT
-from exporter.outcomes import OUTCOMES, Outcome
+from exporter.contract.outcomes import OUTCOMES, Outcome
 from grafana_eval import View, colour, evaluate, panels, text
 from tests.stack import PROMETHEUS, RULES, start_prometheus
 

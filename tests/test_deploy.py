@@ -20,12 +20,12 @@ import yaml
 
 from conftest import ROOT, exporter_env, free_port, running_exporter
 from exporter import __version__, healthcheck
-from exporter.budget import BudgetSettings
+from exporter.domain.budget import BudgetSettings
 from exporter.cli import exporter_parser
-from exporter.config import load_text
+from exporter.loading.config import load_text
 from exporter.relay.cli import parser as relay_parser
 from exporter.relay.config import load_text as load_relay_text
-from exporter.webconfig import load_text as load_web_text
+from exporter.common.webconfig import load_text as load_web_text
 
 PROMTOOL = shutil.which("promtool")
 EXPORTER_PORT = int(exporter_parser().parse_args([]).listen[0].rsplit(":", 1)[1])

@@ -1,5 +1,5 @@
 """Detection on the cadence the exporter really runs: slow probes are confirmed like failures, and
-the run of slow probes is exported for NanoBananaLatencyHigh (exporter/detection.py)."""
+the run of slow probes is exported for NanoBananaLatencyHigh (exporter/domain/detection.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import contextlib
 import pytest
 
 from conftest import config_for
-from exporter import detection
-from exporter.config import ConfirmSettings
-from exporter.metrics import make_registry
-from exporter.outcomes import Outcome
-from exporter.probe import Prober
-from exporter.scheduler import Scheduler, confirmation_delay
-from exporter.state import Store
+from exporter.domain import detection
+from exporter.loading.config import ConfirmSettings
+from exporter.exposition.metrics import make_registry
+from exporter.contract.outcomes import Outcome
+from exporter.probing.probe import Prober
+from exporter.background.scheduler import Scheduler, confirmation_delay
+from exporter.domain.state import Store
 from tests.helpers import wait_for
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from exporter.dialects import DIALECTS
+from exporter.probing.dialects import DIALECTS
 
 PACKAGE = ROOT / "exporter"
 
@@ -21,7 +21,7 @@ PACKAGE = ROOT / "exporter"
 # room the module lives), or that and "::function" for one top-level function of it only.
 ALLOWED: dict[str, str] = {
     "simulator/": "the simulator imitates each API: it answers as that API does, and names it in its faults and records",
-    "drift.py::main": "`python -m exporter.drift` without a config compares through targets it writes as a config "
+    "drift.py::main": "`python -m exporter.background.drift` without a config compares through targets it writes as a config "
                       "would (api: openrouter, and gemini when GEMINI_API_KEY is set)",
     "catalog.py": "a model's dates or ratios that differ on one platform (Vertex AI's later shutdown) are catalog "
                   "facts about the model, keyed by the API they hold on; a new dialect needs no entry",

@@ -1,4 +1,4 @@
-"""The catalog against the live APIs (exporter/drift.py): recorded listings through `compare`, the
+"""The catalog against the live APIs (exporter/background/drift.py): recorded listings through `compare`, the
 simulator's listings through the real calls, and `--config.check` online and offline."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, config_for, exporter_env, free_port, running_exporter, running_simulator
-from exporter import drift
-from exporter.config import load_text
+from exporter.background import drift
+from exporter.loading.config import load_text
 from tests.helpers import run_check
 
 LISTINGS = Path(__file__).parent / "fixtures" / "upstream" / "listings"
@@ -177,28 +177,28 @@ def test_the_running_exporter_exports_the_drift_at_start(tmp_path):
 
 
 def test_the_maintainers_command_prints_a_patch_that_applies(tmp_path):
-    """`python -m exporter.drift`: the drift against the simulator's listings as a unified diff of
-    exporter/catalog.py that `patch -p1` applies, with the live rate, the new id and the vanished id."""
+    """`python -m exporter.background.drift`: the drift against the simulator's listings as a unified diff of
+    exporter/models/catalog.py that `patch -p1` applies, with the live rate, the new id and the vanished id."""
     with running_simulator() as (sim, _):
         path = drifted(sim, tmp_path)
-        result = subprocess.run([sys.executable, "-m", "exporter.drift", "--config.file", str(path)], capture_output=True,
+        result = subprocess.run([sys.executable, "-m", "exporter.background.drift", "--config.file", str(path)], capture_output=True,
                                 text=True, env=exporter_env(), cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     diff = result.stdout
-    assert diff.startswith("--- a/exporter/catalog.py\n+++ b/exporter/catalog.py\n")
+    assert diff.startswith("--- a/exporter/models/catalog.py\n+++ b/exporter/models/catalog.py\n")
     assert "+    usd_per_million_input_tokens=2.0, usd_per_million_text_tokens=18," in diff
     assert '+    Model("gemini-9-image", FLASH_21, "ga", source=' in diff
     assert "not listed by the API of target g any more" in diff
-    (tmp_path / "exporter").mkdir()
-    shutil.copy(ROOT / "exporter" / "catalog.py", tmp_path / "exporter" / "catalog.py")
+    (tmp_path / "exporter" / "models").mkdir(parents=True)
+    shutil.copy(ROOT / "exporter" / "models" / "catalog.py", tmp_path / "exporter" / "models" / "catalog.py")
     applied = subprocess.run(["patch", "-p1", "-d", str(tmp_path)], input=diff, capture_output=True, text=True, timeout=30)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert "usd_per_million_text_tokens=18," in (tmp_path / "exporter" / "catalog.py").read_text()
+    assert "usd_per_million_text_tokens=18," in (tmp_path / "exporter" / "models" / "catalog.py").read_text()
 
 
 async def test_live_rates_are_read_and_used_only_by_targets_that_opt_in(simulator):
-    from exporter.canary import CanaryChecker
-    from exporter.checks import Check
+    from exporter.background.canary import CanaryChecker
+    from exporter.background.checks import Check
 
     sim, base = simulator
     sim.configure({"listing_prices": {"google/gemini-3-pro-image": {"prompt": 4.0, "completion": 24.0}}})

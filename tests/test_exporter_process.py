@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from conftest import FAKE_BEARER, FAKE_KEY, exporter_env, running_exporter, running_simulator
-from exporter.metrics import FAMILIES
-from exporter.outcomes import OUTCOMES
+from exporter.exposition.metrics import FAMILIES
+from exporter.contract.outcomes import OUTCOMES
 from tests.helpers import DEADLINE, wait
 
 

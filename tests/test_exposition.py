@@ -7,13 +7,13 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.canary import CanaryChecker
-from exporter.checks import Check
-from exporter.config import load_text
-from exporter.liveness import LivenessChecker
-from exporter.metrics import Exposition, make_registry
-from exporter.outcomes import Outcome
-from exporter.state import Attempt, Store
+from exporter.background.canary import CanaryChecker
+from exporter.background.checks import Check
+from exporter.loading.config import load_text
+from exporter.background.liveness import LivenessChecker
+from exporter.exposition.metrics import Exposition, make_registry
+from exporter.contract.outcomes import Outcome
+from exporter.domain.state import Attempt, Store
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
@@ -91,8 +91,8 @@ def test_fast_text_follows_changes():
 
 
 def test_every_series_family_has_at_most_one_label_beyond_the_series_labels():
-    """The fast path writes a series' labels once and one extra label per sample (exporter.text_format._Lines)."""
-    from exporter.metrics import CHECK_FAMILIES, FAMILIES
+    """The fast path writes a series' labels once and one extra label per sample (exporter.exposition.text_format._Lines)."""
+    from exporter.exposition.metrics import CHECK_FAMILIES, FAMILIES
 
     for table in (FAMILIES, *CHECK_FAMILIES.values()):
         assert all(len(table.own_labels(name)) <= 1 for name in table)

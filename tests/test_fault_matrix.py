@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import FAKE_KEY, exporter_env, running_exporter, running_simulator
-from exporter.dialects import DIALECTS
+from exporter.probing.dialects import DIALECTS
 from exporter.simulator.server import BASE_PATHS
 from tests import google_sa
 from tests.helpers import FAULTS, expected

@@ -9,12 +9,12 @@ from PIL import Image
 
 from conftest import config_for
 from helpers import wait_for
-from exporter.config import ConfigError, load_text
-from exporter.dialects.base import ProbeFailure, _ints, classify_error
-from exporter.outcomes import Outcome
-from exporter.probe import Prober, inspect_image
-from exporter.scheduler import Scheduler
-from exporter.state import Store
+from exporter.loading.config import ConfigError, load_text
+from exporter.probing.dialects.base import ProbeFailure, _ints, classify_error
+from exporter.contract.outcomes import Outcome
+from exporter.probing.probe import Prober, inspect_image
+from exporter.background.scheduler import Scheduler
+from exporter.domain.state import Store
 
 
 def test_error_details_of_any_shape_still_classify():

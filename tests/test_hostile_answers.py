@@ -20,18 +20,18 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from benchmarks.hostile import huge_png, incidents
-from exporter import web as exporter_web
-from exporter.budget import GLOBAL, Budget, BudgetSettings
-from exporter.config import load_text
-from exporter.credentials import MAX_TOKEN_ANSWER_BYTES, Credentials, HttpxRequest
-from exporter.dialects import DIALECTS
-from exporter.dialects.base import MAX_ANSWER_TOKENS, ProbeFailure
-from exporter.logs import Formatter
-from exporter.metrics import Exposition
-from exporter.outcomes import Outcome
-from exporter.probe import THUMBNAIL_MAX_PIXELS, Prober, thumbnail
+from exporter.exposition import web as exporter_web
+from exporter.domain.budget import GLOBAL, Budget, BudgetSettings
+from exporter.loading.config import load_text
+from exporter.probing.credentials import MAX_TOKEN_ANSWER_BYTES, Credentials, HttpxRequest
+from exporter.probing.dialects import DIALECTS
+from exporter.probing.dialects.base import MAX_ANSWER_TOKENS, ProbeFailure
+from exporter.common.logs import Formatter
+from exporter.exposition.metrics import Exposition
+from exporter.contract.outcomes import Outcome
+from exporter.probing.probe import THUMBNAIL_MAX_PIXELS, Prober, thumbnail
 from exporter.simulator.images import png  # a faithful answer: the blank check passes it
-from exporter.state import Attempt, Store
+from exporter.domain.state import Attempt, Store
 from google_sa import key_file
 from status_server import Harness, StatusServer, status_config
 
@@ -213,7 +213,7 @@ async def test_a_token_request_has_a_whole_deadline_and_a_size_cap(app, expected
 
 
 async def test_scrapes_and_health_go_on_while_token_refreshes_trickle(tmp_path, monkeypatch):
-    import exporter.credentials as credentials_module
+    import exporter.probing.credentials as credentials_module
 
     monkeypatch.setattr(credentials_module, "TOKEN_TIMEOUT", 2.0)
     runner, base = await serve(trickling_app(60))
@@ -281,7 +281,7 @@ def test_the_thumbnail_refuses_an_image_far_beyond_4k_before_decoding_it(monkeyp
 
 
 def test_the_thumbnail_survives_memory_error(monkeypatch):
-    import exporter.probe as probe
+    import exporter.probing.probe as probe
 
     def out_of_memory(data):
         raise MemoryError
@@ -291,7 +291,7 @@ def test_the_thumbnail_survives_memory_error(monkeypatch):
 
 
 async def test_a_probe_whose_thumbnail_runs_out_of_memory_is_still_counted(monkeypatch):
-    import exporter.probe as probe
+    import exporter.probing.probe as probe
 
     image = png(1024, 1024)
 
@@ -405,7 +405,7 @@ async def test_a_trickling_feed_ends_at_the_sources_timeout():
 
 
 def test_a_maintenance_window_ending_in_year_9999_is_refused():
-    from exporter.yamlconfig import ConfigError
+    from exporter.common.yamlconfig import ConfigError
 
     text = yaml.safe_dump({"targets": [{"name": "t", "api": "gemini", "model": "m", "api_key_env": "KEY"}],
                            "maintenance": [{"name": "forever", "start": "2026-01-01T00:00:00",
@@ -415,7 +415,7 @@ def test_a_maintenance_window_ending_in_year_9999_is_refused():
 
 
 def test_a_duration_of_310_nines_is_refused():
-    from exporter.yamlconfig import ConfigError
+    from exporter.common.yamlconfig import ConfigError
 
     text = yaml.safe_dump({"targets": [{"name": "t", "api": "gemini", "model": "m", "api_key_env": "KEY",
                                         "interval": "9" * 310 + "s"}]})
@@ -490,7 +490,7 @@ async def test_a_403_from_the_image_url_is_no_auth_error():
 
 
 async def test_shutdown_is_bounded_when_the_otlp_collector_never_answers():
-    from exporter.otel import SHUTDOWN_TIMEOUT, OtelExport
+    from exporter.exposition.otel import SHUTDOWN_TIMEOUT, OtelExport
 
     accepted = []
 
@@ -527,7 +527,7 @@ async def test_shutdown_is_bounded_when_the_otlp_collector_never_answers():
 def test_a_channel_mentioning_more_people_than_a_message_holds_is_refused(tmp_path, platform, url, key, make):
     from exporter.relay.config import load_text as load_relay
     from exporter.relay.mentions import MAX_MENTIONS
-    from exporter.yamlconfig import ConfigError
+    from exporter.common.yamlconfig import ConfigError
     from tests.relay_support import environ
 
     people = tmp_path / "people"
@@ -553,7 +553,7 @@ def test_the_service_raises_its_open_files_limit_to_the_hard_one():
 
     from conftest import ROOT
 
-    code = ("import resource; from exporter.service import raise_open_files_limit; "
+    code = ("import resource; from exporter.exposition.service import raise_open_files_limit; "
             "limit = raise_open_files_limit(); print(limit, resource.getrlimit(resource.RLIMIT_NOFILE)[0])")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     low = min(256, hard)

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from exporter import config as exporter_config
-from exporter import webconfig
+from exporter.loading import config as exporter_config
+from exporter.common import webconfig
 from exporter.relay import config as relay_config
-from exporter.yamlconfig import ConfigError
+from exporter.common.yamlconfig import ConfigError
 from tests.relay_support import CONFIG as RELAY_CONFIG
 from tests.relay_support import environ as relay_environ
 

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from exporter import config as exporter_config
-from exporter.files import MAX_CONFIG_BYTES
+from exporter.loading import config as exporter_config
+from exporter.common.files import MAX_CONFIG_BYTES
 from exporter.relay import config as relay_config
-from exporter.yamlconfig import MAX_DEPTH, MAX_NODES, ConfigError
+from exporter.common.yamlconfig import MAX_DEPTH, MAX_NODES, ConfigError
 from conftest import ROOT, exporter_env
 
 ENV = {"GEMINI_API_KEY": "AIzaFAKE-files-0123456789"}

@@ -1,6 +1,6 @@
 """Slow and abusive clients against the exporter's and the relay's listeners (real processes): idle
 connections, slowloris (headers trickled byte by byte), huge headers, huge and stalled bodies. Each is
-cut off by a limit of exporter/web.py, and scrapes of both keep answering quickly all the while."""
+cut off by a limit of exporter/exposition/web.py, and scrapes of both keep answering quickly all the while."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from conftest import exporter_env, free_port, running_exporter
-from exporter import web
+from exporter.exposition import web
 from exporter.relay.server import MAX_BODY
 from tests.relay_support import BEARER, CONFIG, environ
 from tests.stack import FakeWebhook, start_service

@@ -12,7 +12,7 @@ import bcrypt
 import pytest
 
 from benchmarks.hostile import exporter_with_basic_auth, scrape_under_flood
-from exporter.webconfig import AuthBusy, BasicAuth, load_text
+from exporter.common.webconfig import AuthBusy, BasicAuth, load_text
 
 pytestmark = pytest.mark.slow  # load, with timing bounds
 

@@ -1,4 +1,4 @@
-"""The image checks (exporter/imagechecks.py): the corpus (tests/image_corpus.py) with its rates, the
+"""The image checks (exporter/probing/imagechecks.py): the corpus (tests/image_corpus.py) with its rates, the
 model check through the catalog, the served model read from recorded answers, and the simulator's
 image faults through a real probe."""
 
@@ -8,10 +8,10 @@ import functools
 
 import pytest
 
-from exporter import catalog
-from exporter.imagechecks import check_image, model
-from exporter.outcomes import Outcome
-from exporter.scenes import CHECKS, DEFAULT_PROMPTS, FAIL, PASS, UNCHECKED, Scene, prompt_of, scene_of
+from exporter.models import catalog
+from exporter.probing.imagechecks import check_image, model
+from exporter.contract.outcomes import Outcome
+from exporter.domain.scenes import CHECKS, DEFAULT_PROMPTS, FAIL, PASS, UNCHECKED, Scene, prompt_of, scene_of
 from tests import image_corpus
 from tests.conftest import config_for
 
@@ -96,7 +96,7 @@ def test_a_gateway_alias_is_judged_by_the_target_family():
     ("openrouter_images", "openrouter-images-api-success.json", ("", "")),  # nor does OpenRouter's images API
 ])
 def test_each_dialect_reads_what_served_the_answer(api, fixture, served):
-    from exporter.dialects import DIALECTS
+    from exporter.probing.dialects import DIALECTS
     from tests.test_upstream_answers import load
 
     answer = DIALECTS[api].parse(load(fixture))
@@ -131,8 +131,8 @@ def test_fine_texture_is_no_blank_frame():
 
 
 async def test_the_landing_page_shows_what_served_and_each_verdict_beside_the_image(simulator, prober):
-    from exporter import landing
-    from exporter.state import Store
+    from exporter.exposition import landing
+    from exporter.domain.state import Store
 
     sim, base = simulator
     sim.configure({"faults": [{"kind": "substituted"}]})

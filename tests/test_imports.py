@@ -20,22 +20,15 @@ PACKAGE = ROOT / "exporter"
 # "exporter" itself (the version) is placed alone.
 LAYERS: dict[str, tuple[str, ...]] = {
     "foundation: the vocabulary and helpers every room shares": (
-        "exporter", "exporter.outcomes", "exporter.contract", "exporter.catalog", "exporter.pricing",
-        "exporter.sizes", "exporter.durations", "exporter.aio", "exporter.blobs", "exporter.bodies",
-        "exporter.files", "exporter.tls", "exporter.redact", "exporter.logs", "exporter.malloc",
-        "exporter.healthcheck", "exporter.text", "exporter.secrets", "exporter.yamlconfig", "exporter.webconfig", "exporter.runner",
-        "exporter.metric_families"),
+        "exporter", "exporter.contract", "exporter.models", "exporter.common", "exporter.healthcheck"),
     "domain: what a loaded config is made of, and the probe results kept": (
-        "exporter.targets", "exporter.detection", "exporter.maintenance", "exporter.budget", "exporter.status",
-        "exporter.state"),
+        "exporter.domain", "exporter.status"),
     "probing: one call to an API, through its dialect": (
-        "exporter.dialects", "exporter.credentials", "exporter.openai_sdk", "exporter.probe"),
+        "exporter.probing",),
     "loading and background work: the config loader, the schedule, the free and paid checks": (
-        "exporter.config", "exporter.reload", "exporter.scheduler", "exporter.checks", "exporter.liveness",
-        "exporter.canary", "exporter.status.poller", "exporter.drift", "exporter.credit"),
+        "exporter.loading", "exporter.background", "exporter.status.poller"),
     "exposition and hosting: metrics, pages, OTel, the HTTP service the programs share": (
-        "exporter.metrics", "exporter.text_format", "exporter.status.collector", "exporter.web", "exporter.landing", "exporter.otel",
-        "exporter.service"),
+        "exporter.exposition", "exporter.status.collector"),
     "programs": (
         "exporter.cli", "exporter.__main__", "exporter.demo", "exporter.plan", "exporter.relay", "exporter.report",
         "exporter.simulator"),
@@ -153,7 +146,7 @@ def upward(graph: dict[str, set[str]]) -> list[str]:
 
 def test_exporter_has_no_import_cycle():
     imports_of = graph()
-    assert imports_of["exporter.config"] >= {"exporter.dialects", "exporter.targets"}  # the check sees real edges
+    assert imports_of["exporter.loading.config"] >= {"exporter.probing.dialects", "exporter.domain.targets"}  # the check sees real edges
     assert "exporter.simulator.faults" in imports_of["exporter.simulator.metadata"]  # type-only imports count too
     assert cycles(imports_of) == []
 
@@ -165,10 +158,10 @@ def test_no_module_imports_a_layer_above_its_own():
 def test_the_checks_find_a_cycle_and_an_upward_arrow():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     # the contract reaching the domain types through a module no layer names yet
-    found = upward({"exporter.contract.model": {"exporter.newmodule"}, "exporter.newmodule": {"exporter.targets"},
+    found = upward({"exporter.contract.model": {"exporter.newmodule"}, "exporter.newmodule": {"exporter.domain.targets"},
                     "exporter.relay.server": {"exporter.simulator.wire"}, "exporter.demo": {"exporter.simulator"}})
     assert found == [
-        "exporter.contract.model -> exporter.newmodule -> exporter.targets: up from foundation to domain",
+        "exporter.contract.model -> exporter.newmodule -> exporter.domain.targets: up from foundation to domain",
         "exporter.relay.server -> exporter.simulator.wire: the relay program imports the simulator program",
     ]
 
@@ -189,3 +182,16 @@ def test_the_architecture_page_shows_these_layers():
     for (layer, names), key in zip(rows, LAYERS):
         for name in re.findall(r"`([a-z_/]+)`", names):
             assert placed("exporter." + name.strip("/").replace("/", "."), LAYERS) == key, (name, layer)
+
+
+PROGRAM_FILES = {"__init__", "__main__", "cli", "demo", "plan", "healthcheck"}
+
+
+def test_every_module_lives_in_a_room_that_says_why():
+    """exporter/ holds the exporter program's own files and rooms; each room's __init__ says in one
+    line why it exists."""
+    flat = {p.stem for p in PACKAGE.glob("*.py")}
+    assert flat <= PROGRAM_FILES, f"modules outside a room: {sorted(flat - PROGRAM_FILES)}"
+    for room in (p.parent for p in PACKAGE.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse((room / "__init__.py").read_text(encoding="utf-8")))
+        assert doc, f"exporter/{room.name}/__init__.py says nothing of why the room exists"

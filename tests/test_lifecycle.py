@@ -21,7 +21,7 @@ import yaml
 
 import lifecycle as lc
 from conftest import ROOT
-from exporter.outcomes import Outcome
+from exporter.contract.outcomes import Outcome
 
 pytestmark = pytest.mark.skipif(not shutil.which("promtool"), reason="promtool not installed (tests/run.sh installs it)")
 

@@ -9,16 +9,16 @@ import pytest
 import yaml
 
 from conftest import FAKE_BEARER, FAKE_KEY, config_for
-from exporter.config import load_text
-from exporter.dialects import DIALECTS
-from exporter.liveness import LivenessChecker
-from exporter.metrics import LIVENESS_FAMILIES, make_registry
-from exporter.outcomes import LIVENESS_OUTCOMES, MODEL_MISSING
-from exporter.probe import Prober
-from exporter.redact import Redactor
-from exporter.scheduler import Scheduler
+from exporter.loading.config import load_text
+from exporter.probing.dialects import DIALECTS
+from exporter.background.liveness import LivenessChecker
+from exporter.exposition.metrics import LIVENESS_FAMILIES, make_registry
+from exporter.contract.outcomes import LIVENESS_OUTCOMES, MODEL_MISSING
+from exporter.probing.probe import Prober
+from exporter.common.redact import Redactor
+from exporter.background.scheduler import Scheduler
 from exporter.simulator.server import BASE_PATHS
-from exporter.state import Store
+from exporter.domain.state import Store
 from tests.helpers import wait_for
 
 MODELS = {"gemini": "gemini-3-pro-image", "openai_images": "nano-banana-pro", "openai_chat": "gemini-3.1-flash-image",

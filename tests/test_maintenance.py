@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from conftest import FAKE_KEY, exporter_env, running_exporter, running_simulator
-from exporter.config import ConfigError, load_text
-from exporter.maintenance import MAINTENANCE_FAMILIES, MaintenanceCollector
+from exporter.loading.config import ConfigError, load_text
+from exporter.domain.maintenance import MAINTENANCE_FAMILIES, MaintenanceCollector
 
 TARGET = {"api": "gemini", "model": "gemini-3-pro-image", "api_key_env": "TEST_KEY"}
 

@@ -41,7 +41,7 @@ def families(text: str) -> dict[str, dict]:
 
 def relay_families() -> dict[str, dict]:
     from exporter.relay.metrics import RelayMetrics
-    from exporter.reload import Reloader
+    from exporter.loading.reload import Reloader
 
     async def apply() -> str:
         return ""
@@ -80,14 +80,14 @@ def test_a_running_exporter_and_the_relay_export_the_snapshot():
 def every_collector() -> CollectorRegistry:
     """One registry with every collector the exporter and the relay register, made the way their
     programs make them (describe() reads no state, so none of them runs)."""
-    from exporter.canary import CanaryChecker
-    from exporter.credit import CreditChecker
-    from exporter.liveness import LivenessChecker
-    from exporter.maintenance import MaintenanceCollector
-    from exporter.metrics import TasksCollector, make_registry
+    from exporter.background.canary import CanaryChecker
+    from exporter.background.credit import CreditChecker
+    from exporter.background.liveness import LivenessChecker
+    from exporter.domain.maintenance import MaintenanceCollector
+    from exporter.exposition.metrics import TasksCollector, make_registry
     from exporter.relay.metrics import RelayMetrics
-    from exporter.reload import Reloader
-    from exporter.state import Store
+    from exporter.loading.reload import Reloader
+    from exporter.domain.state import Store
 
     registry = make_registry(Store(), status=object(), liveness=LivenessChecker(), budget=object(),
                              canary=CanaryChecker(), catalog_watch=object())
@@ -122,8 +122,8 @@ def test_every_collector_declares_exactly_the_snapshot():
 
 
 def test_a_second_collector_with_a_family_name_already_taken_is_refused():
-    from exporter.maintenance import MAINTENANCE_FAMILIES, MaintenanceCollector
-    from exporter.metric_families import Collector, Table, counter, gauge
+    from exporter.domain.maintenance import MAINTENANCE_FAMILIES, MaintenanceCollector
+    from exporter.common.metric_families import Collector, Table, counter, gauge
 
     registry = every_collector()
 
@@ -142,7 +142,7 @@ def test_a_second_collector_with_a_family_name_already_taken_is_refused():
 
 
 def test_a_table_refuses_a_family_declared_twice():
-    from exporter.metric_families import Table, gauge
+    from exporter.common.metric_families import Table, gauge
 
     with pytest.raises(ValueError, match="declared twice"):
         Table(gauge("nanobanana_x", "One."), gauge("nanobanana_x", "Two."))

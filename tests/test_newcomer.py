@@ -17,8 +17,8 @@ import yaml
 from conftest import ROOT, exporter_env, free_port, running_exporter, running_process
 from tests.helpers import wait
 from tests.stack import ALERTMANAGER, start_alertmanager
-from exporter.config import load_text
-from exporter.outcomes import Outcome
+from exporter.loading.config import load_text
+from exporter.contract.outcomes import Outcome
 from exporter.simulator.server import BASE_PATHS
 from tests import google_sa
 from tests.captured import CAPTURED

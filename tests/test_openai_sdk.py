@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from conftest import FAKE_BEARER, config_for
-from exporter.config import load_text
-from exporter.outcomes import Outcome
-from exporter.probe import Prober
-from exporter.redact import Redactor
+from exporter.loading.config import load_text
+from exporter.contract.outcomes import Outcome
+from exporter.probing.probe import Prober
+from exporter.common.redact import Redactor
 
 SDK_APIS = ("openai_images", "openai_chat")
 

@@ -1,4 +1,4 @@
-"""OpenRouter's Image API dialect (exporter/dialects/openrouter_images.py) against the simulator: what
+"""OpenRouter's Image API dialect (exporter/probing/dialects/openrouter_images.py) against the simulator: what
 it sends, the sizes it asks for, and its free check."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import config_for
-from exporter.outcomes import Outcome
-from exporter.probe import Prober
+from exporter.contract.outcomes import Outcome
+from exporter.probing.probe import Prober
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The optional OpenTelemetry export (exporter/otel.py) against a loopback OTLP/HTTP receiver that
+"""The optional OpenTelemetry export (exporter/exposition/otel.py) against a loopback OTLP/HTTP receiver that
 decodes the protobuf with the OpenTelemetry proto package (opentelemetry-proto), not with our code:
 in-process on recorded attempts, and a real exporter process (--demo --otlp.endpoint)."""
 
@@ -13,9 +13,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest, ExportMetricsServiceResponse)
 
 from conftest import config_for, running_exporter
-from exporter.otel import DURATION, TOKENS, OtelExport
-from exporter.outcomes import Outcome
-from exporter.state import Attempt, Store
+from exporter.exposition.otel import DURATION, TOKENS, OtelExport
+from exporter.contract.outcomes import Outcome
+from exporter.domain.state import Attempt, Store
 
 
 class Receiver:

@@ -26,10 +26,10 @@ import pytest
 import yaml
 
 from alertmanager.generate import rules_yml, scale_duration
-from exporter.config import DEFAULT_INTERVAL
+from exporter.loading.config import DEFAULT_INTERVAL
 from exporter.contract.rules import AFTER_BURN_PAGE, AVAILABILITY_WINDOW, ERROR_WINDOWS, PAGES, alert
-from exporter.durations import parse_duration
-from exporter.targets import ConfirmSettings
+from exporter.common.durations import parse_duration
+from exporter.domain.targets import ConfirmSettings
 from tests.helpers import FEISHU_SECRET, RELAY_TOKEN, python_service, relay_channels, wait
 from tests.stack import ALERTMANAGER, ALERTMANAGER_CONFIG, PROMETHEUS, FakeWebhook, alertmanager_config_for_test, \
     start_alertmanager, start_prometheus

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import load_text
+from exporter.loading.config import load_text
 from exporter.plan import ALLOWANCE, plan_series, print_plan
 from tests.helpers import run_check
 

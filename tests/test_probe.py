@@ -3,12 +3,12 @@
 import pytest
 
 from conftest import FAKE_BEARER, FAKE_KEY, config_for, free_port
-from exporter.config import load_text
-from exporter.yamlconfig import ConfigError
-from exporter.dialects import DIALECTS
-from exporter.outcomes import OUTCOMES, Outcome
-from exporter.probe import Prober
-from exporter.redact import Redactor
+from exporter.loading.config import load_text
+from exporter.common.yamlconfig import ConfigError
+from exporter.probing.dialects import DIALECTS
+from exporter.contract.outcomes import OUTCOMES, Outcome
+from exporter.probing.probe import Prober
+from exporter.common.redact import Redactor
 from exporter.simulator import KINDS
 from tests.helpers import FAULTS, expected
 
@@ -130,8 +130,8 @@ async def test_the_landing_page_shows_a_thumbnail_of_the_last_image(simulator, p
 
     from PIL import Image
 
-    from exporter import landing
-    from exporter.state import Store
+    from exporter.exposition import landing
+    from exporter.domain.state import Store
 
     sim, base = simulator
     sim.configure({"payload": "noise", "faults": [{"kind": "wrong_size"}]})  # a wrong image is shown too
@@ -151,8 +151,8 @@ async def test_the_landing_page_shows_a_thumbnail_of_the_last_image(simulator, p
 
 @pytest.mark.parametrize("api", ["gemini", "vertex", "openrouter"])  # the dialects the probe reads itself
 async def test_a_large_image_is_decoded_as_it_streams(simulator, prober, api, monkeypatch):
-    # a noise PNG at 2K is ~4 MB: its base64 streams through exporter/blobs.py, not json.loads
-    import exporter.blobs as blobs
+    # a noise PNG at 2K is ~4 MB: its base64 streams through exporter/common/blobs.py, not json.loads
+    import exporter.common.blobs as blobs
 
     decoded = []
     finish = blobs._Decoding.finish

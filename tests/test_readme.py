@@ -6,8 +6,8 @@ import re
 
 import yaml
 
-from exporter.metrics import FAMILIES
-from exporter.outcomes import OUTCOMES
+from exporter.exposition.metrics import FAMILIES
+from exporter.contract.outcomes import OUTCOMES
 from exporter.simulator import KINDS
 
 from tests.documentation import ALL, README, ROOT

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.config import ConfigError
+from exporter.loading.config import ConfigError
 from exporter.relay.config import load_text
 from conftest import ROOT, exporter_env, free_port
 from tests.relay_support import BEARER, CONFIG, SECRETS, alert, environ, payload

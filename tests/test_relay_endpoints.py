@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from exporter.relay.config import load_text
-from exporter.yamlconfig import ConfigError
+from exporter.common.yamlconfig import ConfigError
 from conftest import ROOT, exporter_env, free_port
 from tests.relay_support import BEARER, CONFIG, SECRETS, environ, payload
 from tests.stack import FakeWebhook, start_service
@@ -124,7 +124,7 @@ def test_config_check_refuses_an_invalid_port(tmp_path):
 async def test_a_bot_url_that_slips_through_fails_delivery_cleanly():
     """An invalid port raised OverflowError inside httpx: a bare 500 with no metric. Now it is a
     failed request (network_error) and a 502 for Alertmanager."""
-    from exporter.redact import Redactor
+    from exporter.common.redact import Redactor
     from exporter.relay.alerts import Notification
     from exporter.relay.config import Channel
     from exporter.relay.delivery import Courier, DeliveryFailed

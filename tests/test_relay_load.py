@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.hostile import group, post_groups, relay
-from exporter.web import Server
-from exporter.redact import Redactor
+from exporter.exposition.web import Server
+from exporter.common.redact import Redactor
 from exporter.relay import base, dingtalk, feishu, wecom
 from exporter.relay.alerts import MAX_ALERTS_READ, Notification, parse
 from exporter.relay.config import load_text

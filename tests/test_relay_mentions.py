@@ -9,7 +9,7 @@ import logging
 import httpx
 import pytest
 
-from exporter.config import ConfigError
+from exporter.loading.config import ConfigError
 from exporter.relay.alerts import Notification
 from exporter.relay.config import load_text
 from exporter.relay.mentions import select

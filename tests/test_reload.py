@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import FAKE_KEY, ROOT, exporter_env, free_port, running_exporter, running_simulator
-from exporter.reload import SUCCESS_TIMESTAMP, SUCCESSFUL
+from exporter.loading.reload import SUCCESS_TIMESTAMP, SUCCESSFUL
 from tests.captured import CAPTURED
 from tests.documentation import room
 from tests.relay_support import BEARER, CONFIG, SECRETS, environ, payload

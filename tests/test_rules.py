@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.credit import CREDIT_FAMILIES
-from exporter.metrics import BUDGET_FAMILIES, CATALOG_FAMILIES, LIVENESS_FAMILIES, MODEL_FAMILIES
-from exporter.outcomes import LIVENESS_OUTCOMES, Outcome
-from exporter.sizes import RESOLUTIONS, THINKING_LEVELS
+from exporter.background.credit import CREDIT_FAMILIES
+from exporter.exposition.metrics import BUDGET_FAMILIES, CATALOG_FAMILIES, LIVENESS_FAMILIES, MODEL_FAMILIES
+from exporter.contract.outcomes import LIVENESS_OUTCOMES, Outcome
+from exporter.models.sizes import RESOLUTIONS, THINKING_LEVELS
 from exporter.status.base import IMPACTS, UNKNOWN_IMPACT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +101,7 @@ def test_promtool_cases_step_within_the_lookback():
     """promtool evaluates the rule groups of a step in no fixed order, so an alert may read a record of
     another group (the thresholds) from the step before: that value must still be inside Prometheus's
     5-minute lookback, or the case passes or fails at random (credit_running_out.yml once stepped 10m)."""
-    from exporter.durations import parse_duration
+    from exporter.common.durations import parse_duration
     coarse = {path.name: case["evaluation_interval"] for path in PROMTOOL_TESTS
               for case in [yaml.safe_load(path.read_text())]
               if parse_duration(str(case.get("evaluation_interval", "1m"))) >= 300}
@@ -323,7 +323,7 @@ def test_the_compressed_rules_scale_every_duration_and_only_durations(tmp_path):
     """rules_yml(time_scale) (tests/test_pages_compressed.py) is rules.yml with each range, subquery step,
     offset and `for:` scaled; names, labels and thresholds stay, and promtool accepts it."""
     from alertmanager.generate import rules_yml, scale_promql
-    from exporter.durations import parse_duration
+    from exporter.common.durations import parse_duration
 
     assert scale_promql("x[1h] offset 1425m + y[30d:5m] + z[90s]", 1 / 60) == "x[60s] offset 1425s + y[43200s:5s] + z[1500ms]"
     shipped = yaml.safe_load((AM / "rules.yml").read_text())
@@ -343,9 +343,9 @@ def test_the_compressed_rules_scale_every_duration_and_only_durations(tmp_path):
 
 
 def test_the_exporter_judges_slow_probes_by_the_recorded_latency_settings():
-    """The exporter confirms slow probes (exporter/detection.py) with the numbers NanoBananaLatencyHigh
+    """The exporter confirms slow probes (exporter/domain/detection.py) with the numbers NanoBananaLatencyHigh
     compares the p95 with: both come from exporter/contract/settings.py."""
-    from exporter import detection
+    from exporter.domain import detection
 
     def setting(name: str, label: str) -> dict[str, float]:
         return {rule["labels"][label]: float(re.fullmatch(r"vector\((.+)\)", rule["expr"])[1]) for rule in recorded(name)}

@@ -1,11 +1,11 @@
-"""exporter/runner.py: the loop shape every background job shares (probes, liveness checks, status
+"""exporter/common/runner.py: the loop shape every background job shares (probes, liveness checks, status
 polls). Each test waits for events, never for a fixed time."""
 
 from __future__ import annotations
 
 import asyncio
 
-from exporter.runner import Job, Jobs, Schedule
+from exporter.common.runner import Job, Jobs, Schedule
 from tests.helpers import wait_for
 
 

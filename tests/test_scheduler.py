@@ -3,12 +3,12 @@
 import pytest
 
 from conftest import config_for
-from exporter.config import load_text
-from exporter.metrics import make_registry
-from exporter.outcomes import Outcome
-from exporter.probe import Prober
-from exporter.scheduler import Scheduler, first_offset
-from exporter.state import Attempt, SeriesState, Store
+from exporter.loading.config import load_text
+from exporter.exposition.metrics import make_registry
+from exporter.contract.outcomes import Outcome
+from exporter.probing.probe import Prober
+from exporter.background.scheduler import Scheduler, first_offset
+from exporter.domain.state import Attempt, SeriesState, Store
 from tests.helpers import wait_for
 
 

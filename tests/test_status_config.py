@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.config import ConfigError, load_text
+from exporter.loading.config import ConfigError, load_text
 from exporter.status import SOURCES
 from exporter.status.google_cloud import GEMINI_PRODUCT_ID
 

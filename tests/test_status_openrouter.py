@@ -8,8 +8,8 @@ import logging
 import pytest
 from prometheus_client import generate_latest
 
-from exporter.config import ConfigError
-from exporter.redact import Redactor
+from exporter.loading.config import ConfigError
+from exporter.common.redact import Redactor
 from exporter.status.base import LATENCY_QUANTILES, UPTIME_WINDOWS
 from status_server import Harness, StatusServer, fixture, fixture_json, status_config
 from tests.captured import CAPTURED

@@ -18,7 +18,7 @@ MODEL = "google/gemini-3-pro-image"
 
 def demo_outage() -> tuple[float, float]:
     """The demo's scheduled outage window, in seconds of simulator clock."""
-    from exporter.durations import parse_duration
+    from exporter.common.durations import parse_duration
 
     faults = yaml.safe_load(demo_text())["simulator"]["faults"]
     [outage] = [f for f in faults if f["kind"] == "status" and "start" in f]

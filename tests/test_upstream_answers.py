@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from exporter.blobs import StreamedJSON
-from exporter.dialects import DIALECTS
-from exporter.dialects.base import ProbeFailure
-from exporter.outcomes import Outcome
-from exporter.probe import read_answer
+from exporter.common.blobs import StreamedJSON
+from exporter.probing.dialects import DIALECTS
+from exporter.probing.dialects.base import ProbeFailure
+from exporter.contract.outcomes import Outcome
+from exporter.probing.probe import read_answer
 from exporter.simulator.images import png
 
 UPSTREAM = Path(__file__).parent / "fixtures" / "upstream"
@@ -113,7 +113,7 @@ def test_recorded_answer_is_classified(name, api):
 
 @pytest.mark.parametrize("name,api", CASES, ids=[f"{n.removesuffix('.json')}-{a}" for n, a in CASES])
 def test_recorded_answer_streamed_in_chunks_reads_the_same(name, api):
-    # as a probe reads it (exporter/blobs.py), with the image's base64 long enough to be decoded as
+    # as a probe reads it (exporter/common/blobs.py), with the image's base64 long enough to be decoded as
     # it streams: the same outcome, message, usage and image as the whole body parsed at once
     recorded = (UPSTREAM / name).read_text()
     body = recorded.replace("<BASE64>", PNG).encode()
@@ -158,7 +158,7 @@ def test_a_permission_403_without_moderation_metadata_stays_an_auth_error():
 
 def test_openai_chat_sends_every_field_vercel_documents_for_images():
     """A recorded request shape: Vercel's AI Gateway makes images only with `modalities`."""
-    from exporter.config import load_text
+    from exporter.loading.config import load_text
 
     documented = json.loads((UPSTREAM / "requests" / "vercel-chat-image-request.json").read_text())
     config = load_text("targets:\n  - {name: t, api: openai_chat, base_url: 'https://gw/v1', model: m}\n")

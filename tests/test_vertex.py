@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from conftest import config_for, exporter_env, running_exporter, running_simulator
-from exporter.config import ConfigError, load_text
-from exporter.liveness import LivenessChecker
-from exporter.outcomes import MODEL_MISSING, Outcome
-from exporter.probe import Prober
-from exporter.redact import MASK, Redactor
+from exporter.loading.config import ConfigError, load_text
+from exporter.background.liveness import LivenessChecker
+from exporter.contract.outcomes import MODEL_MISSING, Outcome
+from exporter.probing.probe import Prober
+from exporter.common.redact import MASK, Redactor
 from exporter.simulator.google_auth import TOKEN_PREFIX
 from tests import google_sa
 

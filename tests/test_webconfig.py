@@ -17,8 +17,8 @@ import trustme
 
 from conftest import ROOT, exporter_env, running_exporter, running_process
 from tests.captured import CAPTURED
-from exporter.config import ConfigError
-from exporter.webconfig import BasicAuth, load_text
+from exporter.loading.config import ConfigError
+from exporter.common.webconfig import BasicAuth, load_text
 from tests.relay_support import CONFIG, environ, payload
 from tests.stack import FakeWebhook
 
@@ -229,7 +229,7 @@ async def test_a_non_ascii_basic_auth_header_is_refused_not_an_error():
 
     import bcrypt
 
-    from exporter.webconfig import BasicAuth, load_text
+    from exporter.common.webconfig import BasicAuth, load_text
 
     config = load_text(f"basic_auth_users: {{prometheus: '{bcrypt.hashpw(b'pw', bcrypt.gensalt(4)).decode()}'}}")
     auth = BasicAuth()
@@ -244,7 +244,7 @@ def test_a_tls_connection_that_never_handshakes_is_closed(pki, tmp_path):
     asyncio's default 60 s; the listener gives it HANDSHAKE_TIMEOUT, as a plain one gives IDLE_TIMEOUT."""
     import socket
 
-    from exporter.web import HANDSHAKE_TIMEOUT
+    from exporter.exposition.web import HANDSHAKE_TIMEOUT
     web = tmp_path / "web.yml"
     web.write_text(web_yml(pki, users=False))
     context = client_tls(pki, None)

@@ -1,5 +1,6 @@
 """The monitoring contract: the numbers, recording rules and alerts the shipped rules are made of.
 
+    outcomes.py  every outcome a probe or check can end in, and which of them count as failures
     labels.py    the labels of a probe series and where each value comes from
     settings.py  every threshold and the SLO, each with its meaning (the exporter reads them too)
     model.py     the types (Setting, Record, Alert, Group), the selectors and the one link pass

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exporter.contract.labels import SERIES_LABELS
-from exporter.durations import parse_duration
-from exporter.outcomes import Outcome
+from exporter.common.durations import parse_duration
+from exporter.contract.outcomes import Outcome
 
 SEVERITIES = ("critical", "warning", "info")
-# What counts as a failure, as exporter/outcomes.py says: every outcome but these.
+# What counts as a failure, as exporter/contract/outcomes.py says: every outcome but these.
 NOT_FAILURE_OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome if not o.is_failure)
 NOT_FAILURES = "|".join(NOT_FAILURE_OUTCOMES)
 FAILED = f'outcome!~"{NOT_FAILURES}"'

@@ -9,12 +9,12 @@ never pages.
 
 from __future__ import annotations
 
-from exporter.catalog import RETIRING_DAYS
+from exporter.models.catalog import RETIRING_DAYS
 from exporter.contract import settings as s
 from exporter.contract.locations import GLOBAL_GROUPS
 from exporter.contract.model import (COUNTED, FAILED, MODEL_VARIABLES, SERIES_VARIABLES, UPTIME_BASE, Alert, Group,
                                      Record, uptime, uptime_expr)
-from exporter.durations import parse_duration
+from exporter.common.durations import parse_duration
 from exporter.contract.settings import percent
 
 # --- text shared by several alerts
@@ -380,7 +380,7 @@ BURN_ALERTS = (
 )
 
 _INCIDENT_LABELS = "source, product, impact, id, title, url"
-# The image checks (exporter/imagechecks.py): one warning per check on a sustained failure, the
+# The image checks (exporter/probing/imagechecks.py): one warning per check on a sustained failure, the
 # verdicts counted beside the outcome. blank also makes the probe a bad_image failure: its page (and
 # alertmanager.yml's inhibition of the series' warnings while it fires) comes first.
 _IMAGE_CHECK_ALERTS = (
@@ -483,7 +483,7 @@ COST = Group("nanobanana-cost", (
     Alert(
         name="NanoBananaModelRetiring", severity="warning",
         comment=f"A probed model id is within {RETIRING_DAYS} days of its announced shutdown on the target's api "
-                "(exporter/catalog.py: the platform's own date where it has one, e.g. Vertex AI's, else Google's; "
+                "(exporter/models/catalog.py: the platform's own date where it has one, e.g. Vertex AI's, else Google's; "
                 "catalog.RETIRING_DAYS), or past it and still configured. No other signal warns "
                 "before an id disappears: NanoBananaModelGone only fires once it has.",
         expr=f"nanobanana_model_shutdown_timestamp_seconds - time() < {RETIRING_DAYS} * 86400",
@@ -500,8 +500,8 @@ COST = Group("nanobanana-cost", (
         dashboard="overview", variables=("model",)),
     Alert(
         name="NanoBananaCatalogDrift", severity="info",
-        comment="The model catalog (exporter/catalog.py) differs from what the APIs list now: the daily free "
-                "comparison of exporter/drift.py. One alert per difference; nothing pages: the probes still say "
+        comment="The model catalog (exporter/models/catalog.py) differs from what the APIs list now: the daily free "
+                "comparison of exporter/background/drift.py. One alert per difference; nothing pages: the probes still say "
                 "whether the model works.",
         expr="nanobanana_catalog_drift_info == 1",
         summary="The model catalog is out of date: {{ $labels.kind }} {{ $labels.model }}",
@@ -534,7 +534,7 @@ COST = Group("nanobanana-cost", (
         dashboard="slo-cost"),
     Alert(
         name="NanoBananaCreditRunningOut", severity="warning", for_="30m",
-        comment="Credit left on a key (OpenRouter's GET /api/v1/key, exporter/credit.py) divided by the key's spend "
+        comment="Credit left on a key (OpenRouter's GET /api/v1/key, exporter/background/credit.py) divided by the key's spend "
                 "per second over the last day: the seconds until it runs out. A key without a limit has no "
                 "remaining figure; a key that spent nothing in a day runs out never (no division by 0).",
         expr="""\

@@ -2,7 +2,7 @@
 
 The rules record each as a series of the `nanobanana-settings` group (so dashboards draw them and
 teams tune them there); the exporter reads the latency ones to confirm slow probes
-(exporter/detection.py) and the failure streak for --config.check's detection times (plan.py);
+(exporter/domain/detection.py) and the failure streak for --config.check's detection times (plan.py);
 alert descriptions and the docs tables print them from here.
 """
 
@@ -110,7 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
             comment=f"A p95 of fewer than {LATENCY_MIN_PROBES} probes is the slowest probe: one slow probe would "
                     "warn. The latency warning reads its 1h p95 only with this many successful probes (a series "
                     "probed every 3 minutes or more often); a sparser series warns on consecutive_slow slow probes "
-                    "in a row instead, which the exporter confirms like a failure (exporter/detection.py) so they "
+                    "in a row instead, which the exporter confirms like a failure (exporter/domain/detection.py) so they "
                     "come within minutes. Both are about the same threshold below."),
     Setting("consecutive_slow", CONSECUTIVE_SLOW,
             "slow successful probes in a row that warn without a p95 (the exporter confirms a slow probe like a "

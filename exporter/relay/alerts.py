@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from exporter.contract.labels import SERIES_LABELS
 
 # Labels shown on every alert, in this order; the rest stay in Alertmanager: the probe series'
-# labels (exporter/targets.py), `api` last as it follows from the target, then where it was scraped.
+# labels (exporter/domain/targets.py), `api` last as it follows from the target, then where it was scraped.
 # `location`: where the probes run from (deploy/multi-region), so two regions' alerts differ.
 KEY_LABELS = (*(label for label in SERIES_LABELS if label != "api"), "api", "location", "instance")
 SEVERITY_ORDER = ("critical", "warning", "info")

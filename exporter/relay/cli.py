@@ -7,12 +7,13 @@ import asyncio
 import logging
 import sys
 
-from exporter import __version__, logs
-from exporter.redact import Redactor
-from exporter.service import counted, describe_web_config, load_web_config, service_flags
-from exporter.yamlconfig import ConfigError
+from exporter import __version__
+from exporter.common import logs
+from exporter.common.redact import Redactor
+from exporter.exposition.service import counted, describe_web_config, load_web_config, service_flags
+from exporter.common.yamlconfig import ConfigError
 from exporter.relay.config import RelayConfig, deadline_warning, load_file
-from exporter.webconfig import WebConfig
+from exporter.common.webconfig import WebConfig
 
 log = logging.getLogger("exporter.relay")
 
@@ -77,7 +78,7 @@ async def serve(config: RelayConfig, args: argparse.Namespace, redactor: Redacto
     from exporter.relay.delivery import Courier
     from exporter.relay.metrics import RelayMetrics
     from exporter.relay.server import make_app
-    from exporter.service import Service
+    from exporter.exposition.service import Service
 
     secrets = set(config.secrets)  # old credentials stay masked after a reload
     metrics = RelayMetrics(list(config.channels))

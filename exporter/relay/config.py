@@ -28,10 +28,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from exporter.durations import Duration
-from exporter.files import MAX_CONFIG_BYTES, read_bytes
-from exporter.secrets import read_secret
-from exporter.yamlconfig import ConfigError, Problems, read_text, validate
+from exporter.common.durations import Duration
+from exporter.common.files import MAX_CONFIG_BYTES, read_bytes
+from exporter.common.secrets import read_secret
+from exporter.common.yamlconfig import ConfigError, Problems, read_text, validate
 from exporter.relay.alerts import SEVERITY_ORDER
 from exporter.relay.base import Platform
 from exporter.relay.mentions import MAX_MENTIONS, MentionRule, Mentions, id_problem, parse_id_file

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from exporter.bodies import TooLarge, read_capped
-from exporter.redact import Redactor
+from exporter.common.bodies import TooLarge, read_capped
+from exporter.common.redact import Redactor
 from exporter.relay.alerts import Notification
 from exporter.relay.base import DeliveryError
 from exporter.relay.config import Channel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from exporter.metric_families import Table, counter, histogram
+from exporter.common.metric_families import Table, counter, histogram
 
 NOTIFICATION_OUTCOMES = ("delivered", "failed", "bad_request", "unauthorized", "busy", "cancelled")
 REQUEST_RESULTS = ("ok", "rate_limited", "platform_error", "http_error", "network_error", "deadline", "cancelled")

@@ -17,8 +17,8 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 from pydantic import ValidationError
 
-from exporter.redact import Redactor
-from exporter.web import read_body
+from exporter.common.redact import Redactor
+from exporter.exposition.web import read_body
 from exporter.relay.alerts import SEVERITY_ORDER, BadPayload, parse
 from exporter.relay.config import RelayConfig
 from exporter.relay.delivery import Courier, DeliveryFailed

@@ -14,11 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-from exporter.durations import parse_duration
+from exporter.common.durations import parse_duration
 from exporter.report.data import Builder
 from exporter.report.prom import Prometheus, ReportError
 from exporter.report.render import html, markdown
-from exporter.text import utf8
+from exporter.common.text import utf8
 
 
 # The years a period may fall in: every date in them can be written (--month 9999-12 was a traceback)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     html_path, md_path = out.with_name(out.name + ".html"), out.with_name(out.name + ".md")
-    html_path.write_bytes(utf8(html(report)))  # label values come from outside: see exporter/text.py
+    html_path.write_bytes(utf8(html(report)))  # label values come from outside: see exporter/common/text.py
     md_path.write_bytes(utf8(markdown(report)))
     for line in report.missing:
         print(f"report: missing: {line}", file=sys.stderr)

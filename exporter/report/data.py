@@ -157,7 +157,7 @@ class Builder:
             key = tuple(s["metric"].get(k, "") for k in KEY)
             if key in rows:
                 rows[key].spend = _num(s["value"][1]) or 0.0
-        # the image checks' verdicts (exporter/imagechecks.py): images judged and failed per check
+        # the image checks' verdicts (exporter/probing/imagechecks.py): images judged and failed per check
         for family, slot in (("nanobanana_image_checks_total", 0), ("nanobanana_image_check_failures_total", 1)):
             for s in self.prom.instant(f"sum by ({by}, check) (increase({family}{self.sel()}[{self.window}]))", self.end):
                 key = tuple(s["metric"].get(k, "") for k in KEY)

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from exporter import bodies
+from exporter.common import bodies
 
 MAX_ANSWER_BYTES = 32 * 1024 * 1024  # a month of 100 series answers a few MB (benchmarks/report.py)
 SLACK = 86400.0  # sample times may lie this far outside the period asked for (step alignment)

@@ -9,11 +9,11 @@ import signal
 
 import yaml
 
-from exporter import logs
-from exporter.redact import Redactor
-from exporter.service import listen_flag, log_flags
+from exporter.common import logs
+from exporter.common.redact import Redactor
+from exporter.exposition.service import listen_flag, log_flags
 from exporter.simulator.server import Simulator, start
-from exporter.web import parse_listen_address
+from exporter.exposition.web import parse_listen_address
 
 log = logging.getLogger("exporter.simulator")
 

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, fields
 from typing import Any
 
-from exporter.durations import parse_duration
+from exporter.common.durations import parse_duration
 
 # kind -> what it does (the outcome each one yields is asserted by the tests, one list here)
 KINDS: dict[str, str] = {
@@ -23,7 +23,7 @@ KINDS: dict[str, str] = {
     "text_only": "answer well-formed, with text and no image",
     "reset": "close the connection without answering",
     "url_image": "not a fault: answer with an image URL to download instead of inline data",
-    # images that decode at the right size and are still not what was paid for (exporter/imagechecks.py)
+    # images that decode at the right size and are still not what was paid for (exporter/probing/imagechecks.py)
     "blank": "answer with a uniform grey image of the requested size",
     "upscaled": "answer with the scene drawn at a quarter of the requested size and scaled up to it",
     "substituted": "answer as another family's model and name it in the answer (modelVersion, model)",

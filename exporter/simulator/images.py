@@ -7,13 +7,13 @@ import io
 
 from PIL import Image, ImageDraw
 
-from exporter.scenes import Scene, scene_of
+from exporter.domain.scenes import Scene, scene_of
 
 PAYLOADS = ("solid", "noise")
 NOISE_SIGMA = 30  # with 2x2 blocks: 4K ~16 MB, 2K ~4 MB, 1K ~1 MB of PNG, as real generated images weigh
 # what a faithful answer draws for every prompt that is not a verifiable scene
 DEFAULT_SCENE = Scene("red", "circle")
-# the simulator's named colours (exporter/scenes.py COLOURS names them, the content check reads them)
+# the simulator's named colours (exporter/domain/scenes.py COLOURS names them, the content check reads them)
 RGB: dict[str, tuple[int, int, int]] = {
     "red": (220, 30, 30), "orange": (245, 130, 10), "yellow": (245, 215, 20), "green": (30, 150, 50),
     "blue": (30, 60, 220), "purple": (130, 40, 170),

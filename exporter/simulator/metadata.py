@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
-from exporter import catalog
+from exporter.models import catalog
 from exporter.simulator.wire import Gemini, OpenAIImages, OpenRouterImages, Vertex
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def add_routes(app: web.Application, simulator: Simulator) -> None:
         return web.json_response(OPENAI_STYLE.model_list(simulator.listed_models()))
 
     async def vertex_count_tokens(request: web.Request) -> web.StreamResponse:
-        # Vertex's free check: countTokens on the model in a location (exporter/dialects/vertex.py)
+        # Vertex's free check: countTokens on the model in a location (exporter/probing/dialects/vertex.py)
         model = request.match_info["model"]
         value = request.headers.get("Authorization", "")
         token = value[7:] if value.startswith("Bearer ") else None
@@ -132,7 +132,7 @@ def add_routes(app: web.Application, simulator: Simulator) -> None:
     app.router.add_get("/v1/models", model_list)
 
     async def image_endpoints(request: web.Request) -> web.StreamResponse:
-        # OpenRouter's Image API: the endpoints serving a model, free (exporter/dialects/openrouter_images.py)
+        # OpenRouter's Image API: the endpoints serving a model, free (exporter/probing/dialects/openrouter_images.py)
         model = f"{request.match_info['author']}/{request.match_info['slug']}"
         value = request.headers.get("Authorization", "")
         record(simulator, request, "openrouter_images", model, value[7:] if value.startswith("Bearer ") else None)
@@ -145,7 +145,7 @@ def add_routes(app: web.Application, simulator: Simulator) -> None:
 
     app.router.add_get("/api/v1/images/models/{author}/{slug}/endpoints", image_endpoints)
 
-    # the listings the catalog drift check reads (exporter/drift.py)
+    # the listings the catalog drift check reads (exporter/background/drift.py)
     async def gemini_models(request: web.Request) -> web.StreamResponse:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         record(simulator, request, "gemini", None, key)

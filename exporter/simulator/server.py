@@ -7,7 +7,7 @@ Control API (JSON): GET/PUT /_sim/config {"speed": 0.05, "payload": "noise", "fa
 token endpoint and metadata server: exporter/simulator/google_auth.py.
 
 Model ids: with `models` set, only those exist; without it, every id exists. Ids in
-`retired_models`, and catalog ids past their shutdown date (exporter/catalog.py), answer 404
+`retired_models`, and catalog ids past their shutdown date (exporter/models/catalog.py), answer 404
 everywhere, as a retired model id does upstream. Each model answers at its family's sizes and
 refuses the fields its family refuses (400). The free metadata calls
 the liveness checks use (exporter/simulator/metadata.py) list `models`, or CATALOGUE when unset.
@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from exporter import catalog
+from exporter.models import catalog
 from exporter.simulator import google_auth, images, metadata, status_feed
 from exporter.simulator.faults import ONLY, Fault, parse_faults
 from exporter.simulator.latency import draw_seconds

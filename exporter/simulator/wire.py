@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.catalog import FAMILIES, Family, family_of
-from exporter.dialects.base import CHAT_IMAGE_SIZES
+from exporter.models.catalog import FAMILIES, Family, family_of
+from exporter.probing.dialects.base import CHAT_IMAGE_SIZES
 from exporter.simulator.latency import THINKING_TOKENS
-from exporter.sizes import RESOLUTIONS, expected_size
+from exporter.models.sizes import RESOLUTIONS, expected_size
 
 _GRPC_STATUS = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -278,7 +278,7 @@ class OpenAIImages(_OpenAIStyle):
         match = re.fullmatch(r"(\d+)x(\d+)", str(body.get("size") or "1024x1024"))
         width, height = (int(match.group(1)), int(match.group(2))) if match else (1024, 1024)
         model = str(body.get("model"))
-        # OpenAI's Images API has no thinking field: the exporter sends none (exporter/dialects/openai_images.py)
+        # OpenAI's Images API has no thinking field: the exporter sends none (exporter/probing/dialects/openai_images.py)
         return Ask(self.api, model, _resolution_of(width, height, model_family(model)), "default", width, height,
                    _bearer(request.headers), str(body.get("prompt") or ""), fields=tuple(body))
 
@@ -356,7 +356,7 @@ def _b64(image: bytes) -> str:
 
 
 class OpenRouterImages(_OpenAIStyle):
-    """OpenRouter's Image API (exporter/dialects/openrouter_images.py): `resolution` and `aspect_ratio`
+    """OpenRouter's Image API (exporter/probing/dialects/openrouter_images.py): `resolution` and `aspect_ratio`
     in the body, `data[].b64_json` back, usage in the chat shape with its cost
     (tests/fixtures/upstream/openrouter-images-api-success.json)."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ConfigDict, create_model
 
-from exporter.secrets import read_secret
+from exporter.common.secrets import read_secret
 from exporter.status.base import Source, SourceSettings
 from exporter.status.google_cloud import GoogleCloudStatus
 from exporter.status.openrouter import OpenRouterEndpoints

@@ -15,8 +15,8 @@ from typing import ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from exporter import bodies
-from exporter.durations import Duration
+from exporter.common import bodies
+from exporter.common.durations import Duration
 
 # status_impact values of the Google Cloud feed and the label values they become
 IMPACTS: dict[str, str] = {
@@ -112,7 +112,7 @@ async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str], sett
 
 
 async def read_capped(response: httpx.Response, max_bytes: int) -> bytearray:
-    """The body of a streamed response in one buffer (exporter/bodies.py), refusing more than `max_bytes`."""
+    """The body of a streamed response in one buffer (exporter/common/bodies.py), refusing more than `max_bytes`."""
     try:
         return await bodies.read_capped(response, max_bytes)
     except bodies.TooLarge as err:

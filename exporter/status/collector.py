@@ -10,7 +10,7 @@ import time
 from collections import Counter
 
 
-from exporter.metric_families import Collector, Table, gauge
+from exporter.common.metric_families import Collector, Table, gauge
 from exporter.status.base import IMPACTS
 from exporter.status.poller import StatusPoller
 

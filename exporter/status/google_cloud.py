@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from exporter.durations import Duration
+from exporter.common.durations import Duration
 from exporter.status.base import (
     IMPACTS, MAX_INCIDENTS, UNKNOWN_IMPACT, Incident, Snapshot, Source, SourceError, SourceSettings,
     check_status, get, read_capped, short_title,

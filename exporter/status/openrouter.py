@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 
-from exporter.durations import Duration
+from exporter.common.durations import Duration
 from exporter.status.base import (
     LATENCY_QUANTILES, MAX_ENDPOINTS, UPTIME_WINDOWS, Endpoint, Snapshot, Source, SourceError, SourceSettings,
     check_status, get, read_capped,
 )
 
-# the catalog's current OpenRouter slugs of Nano Banana Pro and its newest Flash (exporter/catalog.py): not the
+# the catalog's current OpenRouter slugs of Nano Banana Pro and its newest Flash (exporter/models/catalog.py): not the
 # deprecated google/gemini-3.1-flash-image this list named until 2026-12-06
 DEFAULT_MODELS = ("google/gemini-3-pro-image", "google/gemini-nano-banana-2.1")
 TRIGGER_WINDOW = UPTIME_WINDOWS[0]  # 5m: the freshest figure

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from exporter import __version__, tls
+from exporter import __version__
+from exporter.common import tls
 from exporter.status import SourceConfig
-from exporter.runner import Job, Jobs
+from exporter.common.runner import Job, Jobs
 from exporter.status.base import Incident, Snapshot, Source
 
 log = logging.getLogger(__name__)
