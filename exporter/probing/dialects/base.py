@@ -81,7 +81,9 @@ class Dialect:
     name: ClassVar[str]  # the value of `api:` in the config
     default_base_url: ClassVar[str | None] = None  # None: the config must give a base_url
     # OpenTelemetry GenAI attributes of its probes (exporter/exposition/otel.py): gen_ai.provider.name, the
-    # conventions' well-known value where one fits, and gen_ai.operation.name
+    # conventions' well-known value where one fits (gcp.gemini, gcp.vertex_ai, openai are listed:
+    # https://open-telemetry.github.io/opentelemetry-js/variables/_opentelemetry_semantic-conventions.incubating.GEN_AI_PROVIDER_NAME_VALUE_GCP_VERTEX_AI.html
+    # and siblings, seen 2026-12-07; openrouter is a custom value), and gen_ai.operation.name
     otel_provider: ClassVar[str]
     otel_operation: ClassVar[str]
     # What the probes authenticate with: "key" (api_key_env / api_key_file, optional) or "google"
