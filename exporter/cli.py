@@ -193,9 +193,8 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     def read() -> tuple[Config, object]:
         return read_config(), load_web_config(args.web_config_file)
 
-    async def apply(new: Config) -> str:
-        secrets.update(new.secrets)
-        redactor.update(secrets)
+    def drive(new: Config) -> None:
+        """Hand a config to everything it drives: the same at start and at every reload."""
         scheduler.apply(new)
         liveness.apply(new)
         canary.apply(new)
@@ -205,6 +204,11 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
             watch.apply(new)
         current["config"] = new
         aio.freeze_heap()
+
+    async def apply(new: Config) -> str:
+        secrets.update(new.secrets)
+        redactor.update(secrets)
+        drive(new)
         return f"{new.source}, {counted(len(new.series), 'series', 'series')} in {counted(len(new.targets), 'target')}"
 
     service = Service("nanobanana_exporter", args, web_config, read, apply, redactor,
@@ -215,7 +219,8 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
     exposition.registry.register(MaintenanceCollector(lambda: current["config"], time.time))
     exposition.registry.register(credit)
     app = web.make_app(exposition, store, lambda: scheduler.running, lambda: current["config"].source,
-                       liveness, budget, lambda: current["config"], canary, service.reloader)
+                       liveness=liveness, budget=budget, maintenance=lambda: current["config"], canary=canary,
+                       reloader=service.reloader)
     if not await service.start(app):
         return 1
     stack.push_async_callback(service.stop)
@@ -227,14 +232,7 @@ async def _serve(args: argparse.Namespace, redactor: Redactor, stack: contextlib
             log.warning("in-flight probes did not stop in time")
 
     stack.push_async_callback(stop_probes)  # first: in-flight probes end before their client closes
-    scheduler.apply(config)
-    liveness.apply(config)
-    canary.apply(config)
-    credit.apply(config)
-    status.apply(config.status_sources)
-    if watch is not None:
-        watch.apply(config)
-    aio.freeze_heap()
+    drive(config)
     log.info("listening", extra={**service.listening, "event_loop": aio.loop_factory()[0],
                                  "series": len(config.series), "config": config.source, "version": __version__})
 

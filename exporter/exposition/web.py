@@ -49,8 +49,10 @@ def parse_listen_address(address: str) -> tuple[str | None, int]:
     return host, int(port)
 
 
-def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], config_source: Callable[[], str],
+def make_app(exposition: Exposition, store: Store, ready: Callable[[], bool], config_source: Callable[[], str], *,
              liveness=None, budget=None, maintenance=None, canary=None, reloader=None) -> web.Application:
+    """The exporter's routes. What the landing page shows beside the probes is optional and named:
+    the checkers, the budget, the maintenance windows (() -> Config) and the reloader."""
     def scrape(accept: str, gzipped: bool) -> tuple[bytes, dict[str, str]]:
         body, content_type = exposition.render(accept)
         if not gzipped:
