@@ -248,8 +248,12 @@
           "expr": "(\n  nanobanana_probe_interval_seconds * 0\n  + on (resolution) group_left () nanobanana:threshold:latency_p95_seconds\n)\n* on (thinking_level) group_left () nanobanana:threshold:latency_thinking_factor"
         },
         {
+          "record": "nanobanana:probe_budget_burn:page",
+          "expr": "(\n  (1 - nanobanana:probe_uptime:ratio1h) > scalar(nanobanana:threshold:burn_rate{long_window=\"1h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and (1 - nanobanana:probe_uptime:ratio5m) > scalar(nanobanana:threshold:burn_rate{long_window=\"1h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase1h >= scalar(nanobanana:threshold:page_min_failures)\n)\nor\n(\n  (1 - nanobanana:probe_uptime:ratio6h) > scalar(nanobanana:threshold:burn_rate{long_window=\"6h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and (1 - nanobanana:probe_uptime:ratio30m) > scalar(nanobanana:threshold:burn_rate{long_window=\"6h\"}) * (1 - scalar(nanobanana:slo_objective:ratio))\n  and nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:page_min_failures)\n)"
+        },
+        {
           "alert": "NanoBananaAvailabilityLow",
-          "expr": "nanobanana:probe_uptime:ratio6h < scalar(nanobanana:threshold:availability_ratio)\nand nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:warning_min_failures)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing|NanoBananaOutage\", alertstate=\"firing\"}[6h])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)",
+          "expr": "nanobanana:probe_uptime:ratio6h < scalar(nanobanana:threshold:availability_ratio)\nand nanobanana:probe_failures:increase6h >= scalar(nanobanana:threshold:warning_min_failures)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing|NanoBananaOutage\", alertstate=\"firing\"}[6h])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=\"NanoBananaErrorBudgetBurnFast\", alertstate=\"firing\"}[6h])\n  unless ignoring (alertname, alertstate, severity) nanobanana:probe_budget_burn:page\n)",
           "for": "15m",
           "labels": {
             "severity": "warning"
@@ -263,7 +267,7 @@
         },
         {
           "alert": "NanoBananaErrorRateHigh",
-          "expr": "(\n  (\n    nanobanana:probe_errors:ratio_rate1h > scalar(nanobanana:threshold:error_ratio)\n    and nanobanana:probe_failures:increase1h >= scalar(nanobanana:threshold:warning_min_failures)\n  )\n  or\n  (\n    nanobanana:probe_errors:ratio_rate2h > scalar(nanobanana:threshold:error_ratio)\n    and nanobanana:probe_failures:increase2h >= scalar(nanobanana:threshold:warning_min_failures)\n  )\n)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing|NanoBananaOutage\", alertstate=\"firing\"}[2h])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)",
+          "expr": "(\n  (\n    nanobanana:probe_errors:ratio_rate1h > scalar(nanobanana:threshold:error_ratio)\n    and nanobanana:probe_failures:increase1h >= scalar(nanobanana:threshold:warning_min_failures)\n  )\n  or\n  (\n    nanobanana:probe_errors:ratio_rate2h > scalar(nanobanana:threshold:error_ratio)\n    and nanobanana:probe_failures:increase2h >= scalar(nanobanana:threshold:warning_min_failures)\n  )\n)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=~\"NanoBananaProbeFailing|NanoBananaOutage\", alertstate=\"firing\"}[2h])\n  and ignoring (alertname, alertstate, severity) nanobanana_probe_consecutive_failures == 0\n)\nunless ignoring (alertname, alertstate, severity)\n(\n  max_over_time(ALERTS{alertname=\"NanoBananaErrorBudgetBurnFast\", alertstate=\"firing\"}[2h])\n  unless ignoring (alertname, alertstate, severity) nanobanana:probe_budget_burn:page\n)",
           "for": "5m",
           "labels": {
             "severity": "warning"

@@ -47,6 +47,26 @@ def _after(alerts: str, window: str) -> str:
     return AFTER_PAGE.format(alerts=alerts, window=window)
 
 
+# A burn-rate page that is over: NanoBananaErrorBudgetBurnFast fired within the window, and its condition
+# (PAGE_BURN, recorded for this) is false in this evaluation. The warnings of the series read it: they
+# were held back while the page fired and end with it, in the same evaluation and before it (holders
+# last), so that no warning reaches anyone after the page for the failures it paged about: a series
+# flapping for 2 hours holds its 6h availability under 99 % for 7 h 40 min and its 2h error ratio over
+# 5 % for 1 h 30 min after the flapping stopped (tests/test_lifecycle.py). A ticket still comes
+# (NanoBananaErrorBudgetBurnSlow: the budget burned).
+PAGE_BURN = "nanobanana:probe_budget_burn:page"
+AFTER_BURN_PAGE_OVER = f"""\
+unless ignoring (alertname, alertstate, severity)
+(
+  max_over_time(ALERTS{{{{alertname="NanoBananaErrorBudgetBurnFast", alertstate="firing"}}}}[{{window}}])
+  unless ignoring (alertname, alertstate, severity) {PAGE_BURN}
+)"""
+
+
+def _after_burn_page(window: str) -> str:
+    return AFTER_BURN_PAGE_OVER.format(window=window)
+
+
 def _setting(name: str, **labels: str) -> str:
     selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
     return f"scalar(nanobanana:threshold:{name}{{{selector}}})" if selector else f"scalar(nanobanana:threshold:{name})"
@@ -139,6 +159,9 @@ RECORDS = (
 )
 * on (thinking_level) group_left () nanobanana:threshold:latency_thinking_factor""",
            comment="The latency threshold of each series: its resolution's p95 times its thinking factor."),
+    Record(PAGE_BURN, "\nor\n".join(_burn(pair, "page_min_failures") for pair in PAGES),
+           comment="The condition of NanoBananaErrorBudgetBurnFast, without its after-outage rule: a page pair burns "
+                   "(its value: the long window's share of time down). The warnings read it to end with that page."),
 )
 
 PROBE_ALERTS = (
@@ -190,25 +213,27 @@ PROBE_ALERTS = (
     Alert(
         name="NanoBananaAvailabilityLow", severity="warning", for_="15m",
         comment="The SLI over 6h. Not for an outage that paged and is over: a series probed every 15 minutes is "
-                "down at least 15 minutes (4 % of 6 hours) for any failure, and that outage had its page.",
+                "down at least 15 minutes (4 % of 6 hours) for any failure, and that outage had its page. Nor after "
+                "a burn-rate page that is over (a flapping series).",
         expr=f"""\
 {uptime(AVAILABILITY_WINDOW)} < scalar(nanobanana:threshold:availability_ratio)
 and nanobanana:probe_failures:increase{AVAILABILITY_WINDOW} >= scalar(nanobanana:threshold:warning_min_failures)
-""" + _after("NanoBananaProbeFailing|NanoBananaOutage", AVAILABILITY_WINDOW),
+""" + _after("NanoBananaProbeFailing|NanoBananaOutage", AVAILABILITY_WINDOW)
+             + "\n" + _after_burn_page(AVAILABILITY_WINDOW),
         summary="Nano Banana availability {{ $value | humanizePercentage }} over 6h" + OF_SERIES,
         description=(
             "Over the last 6 hours " + SERIES + " was up only {{ $value | humanizePercentage }} of the time (below "
             + percent(s.AVAILABILITY_RATIO) + "). First: look at which outcomes fail on the probe-detail dashboard, "
             "then check the official status and your API key, quota and network."),
         fires_when="the series was up less than `availability_ratio` of the last 6 h (`warning_min_failures` or more "
-                   "failures); not for the failures of an outage that paged and is over",
+                   "failures); not for the failures of an outage or a burn-rate page that paged and is over",
         dashboard="probe-detail", variables=SERIES_VARIABLES),
     Alert(
         name="NanoBananaErrorRateHigh", severity="warning", for_="5m",
         comment="Over 1h, or over 2h for a series too sparse to fail twice in an hour (every 15 minutes: 4 regular "
                 "probes an hour); the 2h ratio of a dense series is no faster than its 1h one. Not for the "
                 "failures of an outage that paged and is over (ProbeFailing or Outage fired in the window, the "
-                "failure streak is broken): those were that problem's page.",
+                "failure streak is broken) or of a burn-rate page that is over: those were that problem's page.",
         expr="""\
 (
   (
@@ -221,7 +246,7 @@ and nanobanana:probe_failures:increase{AVAILABILITY_WINDOW} >= scalar(nanobanana
     and nanobanana:probe_failures:increase2h >= scalar(nanobanana:threshold:warning_min_failures)
   )
 )
-""" + _after("NanoBananaProbeFailing|NanoBananaOutage", "2h"),
+""" + _after("NanoBananaProbeFailing|NanoBananaOutage", "2h") + "\n" + _after_burn_page("2h"),
         summary="Nano Banana error rate {{ $value | humanizePercentage }}" + OF_SERIES,
         description=(
             "{{ $value | humanizePercentage }} of the probes of " + SERIES + " failed over the last hour or two "
@@ -230,7 +255,7 @@ and nanobanana:probe_failures:increase{AVAILABILITY_WINDOW} >= scalar(nanobanana
             "and timeouts usually upstream."),
         fires_when="more than `error_ratio` of probes failed over 1 h, or over 2 h for a series too sparse to fail "
                    "twice in an hour (`warning_min_failures` or more failures in the window); not for the failures "
-                   "of an outage that paged and is over",
+                   "of an outage or a burn-rate page that paged and is over",
         dashboard="probe-detail", variables=SERIES_VARIABLES),
     Alert(
         name="NanoBananaLatencyHigh", severity="warning", for_="10m",
