@@ -75,7 +75,7 @@ def _compressed_stack(tmp_path, rules: str):
     """Simulator, exporter, relay, Prometheus with `rules`, Alertmanager; yields (sim, prom, am, slack, chat)."""
     env = exporter_env(FEISHU_SECRET=FEISHU_SECRET, RELAY_TOKEN=RELAY_TOKEN)
     rules_path = tmp_path / "rules-compressed.yml"
-    rules_path.write_text(rules)
+    rules_path.write_text("groups: []\n")  # the rules come once the exporter is scraped (below)
     with FakeWebhook() as slack, FakeWebhook() as chat:
         (tmp_path / "relay.yml").write_text(relay_channels(env, chat))
         sim = python_service("simulator", ["simulator", "--speed", "0.001"], tmp_path, env, "/_sim/config")
@@ -96,6 +96,14 @@ targets:
             with start_alertmanager(am_config, tmp_path) as am, \
                  start_prometheus(tmp_path, targets=[exporter.address], rule_files=[rules_path], alertmanagers=[am.address],
                                   scrape_interval=f"{STEP:g}s", evaluation_interval=f"{STEP:g}s") as prom:
+                # Prometheus applies its scrape targets on a 5 s tick: up to 5 compressed minutes without
+                # `up`, longer than ExporterDown's compressed `for:` (2 s), which then paged at start (1 run
+                # in 2). A real Prometheus starts within its 2 minutes; this one gets the rules once it scrapes.
+                wait(lambda: prom.get("/api/v1/query", query='up{job="nanobanana"} == 1')["data"]["result"], 60,
+                     "the exporter scraped")
+                rules_path.write_text(rules)
+                httpx.post(f"{prom.url}/-/reload", timeout=30).raise_for_status()
+                wait(lambda: prom.get("/api/v1/rules")["data"]["groups"], 30, "the compressed rules loaded")
                 yield sim, prom, am, slack, chat
 
 
@@ -123,7 +131,8 @@ def _short_outage(sim, prom, slack: FakeWebhook, chat: FakeWebhook) -> float:
          120, "Outage and BurnFast fire during the outage", every=0.2)
     httpx.put(f"{sim.url}/_sim/config", json={"faults": []}).raise_for_status()
     cleared = time.monotonic()
-    resolved = slack.wait_for(lambda r: r.json["attachments"][0]["color"] == "good", timeout=INTERVAL + GROUP_INTERVAL + 120)
+    resolved = slack.wait_for(lambda r: r.json["attachments"][0]["color"] == "good" and "NanoBananaProbeFailing" in r.body.decode(),
+                              timeout=INTERVAL + GROUP_INTERVAL + 120)
     print(f"\nfault {cleared - faulted:.1f} s; cleared -> resolved on Slack {resolved[0].at - cleared:.1f} s")
     return resolved[0].at
 
