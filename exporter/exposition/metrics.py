@@ -95,8 +95,8 @@ CANARY_FAMILIES = check_families(
     counter("nanobanana_canary_skipped", f"Canary calls not run when due, by reason (budget, maintenance). {_CC}.", ("reason",)))
 CHECK_FAMILIES = {"liveness": LIVENESS_FAMILIES, "canary": CANARY_FAMILIES}
 
-# The catalog against the live APIs (exporter/background/drift.py CatalogWatch): at start and daily
-_CW = "Values come from the daily catalog comparison (exporter/background/drift.py)"
+# The catalog against the live APIs (exporter.background.drift.CatalogWatch): at start and daily
+_CW = "Values come from the daily catalog comparison: free model listing calls to each API"
 CATALOG_FAMILIES = Table(
     gauge("nanobanana_catalog_drift", f"Differences between the model catalog and the live APIs, by kind: gone (a configured model the "
                  f"API no longer lists), price (a live rate more than 5 % off the catalog's), new_model (an image "
