@@ -128,6 +128,19 @@ CASES = [
           "NanoBananaAvailabilityLow": [(flap_scrape(4) + 15 * MIN, flap_scrape(LAST_FLAP) + 30 * MIN)],
           "NanoBananaErrorBudgetBurnSlow": [(flap_scrape(22) + 15 * MIN, flap_scrape(LAST_FLAP - 1) + 6 * HOUR)]},
          ["NanoBananaErrorRateHigh", "NanoBananaErrorBudgetBurnFast", "NanoBananaErrorBudgetBurnSlow"]),
+    # The same at the default cadence for 5 hours: every 5th probe of 15 minutes fails, one failure
+    # every 75 minutes (at 0.5, 75.5, 150.5 and 225.5 min, scraped a minute later), each confirmed good.
+    # - ErrorRateHigh: the 2nd failure makes 2 failed of about 10 probes in 2 h (> 5 %), + its 5
+    #   minutes; it holds while a failure is in its 2h window and ends 2 h after the last one. Before
+    #   the hold it fired and resolved three times (two failures in 2 h only 45 minutes in 75).
+    # - AvailabilityLow: the 4th makes 4 of 6 hours' 361 samples down (> 1 %), + its 15 minutes, until
+    #   the first leaves the 6h window. (At a 15 s scrape each failure is 42 s down: 0.8 %, no warning.)
+    # Nothing burns fast enough to page (1 of the hour's 61 samples) or to ticket.
+    Case("flapping 1 in 5 for 5 hours, default cadence",
+         lc.Scenario(SPARSE, (HISTORY + 5 * HOUR + WATCH) / HOUR, outcome=flapping(SPARSE, 5, 5 * HOUR)),
+         {"NanoBananaErrorRateHigh": [(76 * MIN + 5 * MIN, 226 * MIN + 2 * HOUR)],
+          "NanoBananaAvailabilityLow": [(226 * MIN + 15 * MIN, 1 * MIN + 6 * HOUR)]},
+         ["NanoBananaErrorRateHigh", "NanoBananaAvailabilityLow"]),
     Case("maintenance window, default cadence",
          lc.Scenario(SPARSE, (HISTORY + 3 * HOUR + WATCH) / HOUR, maintenance=window(0, 3 * HOUR)),
          {},

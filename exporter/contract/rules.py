@@ -233,7 +233,10 @@ and nanobanana:probe_failures:increase{AVAILABILITY_WINDOW} >= scalar(nanobanana
         comment="Over 1h, or over 2h for a series too sparse to fail twice in an hour (every 15 minutes: 4 regular "
                 "probes an hour); the 2h ratio of a dense series is no faster than its 1h one. Not for the "
                 "failures of an outage that paged and is over (ProbeFailing or Outage fired in the window, the "
-                "failure streak is broken) or of a burn-rate page that is over: those were that problem's page.",
+                "failure streak is broken) or of a burn-rate page that is over: those were that problem's page. "
+                "Once firing it holds while a failure is in its 2h window: a series probed every 15 minutes that "
+                "fails every 5th probe fails every 75 minutes, so its 2h window holds two failures only 45 minutes "
+                "in 75, and the warning fired and resolved once per failure (tests/test_lifecycle.py).",
         expr="""\
 (
   (
@@ -245,6 +248,11 @@ and nanobanana:probe_failures:increase{AVAILABILITY_WINDOW} >= scalar(nanobanana
     nanobanana:probe_errors:ratio_rate2h > scalar(nanobanana:threshold:error_ratio)
     and nanobanana:probe_failures:increase2h >= scalar(nanobanana:threshold:warning_min_failures)
   )
+  or
+  (
+    nanobanana:probe_errors:ratio_rate2h > 0
+    and ignoring (alertname, alertstate, severity) ALERTS{alertname="NanoBananaErrorRateHigh", alertstate="firing"}
+  )
 )
 """ + _after("NanoBananaProbeFailing|NanoBananaOutage", "2h") + "\n" + _after_burn_page("2h"),
         summary="Nano Banana error rate {{ $value | humanizePercentage }}" + OF_SERIES,
@@ -254,8 +262,9 @@ and nanobanana:probe_failures:increase{AVAILABILITY_WINDOW} >= scalar(nanobanana
             "auth_error...) on the probe-detail dashboard; auth or client errors are on your side, server errors "
             "and timeouts usually upstream."),
         fires_when="more than `error_ratio` of probes failed over 1 h, or over 2 h for a series too sparse to fail "
-                   "twice in an hour (`warning_min_failures` or more failures in the window); not for the failures "
-                   "of an outage or a burn-rate page that paged and is over",
+                   "twice in an hour (`warning_min_failures` or more failures in the window); once firing, while a "
+                   "failure is in its 2 h window; not for the failures of an outage or a burn-rate page that paged "
+                   "and is over",
         dashboard="probe-detail", variables=SERIES_VARIABLES),
     Alert(
         name="NanoBananaLatencyHigh", severity="warning", for_="10m",
