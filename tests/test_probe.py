@@ -207,6 +207,19 @@ async def test_vercel_style_gateway_makes_images_at_every_thinking_level(simulat
     assert (await prober.probe(text_only.series[0])).outcome is Outcome.NO_IMAGE
 
 
+async def test_openrouter_sends_the_thinking_level_as_its_reasoning_effort(simulator, prober):
+    """OpenRouter takes `reasoning: {effort}` (openrouter.ai/docs/api-reference/parameters), not OpenAI's
+    top-level `reasoning_effort`: both chat dialects build one body, each with its own thinking_field."""
+    sim, base = simulator
+    config = config_for(base, "openrouter", model="google/gemini-3-pro-image",
+                        thinking_levels=["default", "low", "high"])
+    for series in config.series:
+        assert (await prober.probe(series)).outcome is Outcome.SUCCESS
+        body = sim.requests[-1]["body"]
+        assert "reasoning_effort" not in body and body["modalities"] == ["image", "text"]
+        assert body.get("reasoning", {"effort": "default"}) == {"effort": series.thinking_level}
+
+
 async def test_strict_gateway_names_the_field_and_extra_body_drops_it(simulator, prober):
     sim, base = simulator
     sim.configure({"faults": [{"kind": "strict_gateway"}]})

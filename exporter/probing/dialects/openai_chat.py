@@ -68,6 +68,26 @@ class ChatCompletions:
     (https://platform.openai.com/docs/api-reference/chat/create, default ["text"]); OpenRouter makes
     images only when it holds "image" (https://openrouter.ai/docs/guides/overview/multimodal/image-generation)."""
 
+    thinking_field: str  # where each chat API takes the thinking level: a dotted path into the body
+
+    def build(self, series, api_key, prompt):
+        t = series.target
+        body = {
+            "model": t.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "modalities": ["image", "text"],
+            # OpenRouter's shape, which gateways copy; `extra_body: {image_config: null}` drops it
+            "image_config": chat_image_config(series),
+            "stream": False,
+        }
+        if series.thinking_level != "default":
+            *outer, last = self.thinking_field.split(".")
+            node = body
+            for key in outer:
+                node = node.setdefault(key, {})
+            node[last] = series.thinking_level
+        return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
+
     def usage(self, payload):
         return openai_chat_usage(payload.get("usage") if isinstance(payload, dict) else None)
 
@@ -87,19 +107,6 @@ class OpenAIChat(ChatCompletions, ModelList, Dialect):
     listing = Listing(parameters=True)  # gateways that copy OpenRouter's listing carry supported_parameters
     thinking_field = "reasoning_effort"
 
-    def build(self, series, api_key, prompt):
-        t = series.target
-        body = {
-            "model": t.model,
-            "messages": [{"role": "user", "content": prompt}],
-            "modalities": ["image", "text"],
-            # OpenRouter's shape, which gateways copy; `extra_body: {image_config: null}` drops it
-            "image_config": chat_image_config(series),
-            "stream": False,
-        }
-        if series.thinking_level != "default":
-            body["reasoning_effort"] = series.thinking_level
-        return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
 
     def parse(self, payload):
         choice = dig(payload, "choices", 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.probing.dialects.base import (
-    Dialect, Listing, ProbeFailure, Request, bearer, chat_image_config, dig, merge_body, served,
+    Dialect, Listing, ProbeFailure, Request, bearer, dig, served,
 )
 from exporter.probing.dialects.openai_chat import ChatCompletions, finish_check, images_field
 from exporter.contract.outcomes import Outcome
@@ -30,19 +30,6 @@ class OpenRouter(FreeCalls, ChatCompletions, Dialect):
     default_base_url = "https://openrouter.ai/api/v1"
     otel_provider, otel_operation = "openrouter", "chat"
     listing = Listing(complete=True, prices=True, parameters=True, new_model_prefix="google/")
-
-    def build(self, series, api_key, prompt):
-        t = series.target
-        body = {
-            "model": t.model,
-            "messages": [{"role": "user", "content": prompt}],
-            "modalities": ["image", "text"],
-            "image_config": chat_image_config(series),
-            "stream": False,
-        }
-        if series.thinking_level != "default":
-            body["reasoning"] = {"effort": series.thinking_level}
-        return Request(f"{t.base_url}/chat/completions", bearer(api_key), merge_body(body, t.extra_body))
 
     liveness_names_model = True
 
