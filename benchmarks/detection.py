@@ -49,7 +49,7 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exporter import detection  # noqa: E402
+from exporter.domain import detection  # noqa: E402
 from exporter.background.canary import CanaryChecker  # noqa: E402
 from exporter.loading.config import (DEFAULT_INTERVAL, DEFAULT_TIMEOUTS, CanarySettings, ConfirmSettings,  # noqa: E402
                              LivenessSettings, load_text)

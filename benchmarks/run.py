@@ -33,7 +33,7 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 import yaml  # noqa: E402
 
-from exporter import aio  # noqa: E402
+from exporter.common import aio  # noqa: E402
 
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
 DELAY = 0.2  # the fixed upstream's answer time, seconds

@@ -7,7 +7,7 @@
 
 The upstream (`--serve-fixed PORT`, its own process) answers an OpenAI Images JSON with a real 1K
 PNG after exactly 200 ms and reports its own clock, as benchmarks/run.py's does for Gemini. The
-"httpx" path is the probe as it was before the SDK (exporter.probing.probe.SDK_APIS emptied for the run).
+"httpx" path is the probe as it was before the SDK (the dialect's `openai_sdk_call` unset for the run).
 """
 
 from __future__ import annotations
@@ -40,11 +40,16 @@ def serve_fixed(port: int) -> None:
 
 
 async def timings(base: str, probes: int, sdk: bool) -> list[tuple[float, float, float]]:
-    from exporter.probing import probe as probe_module
-
-    probe_module.SDK_APIS = ("openai_images", "openai_chat") if sdk else ()
+    use_sdk(sdk)
     target = {"name": "fixed", "api": "openai_images", "base_url": base + "/v1", "model": MODEL}
     return await exporter_timings(base, probes, target)
+
+
+def use_sdk(sdk: bool) -> None:
+    """The openai_images dialect through the SDK (as shipped) or over plain httpx (as before it)."""
+    from exporter.probing.dialects import DIALECTS
+
+    type(DIALECTS["openai_images"]).openai_sdk_call = "images" if sdk else None
 
 
 def import_cost(repeats: int) -> dict[str, float]:
@@ -71,7 +76,7 @@ async def peak_memory(sdk: bool, resolution: str) -> int:
     from exporter.loading.config import load_text
     from exporter.simulator import Simulator, start
 
-    probe_module.SDK_APIS = ("openai_images", "openai_chat") if sdk else ()
+    use_sdk(sdk)
     sim = Simulator(speed=0)
     sim.configure({"payload": "noise"})
     runner, base = await start(sim)
